@@ -1,0 +1,25 @@
+import type { CallTree } from './call-tree.js';
+import { CallTreeBuilder } from './call-tree-builder.js';
+
+/**
+ * Merges trees path by path. Exact: every weight of the result's root equals the sum over the inputs,
+ * and every node's self weight equals the sum of the self weights at the same path.
+ */
+export function mergeTrees(trees: Iterable<CallTree>): CallTree {
+  const builder = new CallTreeBuilder();
+  for (const tree of trees) addTreeInto(builder, tree);
+  return builder.build();
+}
+
+/** Adds every node of `tree` into `builder` under `under` (the root by default). */
+export function addTreeInto(builder: CallTreeBuilder, tree: CallTree, under = 0): void {
+  const frameMap = tree.frames.map((f) => builder.internFrame(f));
+  const nodeMap = new Int32Array(tree.size);
+  nodeMap[0] = under;
+  for (let i = 1; i < tree.size; i++) {
+    const node = builder.child(nodeMap[tree.parents[i]!]!, frameMap[tree.frameIds[i]!]!);
+    nodeMap[i] = node;
+    const w = { samples: tree.self.samples[i]!, wallUs: tree.self.wallUs[i]!, cpuUs: tree.self.cpuUs[i]! };
+    if (w.samples || w.wallUs || w.cpuUs) builder.addSelf(node, w);
+  }
+}

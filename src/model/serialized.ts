@@ -1,0 +1,110 @@
+import { CallTree } from './call-tree.js';
+import { FRAME_KINDS, type Frame, makeFrame } from './frame.js';
+
+/**
+ * The compact form of a call tree for the wire and the store: a string table, a frame table and flat
+ * node columns, instead of nested JSON that repeats every function name and file path.
+ *
+ * Version 1 (since Sonde 0.1):
+ * - `strings`: every distinct string once; frames refer to them by index.
+ * - `frames`: 5 numbers per frame: name, file (indexes into `strings`), line, column (1-based; 0 =
+ *   unknown), kind (index into FRAME_KINDS: code, native, gc, idle, program, synthetic).
+ * - `nodes`: 5 numbers per node except the root: parent (0 = the root; node k of this array is node
+ *   k+1 of the tree, and a parent always comes before its children), frame index, self samples,
+ *   self wall time in µs, self CPU time in µs.
+ */
+export interface SerializedTree {
+  version: 1;
+  strings: string[];
+  frames: number[];
+  nodes: number[];
+}
+
+export const SERIALIZED_TREE_VERSION = 1;
+const FRAME_WIDTH = 5;
+const NODE_WIDTH = 5;
+
+export function serializeTree(tree: CallTree): SerializedTree {
+  const strings: string[] = [];
+  const stringIndex = new Map<string, number>();
+  const intern = (s: string): number => {
+    let i = stringIndex.get(s);
+    if (i === undefined) {
+      i = strings.length;
+      strings.push(s);
+      stringIndex.set(s, i);
+    }
+    return i;
+  };
+  const frames: number[] = [];
+  for (const f of tree.frames) frames.push(intern(f.name), intern(f.file), f.line, f.column, FRAME_KINDS.indexOf(f.kind));
+  const nodes: number[] = new Array((tree.size - 1) * NODE_WIDTH);
+  let o = 0;
+  for (let i = 1; i < tree.size; i++) {
+    nodes[o++] = tree.parents[i]!;
+    nodes[o++] = tree.frameIds[i]!;
+    nodes[o++] = tree.self.samples[i]!;
+    nodes[o++] = round3(tree.self.wallUs[i]!);
+    nodes[o++] = round3(tree.self.cpuUs[i]!);
+  }
+  return { version: 1, strings, frames, nodes };
+}
+
+/** Reads the compact form back, checking every invariant; throws a RangeError naming what is wrong. */
+export function deserializeTree(data: unknown): CallTree {
+  const d = data as Partial<SerializedTree> | null;
+  if (!d || typeof d !== 'object') throw new RangeError('tree: expected an object');
+  if (d.version !== SERIALIZED_TREE_VERSION) throw new RangeError(`tree: unsupported version ${String(d.version)}`);
+  const { strings, frames: frameData, nodes: nodeData } = d;
+  if (!Array.isArray(strings) || !Array.isArray(frameData) || !Array.isArray(nodeData)) {
+    throw new RangeError('tree: strings, frames and nodes must be arrays');
+  }
+  if (frameData.length % FRAME_WIDTH !== 0) throw new RangeError('tree: frames length is not a multiple of 5');
+  if (nodeData.length % NODE_WIDTH !== 0) throw new RangeError('tree: nodes length is not a multiple of 5');
+  const str = (i: unknown): string => {
+    if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= strings.length || typeof strings[i] !== 'string') {
+      throw new RangeError(`tree: bad string index ${String(i)}`);
+    }
+    return strings[i];
+  };
+  const frames: Frame[] = [];
+  for (let o = 0; o < frameData.length; o += FRAME_WIDTH) {
+    const kind = FRAME_KINDS[frameData[o + 4] as number];
+    if (kind === undefined) throw new RangeError(`tree: bad frame kind ${String(frameData[o + 4])}`);
+    frames.push(makeFrame(str(frameData[o]), str(frameData[o + 1]), frameData[o + 2] as number, frameData[o + 3] as number, kind));
+  }
+  const n = nodeData.length / NODE_WIDTH + 1;
+  const parents = new Int32Array(n);
+  const frameIds = new Int32Array(n);
+  const samples = new Float64Array(n);
+  const wallUs = new Float64Array(n);
+  const cpuUs = new Float64Array(n);
+  parents[0] = -1;
+  frameIds[0] = -1;
+  const seen = new Set<number>();
+  for (let i = 1, o = 0; i < n; i++, o += NODE_WIDTH) {
+    const p = nodeData[o];
+    const f = nodeData[o + 1];
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < 0 || p >= i) throw new RangeError(`tree: node ${i} has bad parent ${String(p)}`);
+    if (typeof f !== 'number' || !Number.isInteger(f) || f < 0 || f >= frames.length) throw new RangeError(`tree: node ${i} has bad frame ${String(f)}`);
+    // Siblings never share a frame: key = parent * frames + frame fits a double exactly for any real tree.
+    const key = p * frames.length + f;
+    if (seen.has(key)) throw new RangeError(`tree: node ${i} repeats a sibling's frame`);
+    seen.add(key);
+    parents[i] = p;
+    frameIds[i] = f;
+    samples[i] = weight(nodeData[o + 2], i);
+    wallUs[i] = weight(nodeData[o + 3], i);
+    cpuUs[i] = weight(nodeData[o + 4], i);
+  }
+  return new CallTree(Object.freeze(frames), parents, frameIds, { samples, wallUs, cpuUs });
+}
+
+function weight(v: unknown, node: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`tree: node ${node} has a bad weight ${String(v)}`);
+  return v;
+}
+
+function round3(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}

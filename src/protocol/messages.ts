@@ -1,0 +1,178 @@
+import type { SerializedTree } from '../model/serialized.js';
+
+/**
+ * The agent protocol: JSON text frames over one WebSocket that the agent dials to the operator at
+ * `/v1/agents`. This file is type-only; `validate.ts` checks what arrives.
+ *
+ * Versioning: `PROTOCOL_VERSION` is the version both sides speak. An agent announces it in `hello`; the
+ * operator refuses versions it does not know with close code 4002. Fields are only ever added, marked
+ * with the version that added them; a receiver ignores fields it does not know.
+ *
+ * Version 1 (Sonde 0.1): everything below.
+ */
+export const PROTOCOL_VERSION = 1;
+
+/** The WebSocket path agents dial. */
+export const AGENT_PATH = '/v1/agents';
+
+/** Limits both sides enforce. A message over `maxMessageBytes` closes the connection (1009). */
+export const PROTOCOL_LIMITS = Object.freeze({
+  maxMessageBytes: 8 * 1024 * 1024,
+  maxRequestsPerMessage: 500,
+  maxCatalogueEntries: 2000,
+  maxLabels: 64,
+  maxStringLength: 4096,
+});
+
+// ───────────────────────── shared shapes ─────────────────────────
+
+/** Who the agent is. In a cluster the operator binds this to the pod its token was issued for. */
+export interface PodIdentity {
+  name: string;
+  namespace: string;
+  /** Empty outside Kubernetes. */
+  uid: string;
+}
+
+/** One request type as an agent has seen it since it started. */
+export interface RequestTypeStats {
+  /** `METHOD route`, e.g. `GET /api/orders/:id`, or a custom transaction type. */
+  type: string;
+  count: number;
+  errors: number;
+  /** Latency percentiles in milliseconds over a recent window. */
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+}
+
+export type RequestOutcome = 'ok' | 'error' | 'aborted';
+
+/** One profiled request, sent as soon as it finishes. */
+export interface RequestRecord {
+  /** Unique within the agent's process. */
+  id: string;
+  type: string;
+  /** Epoch milliseconds when the request began. */
+  startedAt: number;
+  durationMs: number;
+  outcome: RequestOutcome;
+  /** HTTP status code where there is one. */
+  status?: number;
+  /** Samples charged to the request's own code. */
+  samples: number;
+  /** CPU time charged to the request where the sampler measures it, else 0. */
+  cpuUs: number;
+  /** Wall time the request spent waiting (I/O, timers) — not on the thread. */
+  waitingUs: number;
+  /** Wall time the request was ready or in flight while other work held the thread. */
+  blockedUs: number;
+  /** The request's own call tree, rooted at its code; waiting and blocked time appear as synthetic frames. */
+  tree: SerializedTree;
+}
+
+/** Why a session ended on an agent. */
+export type SessionEndReason = 'requests' | 'deadline' | 'stopped' | 'error';
+
+// ───────────────────────── agent → operator ─────────────────────────
+
+export interface HelloMessage {
+  type: 'hello';
+  protocol: number;
+  pod: PodIdentity;
+  /** Outside Kubernetes (standalone), the labels sessions select on. In a cluster the pod's labels win. */
+  labels: Record<string, string>;
+  agent: { runtime: 'node' | 'python'; runtimeVersion: string; agentVersion: string; pid: number };
+  catalogue: RequestTypeStats[];
+  /** Sessions this agent is still running, so that an operator restart can resume them. */
+  sessions: { session: string; requests: number }[];
+}
+
+export interface CatalogueMessage {
+  type: 'catalogue';
+  /** The full current catalogue (not a delta): small, and a lost message then costs nothing. */
+  entries: RequestTypeStats[];
+}
+
+export interface ProgressMessage {
+  type: 'progress';
+  session: string;
+  /** Matching requests finished so far on this agent. */
+  requests: number;
+  samples: number;
+  inFlight: number;
+}
+
+/** Finished requests, streamed as they complete so a dying agent loses only unfinished ones. */
+export interface RequestsMessage {
+  type: 'requests';
+  session: string;
+  /** Sequence number per session, from 1, so the operator can drop duplicates after a reconnect. */
+  seq: number;
+  requests: RequestRecord[];
+}
+
+/** The session ended on this agent; every finished request was already sent in `requests`. */
+export interface SessionEndedMessage {
+  type: 'ended';
+  session: string;
+  reason: SessionEndReason;
+  requests: number;
+  samples: number;
+  /** Set when reason is 'error': why the sampler could not run. */
+  error?: string;
+}
+
+export interface AgentErrorMessage {
+  type: 'error';
+  session?: string;
+  code: string;
+  message: string;
+}
+
+export type AgentMessage =
+  | HelloMessage
+  | CatalogueMessage
+  | ProgressMessage
+  | RequestsMessage
+  | SessionEndedMessage
+  | AgentErrorMessage;
+
+// ───────────────────────── operator → agent ─────────────────────────
+
+export interface WelcomeMessage {
+  type: 'welcome';
+  protocol: number;
+  /** The operator's id for this connection. */
+  agentId: string;
+  /** The operator pings at this interval; an agent that hears nothing for 3 intervals reconnects. */
+  heartbeatMs: number;
+}
+
+export interface StartMessage {
+  type: 'start';
+  session: string;
+  /** The request type to profile, exactly as the agent reports it. */
+  request: string;
+  /** Stop after this many matching requests finish on this agent (the operator also stops it at the global N). */
+  maxRequests: number;
+  /** Epoch milliseconds: end the session at this time whatever the count. */
+  deadline: number;
+  sampleIntervalMs: number;
+  /** Requests this agent already reported for the session (after a reconnect), counted against maxRequests. */
+  alreadyReported?: number;
+}
+
+export interface StopMessage {
+  type: 'stop';
+  session: string;
+  reason: SessionEndReason;
+}
+
+export interface OperatorErrorMessage {
+  type: 'error';
+  code: string;
+  message: string;
+}
+
+export type OperatorMessage = WelcomeMessage | StartMessage | StopMessage | OperatorErrorMessage;
