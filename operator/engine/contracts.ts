@@ -1,0 +1,58 @@
+import type { PodIdentity } from '../../src/protocol/messages.js';
+import type { SessionSource, SessionView } from '../../src/session/types.js';
+
+/**
+ * The seams of the operator. The session engine knows nothing of where sessions come from (a
+ * Kubernetes informer, the REST API, YAML files) nor of how agents prove who they are: cluster mode
+ * and standalone mode plug different implementations of these interfaces into the same engine.
+ */
+
+/** Desired state of one session, from any source. */
+export interface SessionInput {
+  /** Stable id: the Kubernetes uid, or a generated one in standalone mode. */
+  id: string;
+  name: string;
+  namespace: string;
+  source: SessionSource;
+  /** RFC 3339. */
+  createdAt: string;
+  /** metadata.generation in Kubernetes; 1 elsewhere, bumped on each accepted edit. */
+  generation: number;
+  /** As the user wrote it: the engine validates it and reports problems in the status. */
+  spec: unknown;
+}
+
+/** Runs sessions: resolves pods, starts and stops agents, counts requests, stores results, reports status. */
+export interface SessionEngine {
+  /** Creates or updates a session. Idempotent: applying the same input twice changes nothing. */
+  apply(input: SessionInput): SessionView;
+  /** The source deleted the session: stop its agents; its results stay in the store under retention. */
+  remove(id: string): void;
+  get(id: string): SessionView | undefined;
+  list(): SessionView[];
+  /** Called whenever a session's observed status changes (throttled by the engine). */
+  onStatus(listener: (view: SessionView) => void): () => void;
+}
+
+/**
+ * Where a pod's labels come from. In a cluster: the pod informer (the pod's real labels; an agent cannot
+ * choose them). Standalone: the labels the agent announced in hello (`SONDE_LABELS`).
+ */
+export interface PodDirectory {
+  labelsOf(pod: PodIdentity): Record<string, string> | undefined;
+  /** Called when pods appear, change labels or go away, so running sessions can pick up new pods. */
+  onChange(listener: (pod: PodIdentity) => void): () => void;
+}
+
+export type AuthResult =
+  | { ok: true; pod: PodIdentity }
+  | { ok: false; code: 'SONDE_UNAUTHENTICATED' | 'SONDE_FORGED_IDENTITY'; message: string };
+
+/**
+ * Checks an agent's credentials at connect time and binds the connection to one pod. In a cluster: a
+ * TokenReview of the projected ServiceAccount token (audience `sonde`), whose pod claims must equal the
+ * pod the agent claims. Standalone: a shared token, and the claimed identity is taken as given.
+ */
+export interface AgentAuthenticator {
+  authenticate(token: string | undefined, claimed: PodIdentity): Promise<AuthResult>;
+}
