@@ -12,6 +12,8 @@ export const ERRORS = Object.freeze({
   SONDE_NOT_STANDALONE: { http: 405, ws: 4405, message: 'In a cluster, sessions are ProfilingSession objects: use kubectl apply' },
   SONDE_TREE_TOO_LARGE: { http: 413, ws: 1009, message: 'The payload is too large' },
   SONDE_UNSUPPORTED_FORMAT: { http: 400, ws: 4400, message: 'Unsupported export format' },
+  SONDE_BODY_TOO_LARGE: { http: 413, ws: 1009, message: 'The request body is too large' },
+  SONDE_UNSUPPORTED_MEDIA_TYPE: { http: 415, ws: 4400, message: 'Send the body as application/json' },
   // Agent protocol
   SONDE_BAD_MESSAGE: { http: 400, ws: 4001, message: 'The message is malformed' },
   SONDE_BAD_PROTOCOL: { http: 400, ws: 4002, message: 'Unsupported protocol version' },
