@@ -1,0 +1,166 @@
+import { parseArgs } from 'node:util';
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+
+/**
+ * The operator's configuration, read once: `readEnv` reads the environment, `parseOperatorFlags` reads
+ * the command line, `mergeConfig` (pure) layers defaults < environment < flags, and `validateConfig`
+ * rejects what is wrong with one clear message per problem. Nothing else reads `process.env`.
+ */
+export type OperatorMode = 'standalone' | 'cluster';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface OperatorConfig {
+  mode: OperatorMode;
+  port: number;
+  host: string;
+  /** Directory of the SQLite store. */
+  dataDir: string;
+  /** Standalone: a ProfilingSession YAML file or a directory of them, watched for changes. */
+  sessionsPath?: string;
+  /** Cluster: watch only this namespace (cluster-wide when unset). */
+  namespace?: string;
+  /** Standalone: the shared agent token. Unset: only loopback listeners are allowed (see validate). */
+  token?: string;
+  /** Cluster: a kubeconfig file; unset means in-cluster, then the default kubeconfig. */
+  kubeconfig?: string;
+  /** Base of result URLs (`resultURL`); defaults to `http://host:port`. */
+  publicUrl?: string;
+  /** The built UI (index.html, app.js, app.css). */
+  uiDir: string;
+  logLevel: LogLevel;
+  /** Largest accepted REST request body. */
+  bodyLimitBytes: number;
+}
+
+/** What the environment may set. Every field optional: absence means "use the default". */
+export type ConfigLayer = Partial<OperatorConfig>;
+
+/** A configuration that cannot run, with every problem listed. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.length === 1 ? problems[0]! : `invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Defaults that depend only on where the program lives (the UI directory) and the working directory. */
+export function defaultConfig(uiDir: string, cwd: string): OperatorConfig {
+  return {
+    mode: 'cluster',
+    port: 7070,
+    host: '127.0.0.1',
+    dataDir: resolve(cwd, '.sonde-data'),
+    uiDir,
+    logLevel: 'info',
+    bodyLimitBytes: 1024 * 1024,
+  };
+}
+
+/**
+ * The environment variables the operator reads (documented in operator/README.md):
+ * SONDE_PORT, SONDE_HOST, SONDE_DATA, SONDE_SESSIONS, SONDE_NAMESPACE, SONDE_TOKEN, SONDE_PUBLIC_URL,
+ * SONDE_UI_DIR, SONDE_LOG_LEVEL, KUBECONFIG. Values are kept as written; `validateConfig` judges them.
+ */
+export function readEnv(env: NodeJS.ProcessEnv): ConfigLayer {
+  const out: ConfigLayer = {};
+  const set = <K extends keyof OperatorConfig>(key: K, value: string | undefined): void => {
+    if (value !== undefined && value !== '') out[key] = value as OperatorConfig[K];
+  };
+  if (env.SONDE_PORT) out.port = parsePort(env.SONDE_PORT, 'SONDE_PORT');
+  set('host', env.SONDE_HOST);
+  set('dataDir', env.SONDE_DATA);
+  set('sessionsPath', env.SONDE_SESSIONS);
+  set('namespace', env.SONDE_NAMESPACE);
+  set('token', env.SONDE_TOKEN);
+  set('publicUrl', env.SONDE_PUBLIC_URL);
+  set('uiDir', env.SONDE_UI_DIR);
+  set('logLevel', env.SONDE_LOG_LEVEL);
+  set('kubeconfig', env.KUBECONFIG);
+  return out;
+}
+
+/** The flags of `sonde operator`. Unknown flags and missing values throw a ConfigError. */
+export function parseOperatorFlags(argv: string[]): ConfigLayer {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        standalone: { type: 'boolean' },
+        port: { type: 'string', short: 'p' },
+        host: { type: 'string' },
+        data: { type: 'string' },
+        sessions: { type: 'string' },
+        namespace: { type: 'string', short: 'n' },
+        kubeconfig: { type: 'string' },
+        'public-url': { type: 'string' },
+        'ui-dir': { type: 'string' },
+        'log-level': { type: 'string' },
+      },
+    });
+  } catch (err) {
+    throw new ConfigError([`${(err as Error).message} (see \`sonde --help\`)`]);
+  }
+  const v = parsed.values;
+  const out: ConfigLayer = {};
+  if (v.standalone) out.mode = 'standalone';
+  if (v.port !== undefined) out.port = parsePort(v.port, '--port');
+  if (v.host !== undefined) out.host = v.host;
+  if (v.data !== undefined) out.dataDir = v.data;
+  if (v.sessions !== undefined) out.sessionsPath = v.sessions;
+  if (v.namespace !== undefined) out.namespace = v.namespace;
+  if (v.kubeconfig !== undefined) out.kubeconfig = v.kubeconfig;
+  if (v['public-url'] !== undefined) out.publicUrl = v['public-url'];
+  if (v['ui-dir'] !== undefined) out.uiDir = v['ui-dir'];
+  if (v['log-level'] !== undefined) out.logLevel = v['log-level'] as LogLevel;
+  return out;
+}
+
+/** Layers configurations, later ones winning, and resolves paths against `cwd`. Pure. */
+export function mergeConfig(cwd: string, base: OperatorConfig, ...layers: ConfigLayer[]): OperatorConfig {
+  const out: OperatorConfig = { ...base };
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer)) {
+      if (value !== undefined) (out as unknown as Record<string, unknown>)[key] = value;
+    }
+  }
+  out.dataDir = resolve(cwd, out.dataDir);
+  out.uiDir = resolve(cwd, out.uiDir);
+  if (out.sessionsPath) out.sessionsPath = resolve(cwd, out.sessionsPath);
+  if (out.kubeconfig) out.kubeconfig = resolve(cwd, out.kubeconfig.split(':')[0]!);
+  return out;
+}
+
+function parsePort(text: string, where: string): number {
+  if (!/^\d{1,5}$/.test(text)) throw new ConfigError([`${where} must be a port number from 0 to 65535, got ${JSON.stringify(text)}`]);
+  return Number(text);
+}
+
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Whether an address only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+/** Rejects what cannot run; returns the config unchanged when it can. */
+export function validateConfig(c: OperatorConfig): OperatorConfig {
+  const problems: string[] = [];
+  if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) problems.push(`port must be a whole number from 0 to 65535 (0 picks a free port), got ${c.port}`);
+  if (!c.host || (isIP(c.host) === 0 && !/^[A-Za-z0-9.-]+$/.test(c.host))) problems.push(`host must be an IP address or a host name, got ${JSON.stringify(c.host)}`);
+  if (!LOG_LEVELS.includes(c.logLevel)) problems.push(`log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(c.logLevel)}`);
+  if (c.namespace !== undefined && !NAMESPACE.test(c.namespace)) problems.push(`namespace ${JSON.stringify(c.namespace)} is not a valid Kubernetes namespace name`);
+  if (c.mode === 'cluster' && c.sessionsPath) problems.push('--sessions is for standalone mode; in a cluster, sessions are ProfilingSession objects (kubectl apply)');
+  if (c.mode === 'standalone' && c.namespace) problems.push('--namespace is for cluster mode; standalone sessions carry their own namespace');
+  // Without a shared token anyone who can reach the port could pose as an agent: allow that only on loopback.
+  if (c.mode === 'standalone' && !c.token && !isLoopback(c.host)) problems.push(`listening on ${c.host} needs SONDE_TOKEN set, so that only your agents can connect (or listen on 127.0.0.1)`);
+  if (c.token !== undefined && c.token.length < 8) problems.push('SONDE_TOKEN must be at least 8 characters');
+  if (c.publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(c.publicUrl)) problems.push(`public URL must start with http:// or https://, got ${JSON.stringify(c.publicUrl)}`);
+  if (!Number.isInteger(c.bodyLimitBytes) || c.bodyLimitBytes < 1024) problems.push('body limit must be at least 1024 bytes');
+  if (problems.length) throw new ConfigError(problems);
+  return c;
+}
