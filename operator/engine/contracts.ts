@@ -42,6 +42,12 @@ export interface PodDirectory {
   labelsOf(pod: PodIdentity): Record<string, string> | undefined;
   /** Called when pods appear, change labels or go away, so running sessions can pick up new pods. */
   onChange(listener: (pod: PodIdentity) => void): () => void;
+  /**
+   * Optional (added with the engine): the pods of a namespace, so a session with no agent can tell
+   * "no pod matches the selector" (NoMatchingPods) from "pods match but none has an agent" (NoAgents).
+   * Without it the engine judges from connected agents only.
+   */
+  podsIn?(namespace: string): PodIdentity[];
 }
 
 export type AuthResult =

@@ -1,0 +1,424 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { SondeError, closeReason } from '../../src/errors.js';
+import {
+  AGENT_PATH,
+  PROTOCOL_LIMITS,
+  PROTOCOL_VERSION,
+  type AgentMessage,
+  type HelloMessage,
+  type OperatorMessage,
+  type PodIdentity,
+  type RequestTypeStats,
+  type SessionEndReason,
+  type StartMessage,
+} from '../../src/protocol/messages.js';
+import { parseAgentMessage } from '../../src/protocol/validate-agent-message.js';
+import { type Clock, every, systemClock } from '../clock.js';
+import type { AgentAuthenticator } from '../engine/contracts.js';
+import type { AgentInfo } from '../store/contracts.js';
+import { type AgentConnection, type AgentReport, podKey } from './agent-connection.js';
+import { CounterSet, type HubMetrics } from './hub-counters.js';
+
+/** What the hub tells the engine. Calls are synchronous; a listener that throws harms only that message. */
+export interface HubListener {
+  /** An agent passed hello and authentication and was welcomed. */
+  connected(agent: AgentConnection): void;
+  /** A validated message from an open connection, already checked against the connection's sessions. */
+  report(agent: AgentConnection, message: AgentReport): void;
+  /** The connection is gone (closed, terminated, replaced or refused after it was open). */
+  disconnected(agent: AgentConnection): void;
+}
+
+export interface AgentHubOptions {
+  authenticator: AgentAuthenticator;
+  log: Logger;
+  clock?: Clock;
+  /** Ping interval; a connection that has not answered the previous ping by the next one is terminated. Default 15 s. */
+  heartbeatMs?: number;
+  /** Time from upgrade to a successful hello and authentication. Default 10 s. */
+  helloTimeoutMs?: number;
+  /** Labels shown in `agents()`; defaults to the hello labels (in a cluster, pass the pod informer's). */
+  labelsOf?: (pod: PodIdentity) => Record<string, string> | undefined;
+}
+
+/** Messages an agent may send between hello and welcome (while its token is checked) before it is refused. */
+const MAX_QUEUED = 64;
+
+/**
+ * The agent endpoint: a `ws` server in noServer mode that the operator's HTTP server hands upgrades on
+ * AGENT_PATH. It authenticates each agent (token + the pod claimed in hello), binds the connection to
+ * that pod, validates every message, keeps one connection per pod (a newer one replaces the older) and
+ * runs the heartbeat with a single sweep timer. Every failure closes only the connection that caused it.
+ *
+ * Per connection the hub keeps one small record (`Link`); agents are indexed by pod and by namespace so
+ * a session's fan-out walks only its namespace.
+ */
+export class AgentHub {
+  private readonly wss: WebSocketServer;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly auth: AgentAuthenticator;
+  private readonly heartbeatMs: number;
+  private readonly helloTimeoutMs: number;
+  private readonly labelsOf: AgentHubOptions['labelsOf'];
+  private readonly counterSet = new CounterSet();
+  private readonly byPod = new Map<string, Link>();
+  private readonly byNamespace = new Map<string, Map<string, Link>>();
+  /** Sockets not yet open: waiting for hello or for authentication. */
+  private readonly pending = new Set<Link>();
+  private readonly presence = new Set<(agent: AgentConnection, up: boolean) => void>();
+  private listener: HubListener | undefined;
+  private readonly stopSweep: () => void;
+  private lastPing: number;
+  private readonly bootId = randomBytes(4).toString('hex');
+  private nextId = 0;
+  private closing = false;
+
+  constructor(options: AgentHubOptions) {
+    this.auth = options.authenticator;
+    this.log = options.log.child({ module: 'hub' });
+    this.clock = options.clock ?? systemClock;
+    this.heartbeatMs = options.heartbeatMs ?? 15_000;
+    this.helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+    this.labelsOf = options.labelsOf;
+    // perMessageDeflate stays off: a zlib context per connection would cost more memory than 10,000 agents can afford.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: PROTOCOL_LIMITS.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
+    this.wss.on('error', (err) => this.log.error({ err }, 'websocket server error'));
+    this.lastPing = this.clock.now();
+    this.stopSweep = every(this.clock, Math.max(10, Math.min(this.heartbeatMs, this.helloTimeoutMs) / 2), () => this.sweep());
+  }
+
+  /** The engine: the one listener of connections and reports. */
+  setListener(listener: HubListener): void {
+    this.listener = listener;
+  }
+
+  /** Called when a pod's agent connects (true) or goes (false); the hello-label directory uses it. */
+  onPresence(fn: (agent: AgentConnection, up: boolean) => void): () => void {
+    this.presence.add(fn);
+    return () => void this.presence.delete(fn);
+  }
+
+  /** Takes over an HTTP upgrade for AGENT_PATH; anything else is refused with 404. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', (err) => this.log.debug({ err }, 'agent socket error before upgrade'));
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== AGENT_PATH) return refuseUpgrade(socket, 404, 'Not Found');
+    if (this.closing) return refuseUpgrade(socket, 503, 'Service Unavailable');
+    const token = bearerToken(req.headers.authorization);
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, token));
+  }
+
+  /** Convenience for servers without their own upgrade routing: hands AGENT_PATH upgrades to the hub. */
+  attach(server: Server): () => void {
+    const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.handleUpgrade(req, socket, head);
+    server.on('upgrade', onUpgrade);
+    return () => void server.off('upgrade', onUpgrade);
+  }
+
+  /** The open connection bound to a pod, if any. */
+  agentFor(pod: Pick<PodIdentity, 'namespace' | 'name'>): AgentConnection | undefined {
+    return this.byPod.get(podKey(pod as PodIdentity));
+  }
+
+  /** Open connections in one namespace: the candidates of a session's fan-out. */
+  agentsIn(namespace: string): IterableIterator<AgentConnection> {
+    return (this.byNamespace.get(namespace) ?? new Map<string, Link>()).values();
+  }
+
+  /** Number of open connections. */
+  get size(): number {
+    return this.byPod.size;
+  }
+
+  /** Sends `start` and records that the agent may now report on the session. */
+  start(agent: AgentConnection, message: StartMessage): boolean {
+    agent.sessions.add(message.session);
+    return this.send(agent, message);
+  }
+
+  /** Sends `stop`. The session stays allowed on the connection: in-flight requests still come back. */
+  stop(agent: AgentConnection, session: string, reason: SessionEndReason): boolean {
+    return this.send(agent, { type: 'stop', session, reason });
+  }
+
+  /** Sends one message to an open connection; false if it is not open. */
+  send(agent: AgentConnection, message: OperatorMessage): boolean {
+    const link = agent as Link;
+    if (link.phase !== 'open') return false;
+    link.ws.send(JSON.stringify(message), (err) => {
+      if (err) this.log.debug({ err, agent: link.id }, 'send failed');
+    });
+    return true;
+  }
+
+  /** Connected agents, as the REST API lists them. */
+  agents(): AgentInfo[] {
+    const out: AgentInfo[] = [];
+    for (const link of this.byPod.values()) {
+      out.push({
+        id: link.id,
+        pod: { ...link.pod },
+        labels: { ...(this.labelsOf?.(link.pod) ?? link.labels) },
+        runtime: link.agent.runtime,
+        runtimeVersion: link.agent.runtimeVersion,
+        agentVersion: link.agent.agentVersion,
+        connectedAt: new Date(link.connectedAt).toISOString(),
+        sessions: [...link.sessions],
+        catalogue: link.catalogue.map((e) => ({ ...e })),
+      });
+    }
+    return out;
+  }
+
+  /** Counters for `/metrics`, copied. */
+  counters(): HubMetrics {
+    return this.counterSet.snapshot(this.byPod.size, this.pending.size);
+  }
+
+  /** Closes every connection with 1001 and stops the sweep; resolves when the sockets are gone (or after 2 s). */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.stopSweep();
+    const links = [...this.pending, ...this.byPod.values()];
+    const gone = links.map((l) => new Promise<void>((resolve) => (l.ws.readyState === l.ws.CLOSED ? resolve() : l.ws.once('close', () => resolve()))));
+    for (const link of links) this.fail(link, new SondeError('SONDE_SHUTTING_DOWN'), false);
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
+    await Promise.race([Promise.all(gone), timeout]);
+    for (const link of links) link.ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  // ───────────── connection life ─────────────
+
+  private accept(ws: WebSocket, token: string | undefined): void {
+    const link = new Link(ws, `${this.bootId}-${(++this.nextId).toString(36)}`, this.clock.now() + this.helloTimeoutMs, token);
+    this.pending.add(link);
+    // ws closes with 1009 by itself when a frame exceeds maxPayload, and reports it here first.
+    ws.on('error', (err: Error & { code?: string }) => {
+      const code = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'SONDE_TREE_TOO_LARGE' : 'SONDE_BAD_MESSAGE';
+      this.counterSet.error(code);
+      this.log.warn({ err, agent: link.id, pod: link.podName() }, 'agent connection error');
+      this.drop(link);
+    });
+    ws.on('pong', () => {
+      link.waitingPong = false;
+    });
+    ws.on('message', (data, isBinary) => this.onMessage(link, data, isBinary));
+    ws.on('close', () => this.drop(link));
+  }
+
+  private onMessage(link: Link, data: RawData, isBinary: boolean): void {
+    if (link.phase === 'closed') return;
+    const bytes = rawBytes(data);
+    link.waitingPong = false;
+    let message: AgentMessage;
+    try {
+      if (isBinary) throw new SondeError('SONDE_BAD_MESSAGE', 'binary frames are not part of the protocol; send JSON text');
+      message = parseAgentMessage(bytes);
+    } catch (err) {
+      this.counterSet.message('invalid', bytes.byteLength);
+      return this.fail(link, asSondeError(err));
+    }
+    this.counterSet.message(message.type, bytes.byteLength);
+    if (message.type === 'requests') this.counterSet.requestsProfiled += message.requests.length;
+
+    if (link.phase === 'hello') {
+      if (message.type !== 'hello') return this.fail(link, new SondeError('SONDE_HELLO_REQUIRED', `got ${message.type} first`));
+      return this.authenticate(link, message);
+    }
+    if (message.type === 'hello') return this.fail(link, new SondeError('SONDE_BAD_MESSAGE', 'hello sent twice'));
+    if (link.phase === 'auth') {
+      link.queued ??= [];
+      if (link.queued.length >= MAX_QUEUED) return this.fail(link, new SondeError('SONDE_BAD_MESSAGE', `more than ${MAX_QUEUED} messages before welcome`));
+      link.queued.push(message);
+      return;
+    }
+    this.dispatch(link, message);
+  }
+
+  private authenticate(link: Link, hello: HelloMessage): void {
+    link.phase = 'auth';
+    const token = link.token;
+    link.token = undefined;
+    let pending: Promise<Awaited<ReturnType<AgentAuthenticator['authenticate']>>>;
+    try {
+      pending = this.auth.authenticate(token, hello.pod);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.then(
+      (result) => {
+        if (link.phase !== 'auth') return;
+        if (!result.ok) return this.fail(link, new SondeError(result.code, result.message));
+        this.open(link, hello, result.pod);
+      },
+      (err: unknown) => {
+        this.log.error({ err, pod: podKey(hello.pod) }, 'authenticator failed');
+        if (link.phase === 'auth') this.fail(link, new SondeError('SONDE_UNAUTHENTICATED', 'credentials could not be checked'));
+      },
+    );
+  }
+
+  /** Binds the link to the pod its credentials proved, replaces an older connection of that pod, welcomes. */
+  private open(link: Link, hello: HelloMessage, pod: PodIdentity): void {
+    this.pending.delete(link);
+    link.bind(pod, hello, this.clock.now());
+    const key = podKey(pod);
+    const older = this.byPod.get(key);
+    if (older) this.fail(older, new SondeError('SONDE_REPLACED', `connection ${link.id} replaced ${older.id}`));
+    this.byPod.set(key, link);
+    let ns = this.byNamespace.get(pod.namespace);
+    if (!ns) this.byNamespace.set(pod.namespace, (ns = new Map()));
+    ns.set(pod.name, link);
+    link.phase = 'open';
+    this.send(link, { type: 'welcome', protocol: PROTOCOL_VERSION, agentId: link.id, heartbeatMs: this.heartbeatMs });
+    this.log.info({ agent: link.id, pod: key, runtime: hello.agent.runtime, claimed: hello.sessions.length }, 'agent connected');
+    this.notify(() => this.listener?.connected(link), link);
+    for (const fn of this.presence) this.notify(() => fn(link, true), link);
+    const queued = link.queued;
+    link.queued = undefined;
+    for (const m of queued ?? []) {
+      if (link.phase !== 'open') break;
+      this.dispatch(link, m);
+    }
+  }
+
+  private dispatch(link: Link, message: AgentReport): void {
+    if (message.type === 'catalogue') link.catalogue = message.entries;
+    else if (message.type !== 'error' && !link.sessions.has(message.session) && !link.claimed.includes(message.session)) {
+      // The documented rule (docs/adr/0002): reports on a session this connection was neither started
+      // on nor resumed with are a protocol violation; close, keeping everything already received.
+      return this.fail(link, new SondeError('SONDE_OUT_OF_ORDER', `${message.type} for session ${message.session.slice(0, 40)}`));
+    }
+    this.notify(() => this.listener?.report(link, message), link);
+  }
+
+  /** Runs a listener call; an exception there is the operator's bug, never the agent's: log, count, go on. */
+  private notify(fn: () => void, link: Link): void {
+    try {
+      fn();
+    } catch (err) {
+      this.counterSet.error('SONDE_INTERNAL');
+      this.log.error({ err, agent: link.id, pod: link.podName() }, 'hub listener failed');
+    }
+  }
+
+  /** Closes one connection with the error's close code and reason. */
+  private fail(link: Link, err: SondeError, count = true): void {
+    if (link.phase === 'closed') return;
+    if (count) this.counterSet.error(err.code);
+    if (err.code !== 'SONDE_SHUTTING_DOWN') this.log.warn({ agent: link.id, pod: link.podName(), code: err.code, reason: err.message }, 'closing agent connection');
+    this.drop(link);
+    try {
+      link.ws.close(err.wsCode, closeReason(err.message));
+    } catch {
+      link.ws.terminate();
+    }
+  }
+
+  /** Forgets a connection (idempotent) and tells the engine if it was open. */
+  private drop(link: Link): void {
+    const was = link.phase;
+    if (was === 'closed') return;
+    link.phase = 'closed';
+    link.queued = undefined;
+    this.pending.delete(link);
+    if (was !== 'open') return;
+    const key = podKey(link.pod);
+    if (this.byPod.get(key) === link) {
+      this.byPod.delete(key);
+      const ns = this.byNamespace.get(link.pod.namespace);
+      ns?.delete(link.pod.name);
+      if (ns?.size === 0) this.byNamespace.delete(link.pod.namespace);
+    }
+    this.log.info({ agent: link.id, pod: key }, 'agent disconnected');
+    this.notify(() => this.listener?.disconnected(link), link);
+    for (const fn of this.presence) this.notify(() => fn(link, false), link);
+  }
+
+  /** The one timer: refuses sockets that never said hello, and runs the ping/pong heartbeat. */
+  private sweep(): void {
+    const now = this.clock.now();
+    for (const link of this.pending) {
+      if (now < link.helloBy) continue;
+      if (link.phase === 'hello') this.fail(link, new SondeError('SONDE_HELLO_REQUIRED', `no hello within ${this.helloTimeoutMs}ms`));
+      else this.fail(link, new SondeError('SONDE_UNAUTHENTICATED', `authentication took more than ${this.helloTimeoutMs}ms`));
+    }
+    if (now - this.lastPing < this.heartbeatMs) return;
+    this.lastPing = now;
+    for (const link of [...this.byPod.values()]) {
+      if (link.waitingPong) {
+        this.counterSet.error('SONDE_HEARTBEAT_MISSED');
+        this.log.warn({ agent: link.id, pod: link.podName() }, 'no pong: terminating agent connection');
+        this.drop(link);
+        link.ws.terminate();
+        continue;
+      }
+      link.waitingPong = true;
+      try {
+        link.ws.ping();
+      } catch (err) {
+        this.log.debug({ err, agent: link.id }, 'ping failed');
+      }
+    }
+  }
+}
+
+/** Internal per-connection record; the engine sees it as an AgentConnection. */
+class Link implements AgentConnection {
+  phase: 'hello' | 'auth' | 'open' | 'closed' = 'hello';
+  waitingPong = false;
+  queued: AgentReport[] | undefined;
+  pod!: PodIdentity;
+  labels!: Record<string, string>;
+  agent!: HelloMessage['agent'];
+  connectedAt = 0;
+  claimed: readonly string[] = [];
+  catalogue: RequestTypeStats[] = [];
+  readonly sessions = new Set<string>();
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly id: string,
+    readonly helloBy: number,
+    public token: string | undefined,
+  ) {}
+
+  bind(pod: PodIdentity, hello: HelloMessage, now: number): void {
+    this.pod = pod;
+    this.labels = hello.labels;
+    this.agent = hello.agent;
+    this.connectedAt = now;
+    this.claimed = hello.sessions.map((s) => s.session);
+    this.catalogue = hello.catalogue;
+  }
+
+  podName(): string | undefined {
+    return this.pod ? podKey(this.pod) : undefined;
+  }
+}
+
+function bearerToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m ? m[1] : undefined;
+}
+
+function rawBytes(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+function asSondeError(err: unknown): SondeError {
+  return err instanceof SondeError ? err : new SondeError('SONDE_BAD_MESSAGE', (err as Error).message);
+}
+
+function refuseUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
