@@ -13,13 +13,5 @@ export function mergeTrees(trees: Iterable<CallTree>): CallTree {
 
 /** Adds every node of `tree` into `builder` under `under` (the root by default). */
 export function addTreeInto(builder: CallTreeBuilder, tree: CallTree, under = 0): void {
-  const frameMap = tree.frames.map((f) => builder.internFrame(f));
-  const nodeMap = new Int32Array(tree.size);
-  nodeMap[0] = under;
-  for (let i = 1; i < tree.size; i++) {
-    const node = builder.child(nodeMap[tree.parents[i]!]!, frameMap[tree.frameIds[i]!]!);
-    nodeMap[i] = node;
-    const w = { samples: tree.self.samples[i]!, wallUs: tree.self.wallUs[i]!, cpuUs: tree.self.cpuUs[i]! };
-    if (w.samples || w.wallUs || w.cpuUs) builder.addSelf(node, w);
-  }
+  builder.addTree(tree, under);
 }

@@ -81,23 +81,49 @@ export function deserializeTree(data: unknown): CallTree {
   const cpuUs = new Float64Array(n);
   parents[0] = -1;
   frameIds[0] = -1;
-  const seen = new Set<number>();
   for (let i = 1, o = 0; i < n; i++, o += NODE_WIDTH) {
     const p = nodeData[o];
     const f = nodeData[o + 1];
     if (typeof p !== 'number' || !Number.isInteger(p) || p < 0 || p >= i) throw new RangeError(`tree: node ${i} has bad parent ${String(p)}`);
     if (typeof f !== 'number' || !Number.isInteger(f) || f < 0 || f >= frames.length) throw new RangeError(`tree: node ${i} has bad frame ${String(f)}`);
-    // Siblings never share a frame: key = parent * frames + frame fits a double exactly for any real tree.
-    const key = p * frames.length + f;
-    if (seen.has(key)) throw new RangeError(`tree: node ${i} repeats a sibling's frame`);
-    seen.add(key);
     parents[i] = p;
     frameIds[i] = f;
     samples[i] = weight(nodeData[o + 2], i);
     wallUs[i] = weight(nodeData[o + 3], i);
     cpuUs[i] = weight(nodeData[o + 4], i);
   }
+  const dup = firstRepeatedSibling(parents, frameIds);
+  if (dup > 0) throw new RangeError(`tree: node ${dup} repeats a sibling's frame`);
   return new CallTree(Object.freeze(frames), parents, frameIds, { samples, wallUs, cpuUs });
+}
+
+/**
+ * The first node whose (parent, frame) an earlier node already has, or -1. An open-addressing table
+ * of node indexes: a Set of 100,000 composite keys costs several times more.
+ */
+function firstRepeatedSibling(parents: Int32Array, frameIds: Int32Array): number {
+  const n = parents.length;
+  let cap = 16;
+  while (cap < n * 2) cap *= 2;
+  const slots = new Int32Array(cap);
+  const mask = cap - 1;
+  for (let i = 1; i < n; i++) {
+    const p = parents[i]!;
+    const f = frameIds[i]!;
+    let h = Math.imul(p, 0x9e3779b1) ^ Math.imul(f + 0x7f4a7c15, 0x85ebca77);
+    h ^= h >>> 15;
+    let s = h & mask;
+    for (;;) {
+      const v = slots[s]!;
+      if (v === 0) {
+        slots[s] = i;
+        break;
+      }
+      if (parents[v] === p && frameIds[v] === f) return i;
+      s = (s + 1) & mask;
+    }
+  }
+  return -1;
 }
 
 function weight(v: unknown, node: number): number {
