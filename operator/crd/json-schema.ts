@@ -1,0 +1,29 @@
+/**
+ * The subset of OpenAPI v3 (as Kubernetes' structural schemas use it) that the ProfilingSession CRD
+ * needs. Plain JSON, not client-node's `V1JSONSchemaProps`, whose camelCase fields (`xKubernetesValidations`)
+ * would have to be mapped back before writing YAML.
+ */
+export interface JsonSchema {
+  type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
+  description?: string;
+  properties?: Record<string, JsonSchema>;
+  additionalProperties?: JsonSchema;
+  items?: JsonSchema;
+  required?: string[];
+  default?: unknown;
+  enum?: (string | number)[];
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  maxItems?: number;
+  pattern?: string;
+  format?: 'date-time' | 'int64' | 'int32' | 'double';
+  nullable?: boolean;
+  'x-kubernetes-validations'?: { rule: string; message: string }[];
+  'x-kubernetes-list-type'?: 'atomic' | 'map' | 'set';
+  'x-kubernetes-list-map-keys'?: string[];
+  'x-kubernetes-map-type'?: 'atomic' | 'granular';
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+}
