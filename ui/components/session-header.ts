@@ -1,0 +1,32 @@
+import type { SessionView } from '../api/types.js';
+import { href } from '../router.js';
+import { h } from '../util/dom.js';
+import { formatAge, formatSelector } from '../util/format.js';
+import { phaseBadge, podsSummary, progressBar } from './session-bits.js';
+
+/** The head of a session's page: name, phase, progress and what was asked for. Re-rendered on live updates. */
+export function sessionHeader(s: SessionView): HTMLElement {
+  const failed = s.status.conditions?.find((c) => c.status === 'False' && c.message) ?? (s.status.phase === 'Failed' ? s.status.conditions?.[0] : undefined);
+  return h(
+    'div',
+    { class: 'session-head' },
+    h('div', { class: 'crumb-up' }, h('a', { href: href('/sessions') }, '← Sessions')),
+    h('div', { class: 'title-row' }, h('h1', {}, s.name), phaseBadge(s.status.phase), progressBar(s)),
+    h(
+      'dl',
+      { class: 'meta' },
+      ...meta([
+        ['Request type', h('span', { class: 'mono' }, s.spec.request)],
+        ['Namespace', s.namespace],
+        ['Pods', `${formatSelector(s.spec.selector)} — ${podsSummary(s)}`],
+        ['Sampling', `every ${s.spec.sampleInterval}, up to ${s.spec.duration}`],
+        ['Age', h('span', { title: s.createdAt }, formatAge(s.createdAt))],
+      ]),
+    ),
+    s.status.phase === 'Failed' && failed ? h('p', { class: 'banner banner-error', role: 'alert' }, `${failed.reason}: ${failed.message}`) : null,
+  );
+}
+
+function meta(rows: [string, string | Node][]): Node[] {
+  return rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]);
+}
