@@ -18,9 +18,4 @@ export class HelloLabelDirectory implements PodDirectory {
   onChange(listener: (pod: PodIdentity) => void): () => void {
     return this.hub.onPresence((agent) => listener(agent.pod));
   }
-
-  /** Pods of a namespace: here, the connected agents. */
-  podsIn(namespace: string): PodIdentity[] {
-    return [...this.hub.agentsIn(namespace)].map((a) => a.pod);
-  }
 }
