@@ -84,6 +84,7 @@ export interface ProfilingSessionStatus {
 export const CONDITION = Object.freeze({
   types: { ready: 'Ready', complete: 'Complete', specAccepted: 'SpecAccepted' },
   reasons: {
+    Accepted: 'Accepted',
     Started: 'Started',
     Sampling: 'Sampling',
     RequestsReached: 'RequestsReached',

@@ -194,6 +194,8 @@ export interface FakeStack {
   cpuUs?: number;
   /** File of every frame (default `app.js`). */
   file?: string;
+  /** Kind of the leaf frame as an index into FRAME_KINDS (default 0, code; 5 is synthetic). */
+  leafKind?: number;
 }
 
 /** Builds a valid SerializedTree from stacks, without the model's builder (see the note at the top). */
@@ -207,12 +209,12 @@ export function makeTree(stacks: FakeStack[]): SerializedTree {
   };
   const frames: number[] = [];
   const frameIdx = new Map<string, number>();
-  const frame = (name: string, file: string): number => {
-    const key = `${name}\u0000${file}`;
+  const frame = (name: string, file: string, kind: number): number => {
+    const key = `${name}\u0000${file}\u0000${kind}`;
     let i = frameIdx.get(key);
     if (i === undefined) {
       i = frames.length / 5;
-      frames.push(str(name), str(file), 10 + i, 1, 0);
+      frames.push(str(name), str(file), lineOf(name), 1, kind);
       frameIdx.set(key, i);
     }
     return i;
@@ -221,8 +223,8 @@ export function makeTree(stacks: FakeStack[]): SerializedTree {
   const nodeIdx = new Map<string, number>();
   for (const s of stacks) {
     let parent = 0;
-    for (const name of s.frames) {
-      const f = frame(name, s.file ?? 'app.js');
+    for (const [depth, name] of s.frames.entries()) {
+      const f = frame(name, s.file ?? 'app.js', depth === s.frames.length - 1 ? (s.leafKind ?? 0) : 0);
       const key = `${parent}:${f}`;
       let n = nodeIdx.get(key);
       if (n === undefined) {
@@ -238,6 +240,13 @@ export function makeTree(stacks: FakeStack[]): SerializedTree {
     nodes[o + 4]! += s.cpuUs ?? 0;
   }
   return { version: 1, strings, frames, nodes };
+}
+
+/** The same name gets the same line in every tree, so equal functions merge across requests and pods. */
+function lineOf(name: string): number {
+  let h = 0;
+  for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
+  return 1 + (h % 997);
 }
 
 let requestCounter = 0;

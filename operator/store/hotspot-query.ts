@@ -1,0 +1,107 @@
+import type Database from 'better-sqlite3';
+import type { CallTree } from '../../src/model/call-tree.js';
+import { type FrameKind, frameKey } from '../../src/model/frame.js';
+import { frameWeights } from '../../src/model/hotspots.js';
+import type { HotspotFilter, HotspotGroup, HotspotRow } from './contracts.js';
+
+/** Frame kinds that are not functions: their time counts in the totals, but they are not listed. */
+const UNLISTED: readonly FrameKind[] = ['idle', 'synthetic'];
+
+/**
+ * Cluster-wide hotspots across sessions, filtered by namespace, workload and request type.
+ *
+ * Per-frame self and total weights are additive across trees (a frame's total in a merged tree is the
+ * sum of its totals in the parts, since merging keeps paths), so the store keeps them per (session,
+ * workload), computed once with the model's `frameWeights` and recomputed only when that session got
+ * new requests. A query then sums rows in SQL instead of merging every tree of the cluster.
+ */
+export function computeHotspots(
+  db: Database.Database,
+  filter: HotspotFilter,
+  workloadTree: (session: string, workload: string, onlyWorkload: boolean) => CallTree,
+): { items: HotspotRow[]; totalUs: number } {
+  const by = filter.by === 'total' ? 'total_us' : 'self_us';
+  const limit = Math.max(1, Math.min(filter.limit ?? 50, 1000));
+  const sessions = selectSessions(db, filter);
+  db.exec('CREATE TEMP TABLE IF NOT EXISTS hotspot_sel (session TEXT NOT NULL, workload TEXT NOT NULL, PRIMARY KEY (session, workload))');
+
+  db.transaction(() => {
+    db.exec('DELETE FROM temp.hotspot_sel');
+    const workloadsOf = db.prepare<[string], { workload: string }>('SELECT DISTINCT workload FROM requests WHERE session = ?');
+    const statsVersion = db.prepare<[string, string], { version: number }>('SELECT version FROM workload_stats WHERE session = ? AND workload = ?');
+    const select = db.prepare('INSERT INTO temp.hotspot_sel (session, workload) VALUES (?, ?)');
+    for (const s of sessions) {
+      const all = workloadsOf.all(s.id).map((r) => r.workload);
+      for (const w of all) {
+        if (filter.workload !== undefined && w !== filter.workload) continue;
+        if (statsVersion.get(s.id, w)?.version !== s.version) refreshStats(db, s.id, w, s.version, workloadTree(s.id, w, all.length === 1));
+        select.run(s.id, w);
+      }
+    }
+  })();
+
+  const totalUs = (db.prepare('SELECT COALESCE(SUM(ws.total_us), 0) AS t FROM workload_stats ws JOIN temp.hotspot_sel USING (session, workload)').get() as { t: number }).t;
+  const placeholders = UNLISTED.map(() => '?').join(', ');
+  const top = db
+    .prepare(
+      `SELECT fkey, name, file, line, kind, SUM(self_us) AS self_us, SUM(total_us) AS total_us, SUM(samples) AS samples
+       FROM frame_stats JOIN temp.hotspot_sel USING (session, workload)
+       WHERE kind NOT IN (${placeholders})
+       GROUP BY fkey HAVING ${by} > 0
+       ORDER BY ${by} DESC, name, fkey LIMIT ?`,
+    )
+    .all(...UNLISTED, limit) as { fkey: string; name: string; file: string; line: number; kind: FrameKind; self_us: number; total_us: number; samples: number }[];
+
+  const groupsOf = db.prepare<[string], { namespace: string; workload: string; request: string; session: string; self_us: number }>(
+    `SELECT s.namespace, f.workload, s.request, f.session, f.self_us
+     FROM frame_stats f JOIN temp.hotspot_sel sel ON sel.session = f.session AND sel.workload = f.workload JOIN sessions s ON s.id = f.session
+     WHERE f.fkey = ? ORDER BY s.namespace, f.workload, s.request, s.created_at DESC`,
+  );
+  const pct = (v: number): number => (totalUs > 0 ? Math.round((v / totalUs) * 10000) / 100 : 0);
+  const items = top.map((r): HotspotRow => {
+    const groups = new Map<string, HotspotGroup>();
+    for (const g of groupsOf.all(r.fkey)) {
+      const key = `${g.namespace}\u0000${g.workload}\u0000${g.request}`;
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = { namespace: g.namespace, workload: g.workload, request: g.request, selfUs: 0, sessions: [] }));
+      group.selfUs += g.self_us;
+      if (!group.sessions.includes(g.session)) group.sessions.push(g.session);
+    }
+    return {
+      frame: { name: r.name, file: r.file, line: r.line, kind: r.kind },
+      selfUs: r.self_us,
+      totalUs: r.total_us,
+      selfPercent: pct(r.self_us),
+      totalPercent: pct(r.total_us),
+      samples: r.samples,
+      groups: [...groups.values()].sort((a, b) => b.selfUs - a.selfUs),
+    };
+  });
+  return { items, totalUs };
+}
+
+function selectSessions(db: Database.Database, filter: HotspotFilter): { id: string; version: number }[] {
+  const where = ['req_version > 0'];
+  const args: string[] = [];
+  if (filter.namespace !== undefined) where.push('namespace = ?'), args.push(filter.namespace);
+  if (filter.request !== undefined) where.push('request = ?'), args.push(filter.request);
+  return (db.prepare(`SELECT id, req_version AS version FROM sessions WHERE ${where.join(' AND ')}`).all(...args) as { id: string; version: number }[]);
+}
+
+/** Rewrites one (session, workload)'s frame weights from its merged tree. */
+function refreshStats(db: Database.Database, session: string, workload: string, version: number, tree: CallTree): void {
+  db.prepare('DELETE FROM frame_stats WHERE session = ? AND workload = ?').run(session, workload);
+  const insert = db.prepare(
+    `INSERT INTO frame_stats (session, workload, fkey, name, file, line, kind, self_us, total_us, samples)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (session, workload, fkey) DO UPDATE SET self_us = self_us + excluded.self_us,
+       total_us = total_us + excluded.total_us, samples = samples + excluded.samples`,
+  );
+  const fw = frameWeights(tree);
+  tree.frames.forEach((f, i) => {
+    const self = fw.self.wallUs[i]!;
+    const total = fw.total.wallUs[i]!;
+    if (self > 0 || total > 0) insert.run(session, workload, frameKey(f), f.name, f.file, f.line, f.kind, self, total, fw.self.samples[i]!);
+  });
+  db.prepare('INSERT OR REPLACE INTO workload_stats (session, workload, version, total_us) VALUES (?, ?, ?, ?)').run(session, workload, version, tree.total.wallUs[0]!);
+}

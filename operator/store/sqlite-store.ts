@@ -1,0 +1,467 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { SondeError } from '../../src/errors.js';
+import type { CallTree } from '../../src/model/call-tree.js';
+import { emptyTree } from '../../src/model/call-tree-builder.js';
+import { mergeTrees } from '../../src/model/merge.js';
+import { deserializeTree } from '../../src/model/serialized.js';
+import { PROTOCOL_LIMITS, type PodIdentity, type RequestRecord, type RequestTypeStats } from '../../src/protocol/messages.js';
+import type { SessionPhase, SessionView } from '../../src/session/types.js';
+import { type Clock, every, systemClock } from '../clock.js';
+import type { HotspotFilter, HotspotRow, RequestSummary, ResultReader, TreeFilter } from './contracts.js';
+import { computeHotspots } from './hotspot-query.js';
+import { migrate } from './schema.js';
+import { decodeTree, encodeSerialized, encodeTree } from './tree-codec.js';
+import { type CachedTree, TreeCache } from './tree-cache.js';
+
+/** How long and how many finished sessions are kept. Running sessions are never purged. */
+export interface RetentionOptions {
+  /** Finished sessions older than this (by completion) are purged. Default 7 days. */
+  maxAgeMs: number;
+  /** At most this many finished sessions are kept, newest first. Default 1,000. */
+  maxSessions: number;
+  /** How often the purge runs. Default 10 minutes; 0 disables the timer (call `purge()` yourself). */
+  intervalMs: number;
+}
+
+export const DEFAULT_RETENTION: Readonly<RetentionOptions> = Object.freeze({ maxAgeMs: 7 * 24 * 3_600_000, maxSessions: 1000, intervalMs: 600_000 });
+
+export interface StoreOptions {
+  /** The SQLite file (created with its directory if missing). `:memory:` for a throwaway store. */
+  file: string;
+  log: Logger;
+  clock?: Clock;
+  retention?: Partial<RetentionOptions>;
+  /** Nodes of merged trees kept in memory. Default 4 million (about 150 MB at worst). */
+  cacheNodes?: number;
+}
+
+/** The pod a batch of requests came from, as the engine knows it. */
+export interface RequestSource {
+  /** Pod name (sessions are namespaced, so the name is unique within one). */
+  pod: string;
+  workload: string;
+  /** The agent's process id: request ids are unique only within one process. */
+  pid: number;
+}
+
+/** The last catalogue an agent reported, kept so the catalogue survives disconnects and restarts. */
+export interface CatalogueSnapshot {
+  pod: PodIdentity;
+  workload: string;
+  labels: Record<string, string>;
+  runtime: string;
+  runtimeVersion: string;
+  agentVersion: string;
+  entries: RequestTypeStats[];
+  /** Epoch ms. */
+  updatedAt: number;
+}
+
+export interface PurgeResult {
+  sessions: number;
+  catalogue: number;
+}
+
+interface RequestRow {
+  seq: number;
+  pod: string;
+  rid: string;
+  type: string;
+  started_at: number;
+  duration_ms: number;
+  outcome: RequestSummary['outcome'];
+  status: number | null;
+  samples: number;
+  cpu_us: number;
+  waiting_us: number;
+  blocked_us: number;
+}
+
+const TERMINAL: readonly SessionPhase[] = ['Completed', 'Failed'];
+
+/**
+ * Sonde's store: one SQLite file (WAL) holding sessions, every profiled request with its compressed
+ * tree, merged trees per pod and per session, frame weights for cluster-wide hotspots, and the agents'
+ * catalogues. Every write is one transaction, and every tree is checked before it is written, so bad
+ * data is refused whole and never half-stored.
+ *
+ * Merged trees are built incrementally: a cached tree remembers the newest request folded into it, and
+ * a query folds only the requests that arrived since. Cached trees live in memory (LRU by node count)
+ * and, for pods and whole sessions, on disk, so a restarted operator does not rebuild them from scratch.
+ */
+export class SqliteStore implements ResultReader {
+  readonly db: Database.Database;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly retention: RetentionOptions;
+  private readonly cache: TreeCache;
+  private readonly stopPurge: () => void;
+  private readonly stmt;
+
+  constructor(options: StoreOptions) {
+    this.log = options.log.child({ module: 'store' });
+    this.clock = options.clock ?? systemClock;
+    this.retention = { ...DEFAULT_RETENTION, ...options.retention };
+    this.cache = new TreeCache(options.cacheNodes ?? 4_000_000);
+    if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
+    this.db = new Database(options.file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = OFF');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db);
+    const db = this.db;
+    this.stmt = {
+      upsertSession: db.prepare(
+        `INSERT INTO sessions (id, namespace, name, request, phase, terminal, created_at, completed_at, view)
+         VALUES (@id, @namespace, @name, @request, @phase, @terminal, @created_at, @completed_at, @view)
+         ON CONFLICT(id) DO UPDATE SET namespace = excluded.namespace, name = excluded.name, request = excluded.request,
+           phase = excluded.phase, terminal = excluded.terminal, created_at = excluded.created_at,
+           completed_at = excluded.completed_at, view = excluded.view`,
+      ),
+      getSession: db.prepare<[string], { view: string }>('SELECT view FROM sessions WHERE id = ?'),
+      sessionVersion: db.prepare<[string], { req_version: number }>('SELECT req_version FROM sessions WHERE id = ?'),
+      findSession: db.prepare<[string, string], { view: string }>('SELECT view FROM sessions WHERE namespace = ? AND name = ? ORDER BY created_at DESC LIMIT 1'),
+      insertRequest: db.prepare(
+        `INSERT OR IGNORE INTO requests (session, pod, workload, agent_pid, rid, type, started_at, duration_ms, outcome, status,
+           samples, cpu_us, waiting_us, blocked_us, wall_us, tree)
+         VALUES (@session, @pod, @workload, @pid, @rid, @type, @started_at, @duration_ms, @outcome, @status,
+           @samples, @cpu_us, @waiting_us, @blocked_us, @wall_us, @tree)`,
+      ),
+      bumpVersion: db.prepare<[number, string]>('UPDATE sessions SET req_version = ? WHERE id = ?'),
+      podCounts: db.prepare<[string], { pod: string; n: number; samples: number }>(
+        'SELECT pod, COUNT(*) AS n, SUM(samples) AS samples FROM requests WHERE session = ? GROUP BY pod',
+      ),
+      summaries: db.prepare<[string], RequestRow>(
+        `SELECT seq, pod, rid, type, started_at, duration_ms, outcome, status, samples, cpu_us, waiting_us, blocked_us
+         FROM requests WHERE session = ? ORDER BY started_at, seq`,
+      ),
+      summariesOfPod: db.prepare<[string, string], RequestRow>(
+        `SELECT seq, pod, rid, type, started_at, duration_ms, outcome, status, samples, cpu_us, waiting_us, blocked_us
+         FROM requests WHERE session = ? AND pod = ? ORDER BY started_at, seq`,
+      ),
+      durations: db.prepare<[string], { duration_ms: number }>('SELECT duration_ms FROM requests WHERE session = ? ORDER BY duration_ms'),
+      treesSince: db.prepare<[string, number], { seq: number; tree: Buffer }>('SELECT seq, tree FROM requests WHERE session = ? AND seq > ? ORDER BY seq'),
+      podTreesSince: db.prepare<[string, string, number], { seq: number; tree: Buffer }>(
+        'SELECT seq, tree FROM requests WHERE session = ? AND pod = ? AND seq > ? ORDER BY seq',
+      ),
+      getPodTree: db.prepare<[string, string], { upto: number; requests: number; tree: Buffer }>('SELECT upto, requests, tree FROM pod_trees WHERE session = ? AND pod = ?'),
+      putPodTree: db.prepare('INSERT OR REPLACE INTO pod_trees (session, pod, upto, requests, tree) VALUES (?, ?, ?, ?, ?)'),
+      getSessionTree: db.prepare<[string], { upto: number; requests: number; tree: Buffer }>('SELECT upto, requests, tree FROM session_trees WHERE session = ?'),
+      putSessionTree: db.prepare('INSERT OR REPLACE INTO session_trees (session, upto, requests, tree) VALUES (?, ?, ?, ?)'),
+      putCatalogue: db.prepare(
+        `INSERT OR REPLACE INTO catalogue (namespace, pod, uid, workload, labels, runtime, runtime_version, agent_version, entries, updated_at)
+         VALUES (@namespace, @pod, @uid, @workload, @labels, @runtime, @runtime_version, @agent_version, @entries, @updated_at)`,
+      ),
+    };
+    this.stopPurge = this.retention.intervalMs > 0 ? every(this.clock, this.retention.intervalMs, () => this.purgeSafely()) : () => {};
+  }
+
+  // ───────────── sessions ─────────────
+
+  /** Creates or replaces a session's view (spec and status). */
+  saveSession(view: SessionView): void {
+    const terminal = TERMINAL.includes(view.status.phase);
+    const completed = view.status.completedAt ? Date.parse(view.status.completedAt) : NaN;
+    this.stmt.upsertSession.run({
+      id: view.id,
+      namespace: view.namespace,
+      name: view.name,
+      request: view.spec?.request ?? '',
+      phase: view.status.phase,
+      terminal: terminal ? 1 : 0,
+      created_at: Date.parse(view.createdAt) || this.clock.now(),
+      completed_at: terminal ? (Number.isFinite(completed) ? completed : this.clock.now()) : null,
+      view: JSON.stringify(view),
+    });
+  }
+
+  getSession(id: string): SessionView | undefined {
+    const row = this.stmt.getSession.get(id);
+    return row ? (JSON.parse(row.view) as SessionView) : undefined;
+  }
+
+  findSession(namespace: string, name: string): SessionView | undefined {
+    const row = this.stmt.findSession.get(namespace, name);
+    return row ? (JSON.parse(row.view) as SessionView) : undefined;
+  }
+
+  /** Sessions, newest first. */
+  listSessions(filter: { namespace?: string; phase?: SessionPhase; terminal?: boolean } = {}): SessionView[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.namespace !== undefined) where.push('namespace = ?'), args.push(filter.namespace);
+    if (filter.phase !== undefined) where.push('phase = ?'), args.push(filter.phase);
+    if (filter.terminal !== undefined) where.push('terminal = ?'), args.push(filter.terminal ? 1 : 0);
+    const sql = `SELECT view FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id`;
+    return (this.db.prepare(sql).all(...args) as { view: string }[]).map((r) => JSON.parse(r.view) as SessionView);
+  }
+
+  /** Removes a session and everything stored for it. False if there was no such session. */
+  deleteSession(id: string): boolean {
+    const found = this.db.transaction(() => {
+      for (const table of ['requests', 'pod_trees', 'frame_stats', 'workload_stats']) this.db.prepare(`DELETE FROM ${table} WHERE session = ?`).run(id);
+      this.db.prepare('DELETE FROM session_trees WHERE session = ?').run(id);
+      return this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id).changes > 0;
+    })();
+    this.cache.deletePrefix(`${id}\u0000`);
+    return found;
+  }
+
+  // ───────────── requests ─────────────
+
+  /**
+   * Stores finished requests of one pod. Each tree is checked (and sized) first; one bad record refuses
+   * the whole batch with a SondeError and writes nothing. Requests already stored (same pod, process and
+   * request id: a resend after a reconnect) are skipped. Returns the records actually added.
+   */
+  addRequests(sessionId: string, source: RequestSource, records: readonly RequestRecord[]): RequestRecord[] {
+    if (!this.stmt.sessionVersion.get(sessionId)) throw new SondeError('SONDE_NOT_FOUND', `session ${sessionId}`);
+    const rows = records.map((r, i) => {
+      const json = JSON.stringify(r.tree);
+      if (json.length > PROTOCOL_LIMITS.maxMessageBytes) throw new SondeError('SONDE_TREE_TOO_LARGE', `request ${i}: tree of ${json.length} bytes`);
+      let tree: CallTree;
+      try {
+        tree = deserializeTree(r.tree);
+      } catch (err) {
+        throw new SondeError('SONDE_BAD_MESSAGE', `request ${i} (${String(r.id).slice(0, 64)}): ${(err as Error).message}`, { cause: err });
+      }
+      return {
+        session: sessionId,
+        pod: source.pod,
+        workload: source.workload,
+        pid: source.pid,
+        rid: r.id,
+        type: r.type,
+        started_at: r.startedAt,
+        duration_ms: r.durationMs,
+        outcome: r.outcome,
+        status: r.status ?? null,
+        samples: r.samples,
+        cpu_us: r.cpuUs,
+        waiting_us: r.waitingUs,
+        blocked_us: r.blockedUs,
+        wall_us: tree.totals.wallUs,
+        tree: encodeSerialized(r.tree),
+      };
+    });
+    return this.db.transaction(() => {
+      const added: RequestRecord[] = [];
+      let last = 0;
+      rows.forEach((row, i) => {
+        const res = this.stmt.insertRequest.run(row);
+        if (res.changes > 0) {
+          added.push(records[i]!);
+          last = Number(res.lastInsertRowid);
+        }
+      });
+      if (last) this.stmt.bumpVersion.run(last, sessionId);
+      return added;
+    })();
+  }
+
+  /** Requests and samples stored per pod of a session: the counts the engine resumes from. */
+  podCounts(sessionId: string): Map<string, { requests: number; samples: number }> {
+    const out = new Map<string, { requests: number; samples: number }>();
+    for (const r of this.stmt.podCounts.all(sessionId)) out.set(r.pod, { requests: r.n, samples: r.samples ?? 0 });
+    return out;
+  }
+
+  requests(sessionId: string, filter: Pick<TreeFilter, 'pod'> = {}): RequestSummary[] {
+    const rows = filter.pod !== undefined ? this.stmt.summariesOfPod.all(sessionId, filter.pod) : this.stmt.summaries.all(sessionId);
+    return rows.map((r) => {
+      const s: RequestSummary = {
+        id: r.rid,
+        pod: r.pod,
+        type: r.type,
+        startedAt: r.started_at,
+        durationMs: r.duration_ms,
+        outcome: r.outcome,
+        samples: r.samples,
+        cpuUs: r.cpu_us,
+        waitingUs: r.waiting_us,
+        blockedUs: r.blocked_us,
+      };
+      if (r.status !== null) s.status = r.status;
+      return s;
+    });
+  }
+
+  // ───────────── trees ─────────────
+
+  /**
+   * The merged tree of the requests the filter selects (an empty tree when none). The returned tree may
+   * be shared with the cache: CallTree is immutable by contract, so callers read it and never write.
+   */
+  tree(sessionId: string, filter: TreeFilter = {}): CallTree {
+    const version = this.stmt.sessionVersion.get(sessionId)?.req_version;
+    if (!version) return emptyTree();
+    if (filter.requestId !== undefined || filter.split !== undefined) return this.selectedTree(sessionId, version, filter);
+    if (filter.pod !== undefined) return this.podTree(sessionId, filter.pod, version);
+    return this.sessionTree(sessionId, version);
+  }
+
+  /** The whole session, folded incrementally from the last cached or stored tree. */
+  private sessionTree(sessionId: string, version: number): CallTree {
+    const key = `${sessionId}\u0000`;
+    const cached = this.cache.get(key) ?? this.loadStored(this.stmt.getSessionTree.get(sessionId));
+    if (cached && cached.upto >= version) return this.keep(key, cached).tree;
+    const fresh = this.stmt.treesSince.all(sessionId, cached?.upto ?? 0);
+    const next = this.fold(cached, fresh);
+    this.stmt.putSessionTree.run(sessionId, next.upto, next.requests, encodeTree(next.tree));
+    return this.keep(key, next).tree;
+  }
+
+  private podTree(sessionId: string, pod: string, version: number): CallTree {
+    const key = `${sessionId}\u0000pod\u0000${pod}`;
+    const cached = this.cache.get(key) ?? this.loadStored(this.stmt.getPodTree.get(sessionId, pod));
+    if (cached && cached.upto >= version) return this.keep(key, cached).tree;
+    const fresh = this.stmt.podTreesSince.all(sessionId, pod, cached?.upto ?? 0);
+    if (fresh.length === 0 && cached) return this.keep(key, { ...cached, upto: version }).tree;
+    const next = this.fold(cached, fresh);
+    if (next.requests > 0) this.stmt.putPodTree.run(sessionId, pod, next.upto, next.requests, encodeTree(next.tree));
+    return this.keep(key, { ...next, upto: version }).tree;
+  }
+
+  /** Trees of a filtered set of requests (split, one request), cached in memory only while no request arrives. */
+  private selectedTree(sessionId: string, version: number, filter: TreeFilter): CallTree {
+    const key = `${sessionId}\u0000sel\u0000${filter.split ?? ''}\u0000${filter.pod ?? ''}\u0000${filter.requestId ?? ''}`;
+    const cached = this.cache.get(key);
+    if (cached && cached.upto === version) return cached.tree;
+    const where = ['session = ?'];
+    const args: unknown[] = [sessionId];
+    if (filter.pod !== undefined) where.push('pod = ?'), args.push(filter.pod);
+    if (filter.requestId !== undefined) where.push('rid = ?'), args.push(filter.requestId);
+    if (filter.split !== undefined) {
+      const { p50, p90 } = this.durationPercentiles(sessionId);
+      if (filter.split === 'slow') where.push('duration_ms >= ?'), args.push(p90);
+      else where.push('duration_ms <= ?'), args.push(p50);
+    }
+    const rows = this.db.prepare(`SELECT seq, tree FROM requests WHERE ${where.join(' AND ')} ORDER BY seq`).all(...args) as { seq: number; tree: Buffer }[];
+    const tree = rows.length ? mergeTrees(rows.map((r) => decodeTree(r.tree))) : emptyTree();
+    this.cache.set(key, { tree, upto: version, requests: rows.length });
+    return tree;
+  }
+
+  /** Nearest-rank p50 and p90 of the session's request durations: the slow/typical split's thresholds. */
+  durationPercentiles(sessionId: string): { p50: number; p90: number } {
+    const d = this.stmt.durations.all(sessionId).map((r) => r.duration_ms);
+    const rank = (p: number): number => d[Math.max(0, Math.ceil(p * d.length) - 1)] ?? 0;
+    return { p50: rank(0.5), p90: rank(0.9) };
+  }
+
+  private fold(base: CachedTree | undefined, rows: { seq: number; tree: Buffer }[]): CachedTree {
+    const trees: CallTree[] = base ? [base.tree] : [];
+    for (const r of rows) trees.push(decodeTree(r.tree));
+    return {
+      // Always through the builder, even for one tree: cached trees then have each frame once.
+      tree: mergeTrees(trees),
+      upto: rows.length ? rows[rows.length - 1]!.seq : (base?.upto ?? 0),
+      requests: (base?.requests ?? 0) + rows.length,
+    };
+  }
+
+  private loadStored(row: { upto: number; requests: number; tree: Buffer } | undefined): CachedTree | undefined {
+    if (!row) return undefined;
+    try {
+      return { tree: decodeTree(row.tree), upto: row.upto, requests: row.requests };
+    } catch (err) {
+      // A damaged cache row is rebuilt from the requests, which stay the source of truth.
+      this.log.warn({ err }, 'stored merged tree unreadable; rebuilding');
+      return undefined;
+    }
+  }
+
+  private keep(key: string, entry: CachedTree): CachedTree {
+    this.cache.set(key, entry);
+    return entry;
+  }
+
+  // ───────────── hotspots ─────────────
+
+  hotspots(filter: HotspotFilter = {}): { items: HotspotRow[]; totalUs: number } {
+    return computeHotspots(this.db, filter, (session, workload, only) => (only ? this.tree(session) : this.workloadTree(session, workload)));
+  }
+
+  /** One workload's merged tree within a session, for cluster-wide hotspots (not cached: its frame weights are). */
+  private workloadTree(sessionId: string, workload: string): CallTree {
+    const rows = this.db.prepare('SELECT tree FROM requests WHERE session = ? AND workload = ? ORDER BY seq').all(sessionId, workload) as { tree: Buffer }[];
+    return rows.length ? mergeTrees(rows.map((r) => decodeTree(r.tree))) : emptyTree();
+  }
+
+  // ───────────── catalogue ─────────────
+
+  saveCatalogue(snapshots: readonly CatalogueSnapshot[]): void {
+    if (snapshots.length === 0) return;
+    this.db.transaction(() => {
+      for (const s of snapshots) {
+        this.stmt.putCatalogue.run({
+          namespace: s.pod.namespace,
+          pod: s.pod.name,
+          uid: s.pod.uid,
+          workload: s.workload,
+          labels: JSON.stringify(s.labels),
+          runtime: s.runtime,
+          runtime_version: s.runtimeVersion,
+          agent_version: s.agentVersion,
+          entries: JSON.stringify(s.entries),
+          updated_at: s.updatedAt,
+        });
+      }
+    })();
+  }
+
+  /** The last catalogue of every pod seen within the retention age, newest first. */
+  catalogueSnapshots(namespace?: string): CatalogueSnapshot[] {
+    const rows = (
+      namespace === undefined
+        ? this.db.prepare('SELECT * FROM catalogue ORDER BY updated_at DESC').all()
+        : this.db.prepare('SELECT * FROM catalogue WHERE namespace = ? ORDER BY updated_at DESC').all(namespace)
+    ) as Record<string, string & number>[];
+    return rows.map((r) => ({
+      pod: { namespace: r.namespace!, name: r.pod!, uid: r.uid! },
+      workload: r.workload!,
+      labels: JSON.parse(r.labels!) as Record<string, string>,
+      runtime: r.runtime!,
+      runtimeVersion: r.runtime_version!,
+      agentVersion: r.agent_version!,
+      entries: JSON.parse(r.entries!) as RequestTypeStats[],
+      updatedAt: r.updated_at!,
+    }));
+  }
+
+  // ───────────── retention ─────────────
+
+  /** Purges finished sessions past the age or count limit, and stale catalogues. */
+  purge(now = this.clock.now()): PurgeResult {
+    const cutoff = now - this.retention.maxAgeMs;
+    const old = this.db.prepare('SELECT id FROM sessions WHERE terminal = 1 AND completed_at < ?').all(cutoff) as { id: string }[];
+    const extra = this.db
+      .prepare('SELECT id FROM sessions WHERE terminal = 1 ORDER BY completed_at DESC, created_at DESC LIMIT -1 OFFSET ?')
+      .all(this.retention.maxSessions) as { id: string }[];
+    const ids = new Set([...old, ...extra].map((r) => r.id));
+    for (const id of ids) this.deleteSession(id);
+    const catalogue = this.db.prepare('DELETE FROM catalogue WHERE updated_at < ?').run(cutoff).changes;
+    if (ids.size) {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+      this.log.info({ sessions: ids.size, catalogue }, 'retention purge');
+    }
+    return { sessions: ids.size, catalogue };
+  }
+
+  private purgeSafely(): void {
+    try {
+      this.purge();
+    } catch (err) {
+      this.log.error({ err }, 'retention purge failed');
+    }
+  }
+
+  close(): void {
+    this.stopPurge();
+    if (this.db.open) this.db.close();
+  }
+}
