@@ -1,10 +1,36 @@
-import { type Label, type Location, Profile } from 'pprof-format';
+import { Profile } from 'pprof-format';
 import { CallTreeBuilder } from '../model/call-tree-builder.js';
 import type { CallTree } from '../model/call-tree.js';
 import { FRAME_KINDS, type Frame, type FrameKind, makeFrame } from '../model/frame.js';
 import { WEIGHT_NAMES, type WeightName } from '../model/weights.js';
 import { PPROF_KIND_TAG } from '../export/pprof.js';
 import { inferFrameKind } from './frame-kind.js';
+
+type Numeric = number | bigint;
+
+/**
+ * The parts of a decoded pprof Profile this importer reads. Structural on purpose: @datadog/pprof
+ * loads pprof-format's CommonJS build, so its Profile is not the class this ESM module imports.
+ */
+export interface PprofProfileLike {
+  sampleType: readonly { type: Numeric; unit: Numeric }[];
+  sample: readonly { locationId: readonly Numeric[]; value: readonly Numeric[]; label: readonly PprofLabelLike[] }[];
+  location: readonly PprofLocationLike[];
+  function: readonly { id: Numeric; name: Numeric; systemName: Numeric; filename: Numeric; startLine: Numeric }[];
+  stringTable: { strings: readonly string[] };
+}
+
+interface PprofLabelLike {
+  key: Numeric;
+  str: Numeric;
+  num: Numeric;
+}
+
+interface PprofLocationLike {
+  id: Numeric;
+  address: Numeric;
+  line: readonly { functionId: Numeric; line: Numeric; column: Numeric }[];
+}
 
 /** One sample as the filter and key callbacks see it. */
 export interface PprofSampleView {
@@ -25,7 +51,7 @@ export interface PprofImportOptions {
 }
 
 /** Reads a pprof Profile (decoded, or uncompressed protobuf bytes) into a call tree. */
-export function pprofToTree(input: Profile | Uint8Array, options: PprofImportOptions = {}): CallTree {
+export function pprofToTree(input: PprofProfileLike | Uint8Array, options: PprofImportOptions = {}): CallTree {
   const out = pprofToTrees(input, options.filter ? (s) => (options.filter!(s) ? '' : undefined) : () => '', options);
   return out.get('') ?? new CallTreeBuilder().build();
 }
@@ -36,7 +62,7 @@ export function pprofToTree(input: Profile | Uint8Array, options: PprofImportOpt
  * into per-request trees.
  */
 export function pprofToTrees(
-  input: Profile | Uint8Array,
+  input: PprofProfileLike | Uint8Array,
   key: (sample: PprofSampleView) => string | undefined,
   options: Pick<PprofImportOptions, 'valueIndex'> = {},
 ): Map<string, CallTree> {
@@ -49,7 +75,7 @@ export function pprofToTrees(
   for (const f of profile.function) {
     functions.set(Number(f.id), { name: str(f.name), systemName: str(f.systemName), file: str(f.filename), startLine: Number(f.startLine) });
   }
-  const locations = new Map<number, Location>();
+  const locations = new Map<number, PprofLocationLike>();
   for (const l of profile.location) locations.set(Number(l.id), l);
 
   const builders = new Map<string, { builder: CallTreeBuilder; frameIds: Map<number, number[]> }>();
@@ -92,7 +118,7 @@ export function pprofToTrees(
   return trees;
 }
 
-function decode(bytes: Uint8Array): Profile {
+function decode(bytes: Uint8Array): PprofProfileLike {
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) throw new RangeError('pprof: the data is gzipped; gunzip it first');
   try {
     return Profile.decode(bytes);
@@ -109,7 +135,7 @@ interface Column {
 
 const TIME_SCALE_TO_US: Readonly<Record<string, number>> = { nanoseconds: 1e-3, microseconds: 1, milliseconds: 1e3, seconds: 1e6 };
 
-function valueColumns(profile: Profile, str: (i: number | bigint) => string, asked: Partial<Record<WeightName, number>> | undefined): Column[] {
+function valueColumns(profile: PprofProfileLike, str: (i: number | bigint) => string, asked: Partial<Record<WeightName, number>> | undefined): Column[] {
   const types = profile.sampleType.map((t) => ({ type: str(t.type), unit: str(t.unit) }));
   const found: Partial<Record<WeightName, number>> = {};
   types.forEach((t, i) => {
@@ -135,7 +161,7 @@ function valueColumns(profile: Profile, str: (i: number | bigint) => string, ask
   return columns;
 }
 
-function labelsOf(labels: readonly Label[], str: (i: number | bigint) => string): Record<string, string | number> {
+function labelsOf(labels: readonly PprofLabelLike[], str: (i: number | bigint) => string): Record<string, string | number> {
   const out: Record<string, string | number> = {};
   for (const l of labels) out[str(l.key)] = Number(l.str) !== 0 ? str(l.str) : Number(l.num);
   return out;
@@ -143,7 +169,7 @@ function labelsOf(labels: readonly Label[], str: (i: number | bigint) => string)
 
 function locationFrames(
   id: number,
-  locations: Map<number, Location>,
+  locations: Map<number, PprofLocationLike>,
   functions: Map<number, { name: string; systemName: string; file: string; startLine: number }>,
 ): Frame[] {
   const loc = locations.get(id);

@@ -101,7 +101,7 @@ describe('pprof import', () => {
     }
     time.setContext({});
     // The labels callback sees the context that was current when each sample was taken.
-    const profile = time.stop(false, ({ context }) => {
+    const profile = time.stop(false, ({ context }): Record<string, string> => {
       const request = (context?.context as { request?: string } | undefined)?.request;
       return request ? { request } : {};
     });
