@@ -5,3 +5,6 @@ export * from './call-tree-builder.js';
 export * from './merge.js';
 export * from './prune.js';
 export * from './serialized.js';
+export * from './hotspots.js';
+export * from './diff.js';
+export * from './sandwich.js';
