@@ -1,0 +1,48 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { SessionEngine } from '../engine/contracts.js';
+import type { AgentInfo, ResultReader } from '../store/contracts.js';
+import type { OperatorMode } from '../config.js';
+
+/** Counters the agent hub keeps for `/metrics`. */
+export interface HubCounters {
+  /** Agent messages received, by message type. */
+  messagesByType: Record<string, number>;
+  /** Bytes of agent messages received. */
+  bytesReceived: number;
+  /** Connections closed for an error, by registry code. */
+  errorsByCode: Record<string, number>;
+  /** Profiled requests received from agents. */
+  requestsProfiled: number;
+}
+
+/** What the REST API needs of the agent hub: its agents, its counters and its WebSocket upgrade. */
+export interface HubPort {
+  agents(): AgentInfo[];
+  counters(): HubCounters;
+  /** Takes over an HTTP upgrade on the agent path. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+/** Everything `buildServer` is given; it makes nothing of its own but routes. */
+export interface ApiDeps {
+  reader: ResultReader;
+  engine: SessionEngine;
+  hub: HubPort;
+  mode: OperatorMode;
+  /** Readiness: store open and, in a cluster, informers synced. */
+  ready(): boolean;
+  log: Logger;
+  /** The built UI; a missing directory serves a page that says how to build it. */
+  uiDir: string;
+  version: string;
+  /** Cluster mode limited to one namespace. */
+  namespace?: string;
+  /** Removes a deleted session's stored results (`DELETE …?purge=true`); absent: purge is refused. */
+  purge?(id: string): void;
+  /** Largest accepted request body; default 1 MiB. */
+  bodyLimitBytes?: number;
+  /** SSE keep-alive comment interval; default 15 s (tests shorten it). */
+  sseHeartbeatMs?: number;
+}

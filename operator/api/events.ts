@@ -1,0 +1,85 @@
+import type { ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import type { SessionView } from '../../src/session/types.js';
+import type { ApiDeps } from './deps.js';
+
+interface Client {
+  res: ServerResponse;
+  namespace?: string;
+}
+
+/** A client this far behind is dropped rather than buffered without bound; it reconnects (`retry`). */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+const AGENT_POLL_MS = 1000;
+
+/**
+ * `GET /api/v1/events`: server-sent events. `event: session` carries a SessionView on every status
+ * change the engine reports; `event: agents` carries `{count}` when the number of connected agents
+ * changes (and once on connect); a comment line every 15 s keeps proxies from closing the stream.
+ * One engine subscription and one timer serve every client; a closed client is forgotten at once.
+ */
+export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const clients = new Set<Client>();
+  const log = deps.log;
+  let agentCount = deps.hub.agents().length;
+
+  const send = (client: Client, event: string, data: unknown): void => {
+    const res = client.res;
+    if (res.destroyed || res.writableEnded) return void clients.delete(client);
+    if (res.writableLength > MAX_BUFFERED_BYTES) {
+      log.warn({ buffered: res.writableLength }, 'dropping a slow event-stream client');
+      clients.delete(client);
+      res.destroy();
+      return;
+    }
+    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  };
+
+  const unsubscribe = deps.engine.onStatus((view: SessionView) => {
+    for (const c of clients) if (!c.namespace || c.namespace === view.namespace) send(c, 'session', view);
+  });
+
+  const agentTimer = setInterval(() => {
+    if (clients.size === 0) return;
+    const count = deps.hub.agents().length;
+    if (count === agentCount) return;
+    agentCount = count;
+    for (const c of clients) send(c, 'agents', { count });
+  }, AGENT_POLL_MS);
+  agentTimer.unref();
+
+  const heartbeat = setInterval(() => {
+    for (const c of clients) if (!c.res.destroyed) c.res.write(': keep-alive\n\n');
+  }, deps.sseHeartbeatMs ?? 15_000);
+  heartbeat.unref();
+
+  // Before the server stops accepting: end every stream, or close() would wait for them forever.
+  app.addHook('preClose', (done) => {
+    unsubscribe();
+    clearInterval(agentTimer);
+    clearInterval(heartbeat);
+    for (const c of clients) c.res.end();
+    clients.clear();
+    done();
+  });
+
+  app.get<{ Querystring: { namespace?: string } }>('/api/v1/events', (req, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write('retry: 3000\n\n');
+    const client: Client = { res };
+    if (req.query.namespace) client.namespace = req.query.namespace;
+    clients.add(client);
+    send(client, 'agents', { count: deps.hub.agents().length });
+    const forget = (): void => void clients.delete(client);
+    req.raw.on('close', forget);
+    res.on('close', forget);
+    res.on('error', forget);
+  });
+}

@@ -1,0 +1,43 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { AGENT_PATH } from '../../src/protocol/messages.js';
+import { catalogueRoutes } from './catalogue.js';
+import type { ApiDeps } from './deps.js';
+import { installErrorHandlers } from './errors.js';
+import { eventRoutes } from './events.js';
+import { healthRoutes } from './health.js';
+import { sessionRoutes } from './sessions.js';
+import { staticUiRoutes } from './static-ui.js';
+import { treeRoutes } from './trees.js';
+
+/**
+ * Builds the operator's HTTP server — REST API, UI, health, metrics, and the agents' WebSocket upgrade —
+ * without listening (fastify's Testing guide): tests call `inject()` or `listen({port: 0})`, and only
+ * `main` listens for real.
+ */
+export function buildServer(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({
+    // pino's Logger and fastify's logger type disagree on generics only; the instance is the same.
+    loggerInstance: deps.log.child({ module: 'api' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024,
+    // SSE streams stay open: close idle keep-alive sockets on shutdown, the preClose hook ends streams.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+  installErrorHandlers(app, deps.log.child({ module: 'api' }));
+
+  // Agents dial the same port: hand their upgrades to the hub, refuse every other upgrade.
+  app.server.on('upgrade', (req, socket, head) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path === AGENT_PATH) return deps.hub.handleUpgrade(req, socket, head);
+    socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
+
+  sessionRoutes(app, deps);
+  treeRoutes(app, deps);
+  catalogueRoutes(app, deps);
+  eventRoutes(app, deps);
+  healthRoutes(app, deps);
+  staticUiRoutes(app, deps);
+  return app;
+}

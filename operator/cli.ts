@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+import { ConfigError } from './config.js';
+
+/**
+ * The `sonde` command. Subcommands load lazily so `sonde --help` stays instant.
+ *   sonde operator [--standalone] [flags]   the operator (cluster mode unless --standalone)
+ *   sonde demo [--once] [--duration D]      standalone operator + sample app + traffic + a session
+ */
+const HELP = `sonde — profile the next N requests of one type, in the pods you choose
+
+Usage:
+  sonde operator [--standalone] [options]   run the operator
+  sonde demo [options]                      the standalone demo: operator, sample app, traffic, a session
+  sonde --help | --version
+
+Operator options:
+  --standalone          no cluster: sessions from the REST API and --sessions files; agents match by SONDE_LABELS
+  -p, --port PORT       HTTP port for the UI, REST API and agents (default 7070; 0 = any free port)  [SONDE_PORT]
+  --host HOST           address to listen on (default 127.0.0.1)                                  [SONDE_HOST]
+  --data DIR            directory of the SQLite store (default ./.sonde-data)                      [SONDE_DATA]
+  --sessions PATH       standalone: a ProfilingSession YAML file or a directory of them (watched)  [SONDE_SESSIONS]
+  -n, --namespace NS    cluster: watch only this namespace (default: all)                          [SONDE_NAMESPACE]
+  --kubeconfig FILE     cluster: kubeconfig (default: in-cluster, then ~/.kube/config)              [KUBECONFIG]
+  --public-url URL      base of result URLs in session status (default http://HOST:PORT)          [SONDE_PUBLIC_URL]
+  --log-level LEVEL     fatal|error|warn|info|debug|trace|silent (default info)                   [SONDE_LOG_LEVEL]
+  Agents authenticate in standalone mode with the shared token SONDE_TOKEN (required unless the
+  operator listens on loopback); in a cluster with their ServiceAccount token (TokenReview).
+
+Demo options:
+  -p, --port PORT       operator port (default 7070, or a free one if taken)
+  --once                exit when the demo session completes (for scripts and tests)
+  --duration D          exit after this long (e.g. 90s, 5m)
+  --requests N          requests the demo session profiles (default 200)
+
+Docs: operator/README.md, docs/api.md`;
+
+/** Runs the command line; resolves with the exit code for commands that end (help, errors, demo --once). */
+export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<number | undefined> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(HELP + '\n');
+        return 0;
+      case '-v':
+      case '--version': {
+        const { readVersion } = await import('./api/version.js');
+        process.stdout.write(readVersion() + '\n');
+        return 0;
+      }
+      case 'operator': {
+        if (rest.includes('--help') || rest.includes('-h')) {
+          process.stdout.write(HELP + '\n');
+          return 0;
+        }
+        const { runOperator } = await import('./main.js');
+        await runOperator(rest, env);
+        return undefined;
+      }
+      case 'demo': {
+        if (rest.includes('--help') || rest.includes('-h')) {
+          process.stdout.write(HELP + '\n');
+          return 0;
+        }
+        const { runDemo } = await import('./demo/run-demo.js');
+        return await runDemo(rest, env);
+      }
+      default:
+        process.stderr.write(`sonde: unknown command ${JSON.stringify(command)}\nRun \`sonde --help\` for the commands.\n`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sonde: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`sonde: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+runCli(process.argv.slice(2), process.env).then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`sonde: ${String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

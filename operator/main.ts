@@ -1,0 +1,199 @@
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from './api/server.js';
+import { readVersion } from './api/version.js';
+import { type OperatorConfig, defaultConfig, mergeConfig, parseOperatorFlags, readEnv, validateConfig } from './config.js';
+import type { AgentAuthenticator, PodDirectory } from './engine/contracts.js';
+import { Engine } from './engine/engine.js';
+import { AgentHub } from './hub/agent-hub.js';
+import { HelloLabelDirectory } from './hub/hello-label-directory.js';
+import { type ClusterMode, createClusterMode, loadKubeConfig } from './kube/cluster-mode.js';
+import { FileSessions } from './standalone/file-sessions.js';
+import { sharedTokenAuthenticator } from './standalone/shared-token.js';
+import { SqliteStore } from './store/sqlite-store.js';
+
+/**
+ * The composition root: the one place that makes the root logger, builds every part of the operator,
+ * wires them together for the mode, listens, and shuts them down in order. Everything else is given
+ * what it needs.
+ */
+
+/** The built UI sits beside the compiled operator: dist/operator/main.js → dist/ui/. */
+const DEFAULT_UI_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'ui');
+
+/** Reads the configuration once: defaults < environment < flags, validated. Throws a ConfigError. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): OperatorConfig {
+  return validateConfig(mergeConfig(cwd, defaultConfig(DEFAULT_UI_DIR, cwd), readEnv(env), parseOperatorFlags(argv)));
+}
+
+export interface StartOptions {
+  /** Where logs go (default stdout). Tests pass a stream to read them. */
+  logDestination?: DestinationStream;
+  /** Install SIGTERM/SIGINT handlers that shut down and exit (default false; `runOperator` sets it). */
+  handleSignals?: boolean;
+}
+
+/** A running operator. */
+export interface RunningOperator {
+  readonly config: OperatorConfig;
+  /** `http://host:port`, the UI and API. */
+  readonly url: string;
+  readonly port: number;
+  readonly log: Logger;
+  readonly app: FastifyInstance;
+  /** Closes agents (1001), the HTTP server, the controller, the engine and the store, in that order. */
+  close(): Promise<void>;
+}
+
+/** Binds port 0 once to learn a free port, so the engine can know its result URLs before listening. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Builds and starts the operator for `config`. On failure everything already started is closed again. */
+export async function startOperator(config: OperatorConfig, options: StartOptions = {}): Promise<RunningOperator> {
+  const log = pino({ level: config.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, options.logDestination ?? pino.destination({ dest: 1, sync: false }));
+  const steps: { what: string; close: () => unknown }[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const step of steps.reverse()) {
+      try {
+        await step.close();
+      } catch (err) {
+        log.error({ err }, `closing the ${step.what} failed`);
+      }
+    }
+    steps.length = 0;
+    log.flush?.();
+  };
+
+  try {
+    const port = config.port === 0 ? await freePort(config.host) : config.port;
+    const url = `http://${urlHost(config.host)}:${port}`;
+
+    const store = new SqliteStore({ file: join(config.dataDir, 'sonde.db'), log });
+    steps.push({ what: 'store', close: () => store.close() });
+
+    let cluster: ClusterMode | undefined;
+    let authenticator: AgentAuthenticator;
+    if (config.mode === 'cluster') {
+      cluster = createClusterMode({ kubeConfig: loadKubeConfig(config.kubeconfig), log, ...(config.namespace ? { namespace: config.namespace } : {}) });
+      steps.push({ what: 'cluster controller', close: () => cluster!.stop() });
+      authenticator = cluster.authenticator;
+    } else {
+      authenticator = sharedTokenAuthenticator(config.token);
+    }
+
+    const hub = new AgentHub({
+      authenticator,
+      log,
+      // In a cluster the API shows the pod's real labels, not the ones an agent announced.
+      ...(cluster ? { labelsOf: (pod) => cluster.podDirectory.labelsOf(pod) } : {}),
+    });
+    const podDirectory: PodDirectory = cluster ? cluster.podDirectory : new HelloLabelDirectory(hub);
+    const engine = new Engine({ hub, store, podDirectory, log, baseURL: config.publicUrl ?? url });
+    // Closed before the store (it flushes into it), after the hub (whose goodbyes it records).
+    steps.splice(1, 0, { what: 'engine', close: () => engine.close() });
+
+
+    const app = buildServer({
+      reader: store,
+      engine,
+      hub,
+      mode: config.mode,
+      ready: () => store.db.open && (cluster ? cluster.ready() : true),
+      log,
+      uiDir: config.uiDir,
+      version: readVersion(),
+      ...(config.namespace ? { namespace: config.namespace } : {}),
+      purge: (id) => void store.deleteSession(id),
+      bodyLimitBytes: config.bodyLimitBytes,
+    });
+    steps.push({ what: 'HTTP server', close: () => app.close() });
+    steps.push({ what: 'agent hub', close: () => hub.close() });
+
+    if (config.mode === 'standalone' && config.sessionsPath) {
+      const files = new FileSessions({ path: config.sessionsPath, engine, reader: store, log: log.child({ module: 'session-files' }) });
+      steps.push({ what: 'session files', close: () => files.close() });
+      await files.start();
+    }
+
+    await app.listen({ port, host: config.host });
+    let closing: Promise<void> | undefined;
+    if (cluster) {
+      // Sessions are reconciled once the pod informer has listed, so a selector never meets an empty
+      // directory by accident; meanwhile /healthz answers and /readyz says not ready.
+      const c = cluster;
+      c.podsSynced.then(
+        () => {
+          if (!closing) c.startSessionController(engine);
+        },
+        (err: unknown) => log.error({ err }, 'the pod informer failed to start'),
+      );
+    }
+    log.info({ url, mode: config.mode, dataDir: config.dataDir, namespace: config.namespace, sessions: config.sessionsPath }, 'operator listening');
+
+    const running: RunningOperator = {
+      config,
+      url,
+      port,
+      log,
+      app,
+      close: () => (closing ??= (async () => {
+        log.info('operator shutting down');
+        await closeAll();
+      })()),
+    };
+    if (options.handleSignals) installSignalHandlers(running);
+    return running;
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** SIGTERM/SIGINT: shut down in order, then exit; a second signal exits at once. */
+function installSignalHandlers(op: RunningOperator): void {
+  let count = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++count > 1) process.exit(130);
+    op.log.info({ signal }, 'signal received');
+    const force = setTimeout(() => {
+      op.log.error('shutdown took more than 10 s; exiting');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    op.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        op.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+/** `sonde operator …`: reads the configuration and runs until a signal. */
+export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promise<RunningOperator> {
+  const config = loadConfig(argv, env);
+  const op = await startOperator(config, { handleSignals: true });
+  process.on('unhandledRejection', (err) => op.log.error({ err }, 'unhandled rejection'));
+  return op;
+}
