@@ -10,6 +10,8 @@ export interface FlameViewOptions {
   onZoom: (path: string) => void;
   tooltip?: (node: number) => Node;
   ariaLabel?: string;
+  /** Hide the root's bar (sandwich halves). */
+  hideRoot?: boolean;
   /** Extra buttons for the breadcrumb row, given the zoomed node (e.g. "sandwich of this function"). */
   actions?: (node: number, model: ViewModel) => Node[];
 }
@@ -38,6 +40,7 @@ export class FlameView {
     this.chart = new FlameChart(this.element, {
       orientation: options.orientation,
       ariaLabel: options.ariaLabel,
+      hideRoot: options.hideRoot,
       tooltip: (node) => (options.tooltip ? options.tooltip(node) : document.createTextNode(this.model?.label(node) ?? '')),
       onClick: (node) => {
         const m = this.model;
@@ -64,13 +67,14 @@ export class FlameView {
     const m = this.model;
     if (state.orientation) this.chart.setOrientation(state.orientation);
     if (!m) return;
-    const q = state.query ?? '';
+    // Only the keys given change: setState({orientation}) must not clear the search.
+    const q = state.query === undefined ? this.query : (state.query ?? '');
     if (q !== this.query) {
       this.query = q;
       this.lastSearch = searchModel(m, q);
       this.chart.setColors(this.lastSearch?.colors ?? m.baseColors);
     }
-    const p = state.zoom ?? '';
+    const p = state.zoom === undefined ? this.path : (state.zoom ?? '');
     if (p !== this.path) {
       this.path = p;
       this.chart.setZoom(this.resolve());

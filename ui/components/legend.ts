@@ -18,7 +18,7 @@ export function legend(items: readonly { label: string; fill: string; title?: st
 }
 
 /** The legend of a differential graph: a gradient from "less" (blue) through "same" to "more" (red). */
-export function diffLegend(colors: readonly string[], less: string, more: string): HTMLElement {
+export function diffLegend(colors: readonly string[], less: string, more: string, widthIs = 'the new tree'): HTMLElement {
   const gradient = `linear-gradient(to right, ${colors.join(', ')})`;
   return h(
     'div',
@@ -26,6 +26,6 @@ export function diffLegend(colors: readonly string[], less: string, more: string
     h('span', { class: 'legend-end' }, less),
     h('span', { class: 'legend-gradient', style: `background:${gradient}` }),
     h('span', { class: 'legend-end' }, more),
-    h('span', { class: 'legend-note muted' }, 'Bar width: time in the new tree. Colour: change in its share of the total.'),
+    h('span', { class: 'legend-note muted' }, `Width: share of time in ${widthIs}. Colour: how that share changed.`),
   );
 }

@@ -13,8 +13,12 @@ const EXPLAIN: Record<string, string> = {
   [SYNTHETIC.program.name]: 'Work in the runtime that V8 does not attribute to a JavaScript function.',
 };
 
-/** Tooltip of an ordinary tree's bar: total and self time, their shares, samples, per request, CPU. */
-export function treeTooltip(m: TreeModel): (node: number) => Node {
+/**
+ * Tooltip of an ordinary tree's bar: total and self time, their shares, samples, per request, CPU.
+ * `callersOf` names the function of a sandwich's callers half, where a bar's weight is that
+ * function's time under the chain of callers, and "self" means nothing.
+ */
+export function treeTooltip(m: TreeModel, callersOf?: string): (node: number) => Node {
   const t = m.tree;
   const rootWall = t.total.wallUs[0]!;
   const rootSamples = t.total.samples[0]!;
@@ -39,6 +43,11 @@ export function treeTooltip(m: TreeModel): (node: number) => Node {
         ];
     if (req && byTime) rows.push(['Per request', `${formatUs(wall / req)} total · ${formatUs(selfWall / req)} self`]);
     if (cpu > 0) rows.push(['CPU', formatUs(cpu)]);
+    if (callersOf !== undefined) {
+      rows.length = 0;
+      rows.push([`In ${callersOf}`, byTime ? `${formatUs(wall)} · ${formatShare(rootWall ? wall / rootWall : 0)} of its time` : `${formatInt(samples)} samples`]);
+      if (req && byTime) rows.push(['Per request', formatUs(wall / req)]);
+    }
     const name = node === 0 ? m.rootLabel : (f?.name ?? '');
     const where = f && f.file ? `${f.file}${f.line ? `:${f.line}` : ''}` : '';
     return h(

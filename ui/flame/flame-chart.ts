@@ -22,6 +22,8 @@ export interface FlameChartOptions {
   tooltip?: (node: number) => Node;
   /** An accessible name for the chart. */
   ariaLabel?: string;
+  /** Leave the root's bar out (sandwich halves, where the root would only repeat the function). */
+  hideRoot?: boolean;
 }
 
 const FONT_SIZE = 11;
@@ -48,6 +50,8 @@ export class FlameChart {
   private readonly ctx: CanvasRenderingContext2D;
   private readonly rowH: number;
   private readonly minW: number;
+  /** 1 when the root is hidden: depth d is drawn on row d - 1. */
+  private readonly off: number;
   private model: FlameModel | undefined;
   private zoom = 0;
   private orientation: Orientation;
@@ -71,6 +75,7 @@ export class FlameChart {
     this.orientation = options.orientation;
     this.rowH = options.rowHeight ?? 18;
     this.minW = options.minWidth ?? 0.6;
+    this.off = options.hideRoot ? 1 : 0;
     this.element = document.createElement('div');
     this.element.className = 'flame';
     this.canvas = document.createElement('canvas');
@@ -148,8 +153,8 @@ export class FlameChart {
     const m = this.model;
     if (!m || this.rows === 0) return -1;
     const row = Math.floor(y / this.rowH);
-    const d = this.orientation === 'icicle' ? row : this.rows - 1 - row;
-    if (d < 0 || d >= this.rows) return -1;
+    const d = (this.orientation === 'icicle' ? row : this.rows - 1 - row) + this.off;
+    if (d < this.off || d >= this.rows + this.off) return -1;
     const L = m.layout;
     const z = this.zoom;
     const zd = L.depth[z]!;
@@ -207,8 +212,8 @@ export class FlameChart {
     const maxRows = Math.floor(MAX_CANVAS_PX / this.rowH);
     let deepest = 0;
     for (let i = 0; i < this.visN; i++) deepest = Math.max(deepest, L.depth[this.visNode[i]!]!);
-    this.rows = Math.min(deepest + 1, maxRows);
-    this.note.textContent = deepest + 1 > maxRows ? `Only the first ${maxRows} levels are drawn: zoom in to see deeper frames.` : '';
+    this.rows = Math.max(0, Math.min(deepest + 1 - this.off, maxRows));
+    this.note.textContent = deepest + 1 - this.off > maxRows ? `Only the first ${maxRows} levels are drawn: zoom in to see deeper frames.` : '';
 
     const dpr = window.devicePixelRatio || 1;
     const H = this.rows * this.rowH;
@@ -234,14 +239,15 @@ export class FlameChart {
   }
 
   private rowY(depth: number): number {
-    return this.orientation === 'icicle' ? depth * this.rowH : (this.rows - 1 - depth) * this.rowH;
+    const d = depth - this.off;
+    return this.orientation === 'icicle' ? d * this.rowH : (this.rows - 1 - d) * this.rowH;
   }
 
   /** Finds the bars to draw: the zoomed node's ancestors at full width, then its visible subtree. */
   private collect(L: FlameLayout, W: number): void {
     this.visN = 0;
     const z = this.zoom;
-    for (const a of ancestorsOf(L, z)) this.push(a, 0, W);
+    for (const a of ancestorsOf(L, z)) if (a >= this.off) this.push(a, 0, W);
     const k = W / (L.value[z]! || 1);
     const ox = L.x0[z]!;
     const minW = this.minW;
@@ -255,7 +261,7 @@ export class FlameChart {
         p = end[p]!;
         continue;
       }
-      this.push(node, (x0[node]! - ox) * k, w);
+      if (node >= this.off) this.push(node, (x0[node]! - ox) * k, w);
       p++;
     }
   }

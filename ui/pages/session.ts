@@ -1,19 +1,25 @@
 import type { CallTree } from '../../src/model/call-tree.js';
+import { diffTrees } from '../../src/model/diff.js';
 import { deserializeTree } from '../../src/model/serialized.js';
 import { api, type TreeQuery } from '../api/client.js';
 import { live } from '../api/events.js';
 import type { SessionView } from '../api/types.js';
 import { searchBox, segmented, select, setSegmented } from '../components/controls.js';
+import { diffTooltip } from '../components/diff-tooltip.js';
+import { exportLinks } from '../components/export-links.js';
 import { FlameView } from '../components/flame-view.js';
-import { legend } from '../components/legend.js';
+import { HOTSPOT_SORTS, hotspotTable, type HotspotSort } from '../components/hotspot-table.js';
+import { diffLegend, legend } from '../components/legend.js';
+import { SandwichView } from '../components/sandwich-view.js';
 import { sessionHeader } from '../components/session-header.js';
 import { emptyState, errorState, loadingState } from '../components/states.js';
 import { treeTooltip } from '../components/tree-tooltip.js';
+import { makeDiffModel, type DiffModel } from '../flame/diff-model.js';
 import type { Orientation } from '../flame/flame-chart.js';
-import { KIND_LEGEND } from '../flame/palette.js';
-import { makeTreeModel, type TreeModel } from '../flame/tree-model.js';
+import { DIFF_PALETTE, DIFF_STEPS, KIND_LEGEND } from '../flame/palette.js';
+import { makeTreeModel, type TreeModel, type ViewModel } from '../flame/tree-model.js';
 import { setParams, type Route } from '../router.js';
-import { clear, h, isTyping } from '../util/dom.js';
+import { h, isTyping } from '../util/dom.js';
 import { formatInt, formatShare } from '../util/format.js';
 import type { PageFactory } from './page.js';
 
@@ -25,9 +31,11 @@ export interface SessionState {
   q: string;
   pod: string;
   fn: string;
+  sort: HotspotSort;
 }
 
 export function readSessionState(p: URLSearchParams): SessionState {
+  const sort = p.get('sort') as HotspotSort | null;
   return {
     mode: p.get('mode') === 'diff' ? 'diff' : 'tree',
     view: p.get('view') === 'icicle' ? 'icicle' : 'flame',
@@ -35,6 +43,7 @@ export function readSessionState(p: URLSearchParams): SessionState {
     q: p.get('q') ?? '',
     pod: p.get('pod') ?? '',
     fn: p.get('fn') ?? '',
+    sort: sort && HOTSPOT_SORTS.includes(sort) ? sort : 'self',
   };
 }
 
@@ -48,24 +57,33 @@ interface LoadedTree {
  * differential graph, hotspot table, sandwich of one function and exports. Every control writes the
  * URL; `update` reads it back, so the URL always reopens the exact view.
  */
-export const sessionPage: PageFactory = (root, route, _ctx) => {
+export const sessionPage: PageFactory = (root, route) => {
   const id = route.page === 'session' ? route.id : '';
   let state = readSessionState(route.params);
   let session: SessionView | undefined;
   let destroyed = false;
   const trees = new Map<string, Promise<LoadedTree>>();
-  let model: TreeModel | undefined;
-  let loadedKey = '';
+  /** What the main chart shows now, and the key of the data it was built from. */
+  let shown: { key: string; model: ViewModel; tree?: TreeModel; diff?: DiffModel } | undefined;
+  let loadingKey = '';
+  /** The merged tree of the current pod filter, for the hotspot table and sandwich (both modes). */
+  let base: { key: string; tree: CallTree; requests: number; labels: string[] } | undefined;
+  /** Rows of the hotspot table; "Show more" grows it. */
+  let hotspotRows = 15;
 
   const head = h('div', { class: 'page-head' });
   const toolbar = h('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'View controls' });
   const chartHead = h('div', { class: 'chart-head' });
+  const chartNote = h('p', { class: 'chart-note muted small' });
   const chartBody = h('div', { class: 'chart-body' });
-  const chartCard = h('section', { class: 'card chart-card', 'aria-label': 'Call tree' }, chartHead, chartBody);
-  const lower = h('div', { class: 'lower' });
+  const chartCard = h('section', { class: 'card chart-card', 'aria-label': 'Flame graph' }, chartHead, chartNote, chartBody);
+  const hotspotsCard = h('section', { class: 'card hotspots-card', 'aria-label': 'Hotspots' });
+  const sandwichCard = h('section', { class: 'card sandwich-card', 'aria-label': 'Sandwich' });
+  const lower = h('div', { class: 'lower' }, hotspotsCard, sandwichCard);
   const body = h('div', { class: 'page-body' }, toolbar, chartCard, lower);
   root.append(head, body);
   head.append(loadingState('Loading session…'));
+  body.hidden = true;
 
   const search = searchBox(state.q, (q) => setParams({ q }));
   const modeCtl = segmented(
@@ -75,7 +93,7 @@ export const sessionPage: PageFactory = (root, route, _ctx) => {
       { value: 'diff', label: 'Slow vs typical', title: 'The slowest requests (≥ p90) against typical ones (≤ p50)' },
     ] as const,
     state.mode,
-    (mode) => setParams({ mode: mode === 'tree' ? undefined : mode }, true),
+    (mode) => setParams({ mode: mode === 'tree' ? undefined : mode, zoom: undefined }, true),
   );
   const viewCtl = segmented(
     'Orientation',
@@ -92,8 +110,17 @@ export const sessionPage: PageFactory = (root, route, _ctx) => {
     orientation: state.view,
     ariaLabel: 'Flame graph of the session',
     onZoom: (zoom) => setParams({ zoom }, true),
-    tooltip: (node) => (model ? treeTooltip(model)(node) : document.createTextNode('')),
+    tooltip: (node) => {
+      if (shown?.tree) return treeTooltip(shown.tree)(node);
+      if (shown?.diff) return diffTooltip(shown.diff)(node);
+      return document.createTextNode('');
+    },
+    actions: (node, m) =>
+      node === 0
+        ? []
+        : [h('button', { type: 'button', class: 'btn btn-small sandwich-zoomed', title: 'Who calls this function, and what it calls', onclick: () => setParams({ fn: m.label(node) }, true) }, 'Sandwich')],
   });
+  const sandwichView = new SandwichView(sandwichCard);
 
   const fetchTree = (q: TreeQuery): Promise<LoadedTree> => {
     const key = `${q.pod ?? ''}|${q.split ?? ''}`;
@@ -113,12 +140,9 @@ export const sessionPage: PageFactory = (root, route, _ctx) => {
       'pod',
       [{ value: '', label: `All pods (${pods.length})` }, ...pods.map((p) => ({ value: p.name, label: `${p.name} · ${formatInt(p.requests)} req` }))],
       state.pod,
-      (pod) => setParams({ pod }, true),
+      (pod) => setParams({ pod, zoom: undefined }, true),
     );
-    toolbar.replaceChildren(
-      h('div', { class: 'toolbar-group' }, modeCtl, viewCtl, podCtl),
-      h('div', { class: 'toolbar-group toolbar-search' }, search.element),
-    );
+    toolbar.replaceChildren(h('div', { class: 'toolbar-group' }, modeCtl, viewCtl, podCtl), h('div', { class: 'toolbar-group toolbar-search' }, search.element));
   };
 
   const renderSearchSummary = (): void => {
@@ -127,46 +151,139 @@ export const sessionPage: PageFactory = (root, route, _ctx) => {
     search.summary.classList.toggle('no-match', !!state.q && (!r || r.nodes === 0));
   };
 
-  const showTree = (): void => {
-    const key = `tree|${state.pod}`;
-    if (key === loadedKey && model) {
+  const setChartState = (content: 'chart' | HTMLElement): void => {
+    for (const el of chartBody.querySelectorAll(':scope > .state')) el.remove();
+    flame.element.hidden = content !== 'chart';
+    if (content !== 'chart') chartBody.append(content);
+  };
+
+  /** The key of what the main chart should show for the current state. */
+  const chartKey = (): string => `${state.mode}|${state.pod}`;
+
+  const renderChart = (): void => {
+    const key = chartKey();
+    if (shown?.key === key) {
       flame.setState({ zoom: state.zoom, query: state.q, orientation: state.view });
       renderSearchSummary();
       return;
     }
-    loadedKey = key;
-    chartHead.replaceChildren(h('h2', {}, 'Call tree'), legend(KIND_LEGEND));
+    if (loadingKey === key) return;
+    loadingKey = key;
+    const pod = state.pod || undefined;
+    const isDiff = state.mode === 'diff';
+    chartHead.replaceChildren(
+      h('h2', {}, isDiff ? 'Slow vs typical requests' : 'Call tree'),
+      isDiff ? diffLegend(diffScale(), 'less in slow', 'more in slow', 'slow requests') : legend(KIND_LEGEND),
+      isDiff
+        ? h('div', { class: 'exports-pair' }, exportLinks(id, { pod, split: 'slow' }, 'Export slow'), exportLinks(id, { pod, split: 'typical' }, 'Export typical'))
+        : exportLinks(id, { pod }),
+    );
+    chartNote.textContent = '';
     chartBody.classList.add('is-loading');
-    fetchTree({ pod: state.pod || undefined }).then(
-      ({ tree, requests }) => {
-        if (destroyed || loadedKey !== key) return;
-        chartBody.classList.remove('is-loading');
-        clearEmpty();
-        if (tree.size <= 1) {
-          model = undefined;
-          flame.element.hidden = true;
-          chartBody.append(noSamples());
+    const done = (): boolean => {
+      if (destroyed || loadingKey !== key) return false;
+      loadingKey = '';
+      chartBody.classList.remove('is-loading');
+      return true;
+    };
+    const loaded = isDiff
+      ? Promise.all([fetchTree({ pod, split: 'typical' }), fetchTree({ pod, split: 'slow' })]).then(([typical, slow]) => {
+          if (typical.tree.size <= 1 || slow.tree.size <= 1) return { key, empty: true as const, requests: typical.requests + slow.requests };
+          const diff = makeDiffModel(diffTrees(typical.tree, slow.tree), { base: 'typical', next: 'slow' }, { base: typical.requests, next: slow.requests });
+          chartNote.textContent = `Slow: the ${formatInt(slow.requests)} request${slow.requests === 1 ? '' : 's'} at or above the p90 duration. Typical: the ${formatInt(typical.requests)} at or below the median.${diff.hiddenBaseShare > 0.001 ? ` Paths only typical requests took (${formatShare(diff.hiddenBaseShare)} of their time) have no width here.` : ''}`;
+          return { key, model: diff as ViewModel, diff };
+        })
+      : fetchTree({ pod }).then(({ tree, requests }) => {
+          if (tree.size <= 1) return { key, empty: true as const, requests };
+          const model = makeTreeModel(tree, requests, `all ${formatInt(requests)} request${requests === 1 ? '' : 's'}${state.pod ? ` on ${state.pod}` : ''}`);
+          return { key, model: model as ViewModel, tree: model };
+        });
+    loaded.then(
+      (r) => {
+        if (!done()) return;
+        if ('empty' in r) {
+          shown = undefined;
+          setChartState(isDiff ? notEnoughToSplit() : noSamples());
+          renderSearchSummary();
           return;
         }
-        flame.element.hidden = false;
-        model = makeTreeModel(tree, requests, `all ${formatInt(requests)} request${requests === 1 ? '' : 's'}${state.pod ? ` on ${state.pod}` : ''}`);
-        flame.setModel(model, { zoom: state.zoom, query: state.q });
+        shown = r;
+        setChartState('chart');
+        flame.setModel(r.model, { zoom: state.zoom, query: state.q });
         flame.setState({ orientation: state.view });
         renderSearchSummary();
       },
       (err: unknown) => {
-        if (destroyed || loadedKey !== key) return;
-        chartBody.classList.remove('is-loading');
-        loadedKey = '';
-        clearEmpty();
-        flame.element.hidden = true;
-        chartBody.append(errorState(err, () => showTree()));
+        if (!done()) return;
+        shown = undefined;
+        setChartState(errorState(err, () => renderChart()));
       },
     );
   };
 
-  const clearEmpty = (): void => {
-    for (const el of chartBody.querySelectorAll('.state')) el.remove();
+  /** The hotspot table and the sandwich, from the merged tree of the current pod filter. */
+  const renderLower = (): void => {
+    const key = state.pod;
+    const pod = state.pod || undefined;
+    if (base?.key !== key) {
+      fetchTree({ pod }).then(
+        ({ tree, requests }) => {
+          if (destroyed || state.pod !== key) return;
+          base = { key, tree, requests, labels: makeTreeModel(tree, requests).frameLabels as string[] };
+          renderLower();
+        },
+        () => {
+          /* the chart shows the error */
+        },
+      );
+      return;
+    }
+    const b = base;
+    if (b.tree.size <= 1) {
+      lower.hidden = true;
+      return;
+    }
+    lower.hidden = false;
+    const table = hotspotTable({
+      tree: b.tree,
+      requests: b.requests,
+      rows: hotspotRows,
+      sort: state.sort,
+      focused: state.q,
+      onSort: (sort) => setParams({ sort: sort === 'self' ? undefined : sort }),
+      onFocus: (label) => {
+        const next = label === state.q ? '' : label;
+        search.input.value = next;
+        setParams({ q: next || undefined });
+        if (next) chartCard.scrollIntoView({ block: 'start', behavior: 'smooth' });
+      },
+      onSandwich: (label) => {
+        setParams({ fn: label }, true);
+        sandwichCard.scrollIntoView({ block: 'start', behavior: 'smooth' });
+      },
+    });
+    const more = table.tBodies[0]!.rows.length >= hotspotRows;
+    hotspotsCard.replaceChildren(
+      h('div', { class: 'panel-head' }, h('h2', {}, 'Hotspots'), h('span', { class: 'hint muted' }, 'Functions by self time, wherever they were called from. Click a row to highlight it in the graph.')),
+      h('div', { class: 'table-scroll' }, table),
+      ...(more ? [h('div', { class: 'table-more' }, h('button', { type: 'button', class: 'btn btn-small', onclick: () => ((hotspotRows += 25), renderLower()) }, 'Show more'))] : []),
+    );
+    if (state.fn) {
+      sandwichCard.classList.remove('is-hint');
+      if (sandwichCard.dataset['fn'] !== `${key}|${state.fn}`) {
+        sandwichCard.dataset['fn'] = `${key}|${state.fn}`;
+        sandwichView.show(b.tree, b.requests, state.fn, b.labels, () => setParams({ fn: undefined }, true));
+      }
+      sandwichView.search(state.q);
+    } else {
+      sandwichCard.dataset['fn'] = '';
+      sandwichView.clear();
+      sandwichCard.classList.add('is-hint');
+      sandwichView.element.append(
+        h('div', { class: 'panel-head' }, h('h2', {}, 'Sandwich')),
+        h('p', { class: 'muted' }, 'Pick a function — the Sandwich button of a hotspot row, or of the bar you zoomed into — to see who calls it (above) and what it calls (below), merged from every place it runs.'),
+      );
+    }
   };
 
   const noSamples = (): HTMLElement => {
@@ -178,8 +295,12 @@ export const sessionPage: PageFactory = (root, route, _ctx) => {
     return emptyState('This session profiled nothing', `No "${request}" request reached the selected pods${state.pod ? ` (pod ${state.pod})` : ''} before the session ended. Check the request type and the selector, then start a new session.`);
   };
 
+  const notEnoughToSplit = (): HTMLElement =>
+    emptyState('Not enough requests to compare', 'Slow vs typical needs requests on both sides of the latency distribution (at or above p90, at or below the median). Let the session profile more requests, or pick "All pods".');
+
   const render = (): void => {
-    if (state.mode === 'tree') showTree();
+    renderChart();
+    renderLower();
   };
 
   api.session(id).then(
@@ -188,13 +309,13 @@ export const sessionPage: PageFactory = (root, route, _ctx) => {
       session = s;
       head.replaceChildren(sessionHeader(s));
       document.title = `${s.name} · Sonde`;
+      body.hidden = false;
       renderToolbar();
       render();
     },
     (err: unknown) => {
       if (destroyed) return;
       head.replaceChildren(errorState(err, () => location.reload()));
-      body.hidden = true;
     },
   );
 
@@ -205,20 +326,22 @@ export const sessionPage: PageFactory = (root, route, _ctx) => {
       session = s;
       head.replaceChildren(sessionHeader(s));
       if (s.status.requestsProfiled > before) {
-        // New requests landed: drop cached trees; redraw now if the graph is still empty, else offer it.
+        // New requests landed: drop cached trees; draw now if nothing is drawn yet, else offer it.
         trees.clear();
-        if (!model) {
-          loadedKey = '';
+        if (!shown) {
+          base = undefined;
           render();
-        } else if (!chartHead.querySelector('.refresh')) {
-          chartHead.append(h('button', { type: 'button', class: 'btn btn-small refresh', onclick: () => ((loadedKey = ''), render()) }, 'New requests profiled — refresh'));
+        } else if (!chartCard.querySelector('.refresh')) {
+          chartHead.append(
+            h('button', { type: 'button', class: 'btn btn-small refresh', onclick: () => ((shown = undefined), (base = undefined), render()) }, 'New requests profiled — refresh'),
+          );
         }
       }
     },
   });
 
   const onKey = (ev: KeyboardEvent): void => {
-    if (ev.key === '/' && !isTyping(ev.target)) {
+    if (ev.key === '/' && !isTyping(ev.target) && !ev.ctrlKey && !ev.metaKey) {
       ev.preventDefault();
       search.input.focus();
       search.input.select();
@@ -238,24 +361,27 @@ export const sessionPage: PageFactory = (root, route, _ctx) => {
   return {
     update(r: Route) {
       if (r.page !== 'session') return;
-      const next = readSessionState(r.params);
-      const prev = state;
-      state = next;
-      if (search.input.value !== next.q && document.activeElement !== search.input) search.input.value = next.q;
-      setSegmented(modeCtl, next.mode);
-      setSegmented(viewCtl, next.view);
+      state = readSessionState(r.params);
+      if (search.input.value !== state.q && document.activeElement !== search.input) search.input.value = state.q;
+      setSegmented(modeCtl, state.mode);
+      setSegmented(viewCtl, state.view);
       const podSel = podCtl?.querySelector('select');
-      if (podSel && podSel.value !== next.pod) podSel.value = next.pod;
-      if (prev.mode !== next.mode || prev.pod !== next.pod) loadedKey = '';
-      render();
+      if (podSel && podSel.value !== state.pod) podSel.value = state.pod;
+      if (session) render();
     },
     destroy() {
       destroyed = true;
       unsubscribe();
       document.removeEventListener('keydown', onKey);
       flame.destroy();
+      sandwichView.destroy();
     },
   };
 };
 
-void clear;
+/** The diverging palette's colours from "less" to "more", for the legend's gradient. */
+function diffScale(): string[] {
+  const out: string[] = [];
+  for (let i = 0; i <= 2 * DIFF_STEPS; i += 2) out.push(DIFF_PALETTE[i]!.fill);
+  return out;
+}
