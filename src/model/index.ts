@@ -8,3 +8,4 @@ export * from './serialized.js';
 export * from './hotspots.js';
 export * from './diff.js';
 export * from './sandwich.js';
+export * from './filter.js';

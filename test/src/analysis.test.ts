@@ -6,6 +6,7 @@ import { type Frame, makeFrame } from '../../src/model/frame.js';
 import { formatHotspot, frameWeights, statusHotspots, topHotspots } from '../../src/model/hotspots.js';
 import { mergeTrees } from '../../src/model/merge.js';
 import { sandwich } from '../../src/model/sandwich.js';
+import { filterTree, searchTree, withoutKinds } from '../../src/model/filter.js';
 import { WEIGHT_NAMES } from '../../src/model/weights.js';
 import { F, sessionTree } from './fixture-trees.js';
 import { framePool, randomTree, seededRandom } from './random-trees.js';
@@ -171,5 +172,30 @@ describe('sandwich', () => {
     const s = sandwich(t, makeFrame('nowhere', '/s.js', 9, 9));
     expect([s.frameIndex, s.callers.size, s.callees.size]).toEqual([-1, 1, 1]);
     expect(() => sandwich(t, 99)).toThrow(RangeError);
+  });
+});
+
+describe('searchTree and filterTree', () => {
+  it('finds matches by substring, RegExp or predicate, and counts nested matches once in the share', () => {
+    const t = sessionTree();
+    const fib = searchTree(t, 'FIB');
+    expect(fib.count).toBe(3);
+    expect(fib.weight).toBe(23);
+    expect(fib.share).toBeCloseTo(23 / t.totals.samples, 12);
+    expect(searchTree(t, /invoice\.js$/).weight).toBe(38);
+    expect(searchTree(t, (f) => f.kind === 'native', 'wallUs').weight).toBe(8000);
+    expect(searchTree(t, 'no such thing')).toMatchObject({ count: 0, weight: 0, share: 0 });
+  });
+
+  it('drops subtrees whose top frame is rejected, and their weight with them', () => {
+    const t = sessionTree();
+    const f = withoutKinds(t, ['idle', 'synthetic']);
+    // Every stack starts at the synthetic request root or is idle: nothing is left.
+    expect(f.totals.samples).toBe(0);
+    const noIdle = withoutKinds(t, ['idle']);
+    expect(noIdle.totals.samples).toBe(t.totals.samples - 9);
+    const noFib = filterTree(t, (fr) => fr.name !== 'fib');
+    expect(noFib.totals.samples).toBe(t.totals.samples - 23);
+    expect(noFib.frames.some((fr) => fr.name === 'fib')).toBe(false);
   });
 });
