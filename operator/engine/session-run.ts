@@ -1,0 +1,139 @@
+import type { ResolvedSpec } from '../../src/session/validate.js';
+import type {
+  Condition,
+  Hotspot,
+  PodSessionState,
+  ProfilingSessionSpec,
+  SessionPhase,
+  SessionSource,
+  SessionView,
+} from '../../src/session/types.js';
+
+/** What the engine knows of one pod within one session. */
+export interface PodRun {
+  name: string;
+  /** The connection that was last sent `start` (undefined until then). */
+  agentId: string | undefined;
+  /** The agent process of that connection: sequence numbers and request ids are per process. */
+  pid: number;
+  /** Highest `requests.seq` seen from `pid`, to drop resent batches cheaply. */
+  lastSeq: number;
+  state: PodSessionState;
+  /** Requests stored for this pod (the store's count, not the agent's). */
+  requests: number;
+  samples: number;
+  message?: string;
+}
+
+/**
+ * One session in the engine's memory: the desired state it was given, what it has observed, and the
+ * bookkeeping of throttled status emission. Running sessions live here until they end and linger a
+ * little longer (late in-flight requests); the store holds everything else.
+ */
+export interface Run {
+  id: string;
+  name: string;
+  namespace: string;
+  source: SessionSource;
+  createdAt: string;
+  generation: number;
+  /** The spec in effect (with defaults), as the view shows it. For an invalid spec: what the user wrote. */
+  spec: ProfilingSessionSpec;
+  /** Undefined when the spec is invalid. */
+  resolved: ResolvedSpec | undefined;
+  /** Epoch ms when the session ends whatever the count: createdAt + duration. */
+  deadline: number;
+  phase: SessionPhase;
+  conditions: Condition[];
+  observedGeneration: number;
+  startedAt?: string;
+  completedAt?: string;
+  pods: Map<string, PodRun>;
+  /** Requests stored across all pods. */
+  count: number;
+  hotspots: Hotspot[];
+  hotspotsStale: boolean;
+  hotspotsAt: number;
+  cancelDeadline?: () => void;
+  /** Throttling of status emission. */
+  lastEmit: number;
+  cancelEmit?: () => void;
+}
+
+export function isTerminal(phase: SessionPhase): boolean {
+  return phase === 'Completed' || phase === 'Failed';
+}
+
+/** N and the per-pod cap that `start` carries. */
+export function perPodLimit(spec: ResolvedSpec): number {
+  return Math.min(spec.maxRequestsPerPod ?? spec.requests, spec.requests);
+}
+
+/**
+ * Sets a condition. `lastTransitionTime` moves only when the condition's status changes (the Kubernetes
+ * convention), so a reason or message update does not look like a transition.
+ */
+export function setCondition(run: Run, type: string, status: Condition['status'], reason: string, message: string, now: number): void {
+  const existing = run.conditions.find((c) => c.type === type);
+  const at = new Date(now).toISOString();
+  if (!existing) {
+    run.conditions.push({ type, status, reason, message, lastTransitionTime: at, observedGeneration: run.observedGeneration });
+    return;
+  }
+  if (existing.status !== status) existing.lastTransitionTime = at;
+  existing.status = status;
+  existing.reason = reason;
+  existing.message = message;
+  existing.observedGeneration = run.observedGeneration;
+}
+
+export function conditionOf(run: Run, type: string): Condition | undefined {
+  return run.conditions.find((c) => c.type === type);
+}
+
+/** The SessionView of a run: what the store persists, onStatus emits and the API shows. */
+export function viewOf(run: Run, baseURL: string): SessionView {
+  const target = run.resolved?.requests ?? run.spec.requests ?? 0;
+  const pods = [...run.pods.values()]
+    .map((p) => ({ name: p.name, requests: p.requests, samples: p.samples, state: p.state, ...(p.message ? { message: p.message } : {}) }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const view: SessionView = {
+    id: run.id,
+    name: run.name,
+    namespace: run.namespace,
+    source: run.source,
+    createdAt: run.createdAt,
+    generation: run.generation,
+    spec: structuredClone(run.spec),
+    status: {
+      phase: run.phase,
+      conditions: run.conditions.map((c) => ({ ...c })),
+      requestsProfiled: run.count,
+      progress: `${run.count}/${target}`,
+      pods,
+      hotspots: run.hotspots.map((h) => ({ ...h })),
+      resultURL: `${baseURL.replace(/\/+$/, '')}/#/sessions/${encodeURIComponent(run.id)}`,
+      observedGeneration: run.observedGeneration,
+    },
+  };
+  if (run.startedAt) view.status.startedAt = run.startedAt;
+  if (run.completedAt) view.status.completedAt = run.completedAt;
+  return view;
+}
+
+/** The spec as the view shows it: the resolved one without the engine's millisecond fields. */
+export function displaySpec(spec: ResolvedSpec): ProfilingSessionSpec {
+  const { durationMs: _d, sampleIntervalMs: _s, ...shown } = spec;
+  return shown;
+}
+
+/** Two resolved specs ask for the same thing (key order and defaults aside). */
+export function sameSpec(a: ResolvedSpec, b: ResolvedSpec): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : 1))) : v,
+  );
+}
