@@ -59,8 +59,9 @@ export class CallTreeBuilder {
   /** The child of `parent` for frame id `frameId`, created if missing. Node 0 is the root. */
   child(parent: number, frameId: number): number {
     this.assertOpen();
-    if (!(parent >= 0 && parent < this.n)) throw new RangeError(`no node ${parent}`);
-    if (!(frameId >= 0 && frameId < this.frames.length)) throw new RangeError(`no frame ${frameId}`);
+    // `(x | 0) === x` rejects fractions, which the Int32 columns would silently truncate.
+    if (!(parent >= 0 && parent < this.n) || (parent | 0) !== parent) throw new RangeError(`no node ${parent}`);
+    if (!(frameId >= 0 && frameId < this.frames.length) || (frameId | 0) !== frameId) throw new RangeError(`no frame ${frameId}`);
     return this.childUnchecked(parent, frameId);
   }
 
@@ -95,7 +96,7 @@ export class CallTreeBuilder {
    */
   addTree(tree: CallTree, under = 0): Int32Array {
     this.assertOpen();
-    if (!(under >= 0 && under < this.n)) throw new RangeError(`no node ${under}`);
+    if (!(under >= 0 && under < this.n) || (under | 0) !== under) throw new RangeError(`no node ${under}`);
     const frameMap = new Int32Array(tree.frames.length);
     for (let f = 0; f < tree.frames.length; f++) frameMap[f] = this.internFrame(tree.frames[f]!);
     const size = tree.size;
