@@ -136,6 +136,24 @@ export class Engine implements SessionEngine, HubListener {
     }
   }
 
+  /**
+   * Drops a session from memory at once, ending it first if it runs. For purging its stored results
+   * (`DELETE …?purge=true`): without it a lingering run would write the session back on its next emit.
+   * (Added by the REST API's purge.)
+   */
+  forget(id: string): void {
+    const run = this.runs.get(id);
+    if (!run) return;
+    if (!isTerminal(run.phase)) this.finish(run, 'Completed', R.Deleted, `deleted with ${run.count} requests profiled; results purged`);
+    this.lingering.get(id)?.();
+    this.lingering.delete(id);
+    run.cancelEmit?.();
+    run.cancelEmit = undefined;
+    run.cancelDeadline?.();
+    this.deactivate(run);
+    this.runs.delete(id);
+  }
+
   get(id: string): SessionView | undefined {
     const run = this.runs.get(id);
     return run ? this.view(run) : this.store.getSession(id);
