@@ -121,7 +121,11 @@ export async function startOperator(config: OperatorConfig, options: StartOption
       uiDir: config.uiDir,
       version: readVersion(),
       ...(config.namespace ? { namespace: config.namespace } : {}),
-      purge: (id) => void store.deleteSession(id),
+      // The engine lets go first, so a lingering run cannot write the session back.
+      purge: (id) => {
+        engine.forget(id);
+        store.deleteSession(id);
+      },
       bodyLimitBytes: config.bodyLimitBytes,
     });
     steps.push({ what: 'HTTP server', close: () => app.close() });

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { AGENT_PATH } from '../../src/protocol/messages.js';
 import { catalogueRoutes } from './catalogue.js';
 import type { ApiDeps } from './deps.js';
@@ -18,13 +18,16 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     // pino's Logger and fastify's logger type disagree on generics only; the instance is the same.
     loggerInstance: deps.log.child({ module: 'api' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // One line per request would drown the operator's own logs; errors are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024,
     // SSE streams stay open: close idle keep-alive sockets on shutdown, the preClose hook ends streams.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
   });
   installErrorHandlers(app, deps.log.child({ module: 'api' }));
+  // JSON only: a text/plain body gets 415 rather than being parsed as a string.
+  app.removeContentTypeParser('text/plain');
 
   // Agents dial the same port: hand their upgrades to the hub, refuse every other upgrade.
   app.server.on('upgrade', (req, socket, head) => {
