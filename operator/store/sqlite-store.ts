@@ -8,6 +8,7 @@ import { emptyTree } from '../../src/model/call-tree-builder.js';
 import { mergeTrees } from '../../src/model/merge.js';
 import { deserializeTree } from '../../src/model/serialized.js';
 import { PROTOCOL_LIMITS, type PodIdentity, type RequestRecord, type RequestTypeStats } from '../../src/protocol/messages.js';
+import { checkedTree } from '../../src/protocol/validate-agent-message.js';
 import type { SessionPhase, SessionView } from '../../src/session/types.js';
 import { type Clock, every, systemClock } from '../clock.js';
 import type { HotspotFilter, HotspotRow, RequestSummary, ResultReader, TreeFilter } from './contracts.js';
@@ -36,6 +37,8 @@ export interface StoreOptions {
   retention?: Partial<RetentionOptions>;
   /** Nodes of merged trees kept in memory. Default 4 million (about 150 MB at worst). */
   cacheNodes?: number;
+  /** Nodes of new request trees held per session before they are folded into its merged tree. Default 200,000. */
+  foldNodes?: number;
 }
 
 /** The pod a batch of requests came from, as the engine knows it. */
@@ -63,6 +66,13 @@ export interface CatalogueSnapshot {
 export interface PurgeResult {
   sessions: number;
   catalogue: number;
+}
+
+/** Request trees stored after a session tree of version `from`, not yet folded into it. */
+interface Fold {
+  from: number;
+  trees: CallTree[];
+  nodes: number;
 }
 
 interface RequestRow {
@@ -99,6 +109,9 @@ export class SqliteStore implements ResultReader {
   private readonly retention: RetentionOptions;
   private readonly cache: TreeCache;
   private readonly stopPurge: () => void;
+  private readonly foldNodes: number;
+  /** Per session: request trees stored since its merged tree was last folded, kept in memory to fold without decoding. */
+  private readonly folds = new Map<string, Fold>();
   private readonly stmt;
 
   constructor(options: StoreOptions) {
@@ -106,6 +119,7 @@ export class SqliteStore implements ResultReader {
     this.clock = options.clock ?? systemClock;
     this.retention = { ...DEFAULT_RETENTION, ...options.retention };
     this.cache = new TreeCache(options.cacheNodes ?? 4_000_000);
+    this.foldNodes = options.foldNodes ?? 200_000;
     if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
     this.db = new Database(options.file);
     this.db.pragma('journal_mode = WAL');
@@ -208,6 +222,7 @@ export class SqliteStore implements ResultReader {
       return this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id).changes > 0;
     })();
     this.cache.deletePrefix(`${id}\u0000`);
+    this.folds.delete(id);
     return found;
   }
 
@@ -219,16 +234,20 @@ export class SqliteStore implements ResultReader {
    * request id: a resend after a reconnect) are skipped. Returns the records actually added.
    */
   addRequests(sessionId: string, source: RequestSource, records: readonly RequestRecord[]): RequestRecord[] {
-    if (!this.stmt.sessionVersion.get(sessionId)) throw new SondeError('SONDE_NOT_FOUND', `session ${sessionId}`);
+    const before = this.stmt.sessionVersion.get(sessionId);
+    if (!before) throw new SondeError('SONDE_NOT_FOUND', `session ${sessionId}`);
+    const trees: CallTree[] = [];
     const rows = records.map((r, i) => {
       const json = JSON.stringify(r.tree);
       if (json.length > PROTOCOL_LIMITS.maxMessageBytes) throw new SondeError('SONDE_TREE_TOO_LARGE', `request ${i}: tree of ${json.length} bytes`);
       let tree: CallTree;
       try {
-        tree = deserializeTree(r.tree);
+        // A tree the hub's validator already read is not read twice.
+        tree = checkedTree(r.tree) ?? deserializeTree(r.tree);
       } catch (err) {
         throw new SondeError('SONDE_BAD_MESSAGE', `request ${i} (${String(r.id).slice(0, 64)}): ${(err as Error).message}`, { cause: err });
       }
+      trees.push(tree);
       return {
         session: sessionId,
         pod: source.pod,
@@ -245,22 +264,56 @@ export class SqliteStore implements ResultReader {
         waiting_us: r.waitingUs,
         blocked_us: r.blockedUs,
         wall_us: tree.totals.wallUs,
-        tree: encodeSerialized(r.tree),
+        tree: encodeSerialized(json),
       };
     });
-    return this.db.transaction(() => {
-      const added: RequestRecord[] = [];
-      let last = 0;
-      rows.forEach((row, i) => {
+    const inserted = this.db.transaction(() => {
+      const out: { index: number; seq: number }[] = [];
+      rows.forEach((row, index) => {
         const res = this.stmt.insertRequest.run(row);
-        if (res.changes > 0) {
-          added.push(records[i]!);
-          last = Number(res.lastInsertRowid);
-        }
+        if (res.changes > 0) out.push({ index, seq: Number(res.lastInsertRowid) });
       });
-      if (last) this.stmt.bumpVersion.run(last, sessionId);
-      return added;
+      if (out.length) this.stmt.bumpVersion.run(out[out.length - 1]!.seq, sessionId);
+      return out;
     })();
+    if (inserted.length) this.remember(sessionId, before.req_version, inserted.map((x) => ({ seq: x.seq, tree: trees[x.index]! })));
+    return inserted.map((x) => records[x.index]!);
+  }
+
+  /**
+   * Keeps the trees just stored for the next fold of the session's merged tree, and folds once enough
+   * nodes wait: the merge work is spread over ingestion, memory stays bounded, and a query finds the
+   * tree (nearly) built.
+   */
+  private remember(sessionId: string, previousVersion: number, added: { seq: number; tree: CallTree }[]): void {
+    let fold = this.folds.get(sessionId);
+    if (!fold) this.folds.set(sessionId, (fold = { from: previousVersion, trees: [], nodes: 0 }));
+    for (const a of added) {
+      fold.trees.push(a.tree);
+      fold.nodes += a.tree.size;
+    }
+    if (fold.nodes >= this.foldNodes) this.foldPending(sessionId);
+  }
+
+  /** Folds the remembered trees into the cached session tree, when they continue it exactly. */
+  private foldPending(sessionId: string): void {
+    const fold = this.folds.get(sessionId);
+    if (!fold || fold.trees.length === 0) return;
+    const key = `${sessionId}\u0000`;
+    const base = this.cache.get(key) ?? this.loadStored(this.stmt.getSessionTree.get(sessionId));
+    const upto = this.stmt.sessionVersion.get(sessionId)?.req_version ?? 0;
+    this.folds.delete(sessionId);
+    // The remembered trees start right after `fold.from`; only a base at exactly that point (or none,
+    // for a session whose every request is remembered) continues them. Otherwise the next query
+    // rebuilds from the stored requests, which stay the source of truth.
+    if (base ? base.upto !== fold.from : fold.from !== 0) return;
+    const next: CachedTree = {
+      tree: mergeTrees(base ? [base.tree, ...fold.trees] : fold.trees),
+      upto,
+      requests: (base?.requests ?? 0) + fold.trees.length,
+    };
+    this.cache.set(key, next);
+    this.folds.set(sessionId, { from: upto, trees: [], nodes: 0 });
   }
 
   /** Requests and samples stored per pod of a session: the counts the engine resumes from. */
@@ -307,12 +360,18 @@ export class SqliteStore implements ResultReader {
   /** The whole session, folded incrementally from the last cached or stored tree. */
   private sessionTree(sessionId: string, version: number): CallTree {
     const key = `${sessionId}\u0000`;
-    const cached = this.cache.get(key) ?? this.loadStored(this.stmt.getSessionTree.get(sessionId));
-    if (cached && cached.upto >= version) return this.keep(key, cached).tree;
-    const fresh = this.stmt.treesSince.all(sessionId, cached?.upto ?? 0);
-    const next = this.fold(cached, fresh);
-    this.stmt.putSessionTree.run(sessionId, next.upto, next.requests, encodeTree(next.tree));
-    return this.keep(key, next).tree;
+    this.foldPending(sessionId);
+    let cached = this.cache.get(key) ?? this.loadStored(this.stmt.getSessionTree.get(sessionId));
+    if (!cached || cached.upto < version) {
+      // Cold path: after a restart, or when the remembered trees could not continue the cached tree.
+      cached = this.fold(cached, this.stmt.treesSince.all(sessionId, cached?.upto ?? 0));
+      this.folds.set(sessionId, { from: cached.upto, trees: [], nodes: 0 });
+    }
+    if (!cached.persisted) {
+      this.stmt.putSessionTree.run(sessionId, cached.upto, cached.requests, encodeTree(cached.tree));
+      cached = { ...cached, persisted: true };
+    }
+    return this.keep(key, cached).tree;
   }
 
   private podTree(sessionId: string, pod: string, version: number): CallTree {
@@ -367,7 +426,7 @@ export class SqliteStore implements ResultReader {
   private loadStored(row: { upto: number; requests: number; tree: Buffer } | undefined): CachedTree | undefined {
     if (!row) return undefined;
     try {
-      return { tree: decodeTree(row.tree), upto: row.upto, requests: row.requests };
+      return { tree: decodeTree(row.tree), upto: row.upto, requests: row.requests, persisted: true };
     } catch (err) {
       // A damaged cache row is rebuilt from the requests, which stay the source of truth.
       this.log.warn({ err }, 'stored merged tree unreadable; rebuilding');

@@ -5,6 +5,8 @@ export interface CachedTree {
   tree: CallTree;
   upto: number;
   requests: number;
+  /** Whether this exact tree (same `upto`) is also on disk. */
+  persisted?: boolean;
 }
 
 /**

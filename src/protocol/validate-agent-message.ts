@@ -1,4 +1,5 @@
 import { SondeError } from '../errors.js';
+import type { CallTree } from '../model/call-tree.js';
 import { type SerializedTree, deserializeTree } from '../model/serialized.js';
 import {
   type AgentErrorMessage,
@@ -39,12 +40,12 @@ export function parseAgentMessage(data: string | Uint8Array): AgentMessage {
   if (size > PROTOCOL_LIMITS.maxMessageBytes) {
     throw new SondeError('SONDE_TREE_TOO_LARGE', `message of ${size} bytes exceeds ${PROTOCOL_LIMITS.maxMessageBytes}`);
   }
-  const text = typeof data === 'string' ? data : new TextDecoder('utf-8', { fatal: true }).decode(data);
   let value: unknown;
   try {
+    const text = typeof data === 'string' ? data : new TextDecoder('utf-8', { fatal: true }).decode(data);
     value = JSON.parse(text);
   } catch (err) {
-    throw new SondeError('SONDE_BAD_MESSAGE', `not JSON (${(err as Error).message})`);
+    throw new SondeError('SONDE_BAD_MESSAGE', `not JSON text (${(err as Error).message})`);
   }
   return validateAgentMessage(value);
 }
@@ -141,10 +142,22 @@ function record(value: unknown, where: string): RequestRecord {
   return out;
 }
 
+/** Trees this module checked, by the copy it returned: later readers (the store) need not check them again. */
+const checked = new WeakMap<SerializedTree, CallTree>();
+
+/**
+ * The CallTree built while validating this exact SerializedTree object (as returned inside a validated
+ * `requests` message), or undefined for any other object. Saves a second deserialization downstream.
+ */
+export function checkedTree(tree: SerializedTree): CallTree | undefined {
+  return checked.get(tree);
+}
+
 /** A tree is checked by the model's own reader, then copied so only its four known fields remain. */
 function tree(value: unknown, where: string): SerializedTree {
+  let built: CallTree;
   try {
-    deserializeTree(value);
+    built = deserializeTree(value);
   } catch (err) {
     throw bad(`${where}: ${(err as Error).message}`);
   }
@@ -152,7 +165,9 @@ function tree(value: unknown, where: string): SerializedTree {
   for (let i = 0; i < t.strings.length; i++) {
     if (t.strings[i]!.length > PROTOCOL_LIMITS.maxStringLength) throw bad(`${where}.strings[${i}] is longer than ${PROTOCOL_LIMITS.maxStringLength}`);
   }
-  return { version: t.version, strings: t.strings, frames: t.frames, nodes: t.nodes };
+  const copy: SerializedTree = { version: t.version, strings: t.strings, frames: t.frames, nodes: t.nodes };
+  checked.set(copy, built);
+  return copy;
 }
 
 function catalogue(value: unknown, where: string): RequestTypeStats[] {
