@@ -20,6 +20,11 @@ export function requestKey(method, path, query) {
   return `${method.toUpperCase()} ${path}${qs ? `?${qs}` : ''}`;
 }
 
+/** JSON with object keys sorted, so two equal bodies compare equal whatever their key order. */
+export function canonical(value) {
+  return JSON.stringify(value, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v));
+}
+
 /**
  * Loads a fixture set: `<dir>/index.json` lists responses ({method, path, query, body?, status,
  * contentType, headers?, file}) and server-sent events ({event, data}); bodies live beside it.
@@ -30,9 +35,16 @@ export function loadFixtures(dir) {
   return { meta: index.meta ?? {}, responses, events: index.events ?? [] };
 }
 
+/** Several fixture sets as one: the first set that has a response for a request answers it. */
+export function layered(...sets) {
+  return { meta: sets[0]?.meta ?? {}, responses: sets.flatMap((s) => s.responses), events: sets.flatMap((s) => s.events) };
+}
+
 /**
  * Starts the server on a free loopback port.
- * options: { uiDir, fixtures: {responses, events} | (() => …), eventDelayMs }
+ * options: { uiDir, fixtures: {responses, events}, replayEvents (default false), eventDelayMs }
+ * Responses recorded more than once for the same request (a POST that succeeds, then conflicts) are
+ * served in recorded order, the last one repeating.
  * Returns { url, close(), unmatched, requests, setUnreachable(bool), setFixtures(f) }.
  */
 export async function startReplayServer(options) {
@@ -41,6 +53,7 @@ export async function startReplayServer(options) {
   const unmatched = [];
   const requests = [];
   const streams = new Set();
+  const served = new Map();
   const uiDir = options.uiDir;
 
   const server = createServer((req, res) => {
@@ -84,9 +97,13 @@ export async function startReplayServer(options) {
     requests.push(key);
     if (url.pathname === '/api/v1/events') return events(req, res, f);
     const body = req.method === 'POST' ? await readBody(req) : undefined;
-    const hit =
-      f.responses.find((r) => r.key === key && (r.body === undefined || JSON.stringify(r.body) === JSON.stringify(body))) ??
-      (body === undefined ? undefined : f.responses.find((r) => r.key === key && r.body === undefined));
+    const want = body === undefined ? undefined : canonical(body);
+    let candidates = f.responses.filter((r) => r.key === key && r.body !== undefined && canonical(r.body) === want);
+    if (candidates.length === 0) candidates = f.responses.filter((r) => r.key === key && r.body === undefined);
+    const slot = `${key} ${want ?? ''}`;
+    const n = served.get(slot) ?? 0;
+    served.set(slot, n + 1);
+    const hit = candidates[Math.min(n, candidates.length - 1)];
     if (!hit) {
       unmatched.push(body === undefined ? key : `${key} ${JSON.stringify(body)}`);
       res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
@@ -102,6 +119,7 @@ export async function startReplayServer(options) {
     res.write('retry: 500\n\n');
     streams.add(res);
     req.on('close', () => streams.delete(res));
+    if (!options.replayEvents) return;
     let i = 0;
     const delay = options.eventDelayMs ?? 150;
     const next = () => {
@@ -125,6 +143,7 @@ export async function startReplayServer(options) {
     },
     setFixtures(f) {
       fixtures = f;
+      served.clear();
     },
     close() {
       for (const s of streams) s.destroy();

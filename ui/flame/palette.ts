@@ -24,6 +24,12 @@ for (let i = 0; i < CODE_HUES; i++) {
   const light = 66 + ((i * 7) % 4) * 2;
   base.push({ fill: `hsl(${hue.toFixed(1)} 72% ${light}%)`, text: '#2a1a0f' });
 }
+const LIB_HUES = 6;
+const libStart = base.length;
+for (let i = 0; i < LIB_HUES; i++) {
+  // Libraries and the runtime's own JavaScript: the same warm family, paler, so your code stands out.
+  base.push({ fill: `hsl(${40 + i * 3} 46% ${79 + (i % 3) * 2}%)`, text: '#3a3020' });
+}
 const nativeStart = base.length;
 for (let i = 0; i < 4; i++) base.push({ fill: `hsl(${186 + i * 6} 34% ${70 + i * 2}%)`, text: '#10292d' });
 const runtimeStart = base.length;
@@ -58,7 +64,8 @@ export const KIND_PALETTE: readonly PaletteEntry[] = searchable(base);
 
 /** Legend rows for ordinary trees. */
 export const KIND_LEGEND: readonly { label: string; fill: string; title: string }[] = [
-  { label: 'your code', fill: base[codeStart + 6]!.fill, title: 'JavaScript or Python functions' },
+  { label: 'your code', fill: base[codeStart + 6]!.fill, title: 'Functions of the application' },
+  { label: 'libraries · Node', fill: base[libStart + 1]!.fill, title: 'Code under node_modules/ or site-packages/, and the runtime\'s own JavaScript (node:…)' },
   { label: 'native', fill: base[nativeStart]!.fill, title: 'C++ builtins, addons and C extensions' },
   { label: 'GC / runtime', fill: base[runtimeStart]!.fill, title: 'Garbage collection and runtime work V8 cannot attribute to a function' },
   { label: 'waiting · blocked · pruned', fill: 'hatch', title: 'Synthetic frames Sonde adds: time the request waited on I/O or timers, time other work held the thread, and small subtrees folded together' },
@@ -75,8 +82,13 @@ export function hashString(s: string): number {
   return h >>> 0;
 }
 
-/** The palette index of a frame of this kind and name. */
-export function kindColor(kind: FrameKind | 'root', name: string): number {
+/** Whether a file belongs to a library or the runtime rather than to the application. */
+export function isLibraryFile(file: string): boolean {
+  return file.startsWith('node:') || file.includes('/node_modules/') || file.includes('/site-packages/') || file.includes('/dist-packages/') || file.startsWith('internal/');
+}
+
+/** The palette index of a frame of this kind and name (and file, which tells libraries apart). */
+export function kindColor(kind: FrameKind | 'root', name: string, file = ''): number {
   switch (kind) {
     case 'root':
       return rootIdx;
@@ -89,7 +101,7 @@ export function kindColor(kind: FrameKind | 'root', name: string): number {
     case 'idle':
       return runtimeStart + (kind === 'gc' ? 0 : 1);
     default:
-      return codeStart + (hashString(name) % CODE_HUES);
+      return isLibraryFile(file) ? libStart + (hashString(name) % LIB_HUES) : codeStart + (hashString(name) % CODE_HUES);
   }
 }
 

@@ -35,7 +35,7 @@ export function makeTreeModel(tree: CallTree, requests: number, rootLabel = 'all
   const metric: Metric = tree.total.wallUs[0]! > 0 ? 'wallUs' : 'samples';
   const layout = layoutFlame(tree.parents, tree.total[metric]);
   const frameLabels = tree.frames.map(frameLabel);
-  const frameColors = tree.frames.map((f) => kindColor(f.kind, f.name));
+  const frameColors = tree.frames.map((f) => kindColor(f.kind, f.name, f.file));
   const baseColors = new Uint16Array(tree.size);
   baseColors[0] = kindColor('root', '');
   for (let i = 1; i < tree.size; i++) baseColors[i] = frameColors[tree.frameIds[i]!]!;
