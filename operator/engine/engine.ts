@@ -29,6 +29,7 @@ export interface EngineHub {
   agentFor(pod: Pick<PodIdentity, 'namespace' | 'name'>): AgentConnection | undefined;
   start(agent: AgentConnection, message: StartMessage): boolean;
   stop(agent: AgentConnection, session: string, reason: SessionEndReason): boolean;
+  forget(agent: AgentConnection, session: string): void;
 }
 
 /** The part of the store the engine writes and reads. */
@@ -374,6 +375,10 @@ export class Engine implements SessionEngine, HubListener {
         if (run.cancelEmit) {
           run.cancelEmit();
           this.emit(run);
+        }
+        for (const pr of run.pods.values()) {
+          const agent = this.hub.agentFor({ namespace: run.namespace, name: pr.name });
+          if (agent) this.hub.forget(agent, run.id);
         }
         this.runs.delete(run.id);
       }),

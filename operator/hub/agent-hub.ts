@@ -146,6 +146,15 @@ export class AgentHub {
     return this.send(agent, { type: 'stop', session, reason });
   }
 
+  /**
+   * The session is over for this connection's bookkeeping: further reports on it are out of order
+   * (unless the agent reconnects and claims it). Keeps the per-connection set from growing for ever
+   * on agents that live through many sessions.
+   */
+  forget(agent: AgentConnection, session: string): void {
+    agent.sessions.delete(session);
+  }
+
   /** Sends one message to an open connection; false if it is not open. */
   send(agent: AgentConnection, message: OperatorMessage): boolean {
     const link = agent as Link;

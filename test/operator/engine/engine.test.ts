@@ -282,6 +282,25 @@ describe('session engine', () => {
     expect(rig.store.getSession('s1')!.status.pods[0]!.samples).toBe(200);
   });
 
+  it('forgets a finished session after the linger; its results stay', async () => {
+    const a = await rig.agent('web-1');
+    rig.engine.apply(rig.input('s1', { ...SPEC, requests: 1 }));
+    await startOf(a, 's1');
+    a.report('s1', reqs(1, 'a'));
+    await stopOf(a, 's1');
+    a.report('s1', reqs(1, 'late'));
+    await until(() => rig.view('s1').status.requestsProfiled === 2);
+    expect(rig.hub.hub.agents()[0]!.sessions).toEqual(['s1']);
+    rig.clock.advance(60_000);
+    expect(rig.hub.hub.agents()[0]!.sessions).toEqual([]);
+    expect(rig.view('s1').status).toMatchObject({ phase: 'Completed', requestsProfiled: 2 });
+    expect(rig.engine.list().map((v) => v.id)).toEqual(['s1']);
+    // Reports on it now break the out-of-order rule.
+    a.report('s1', reqs(1, 'later'));
+    expect((await a.closed).code).toBe(4007);
+    expect(rig.store.requests('s1')).toHaveLength(2);
+  });
+
   it('stores the agents catalogue in batches', async () => {
     await rig.agent('web-1', { app: 'shop' }, { catalogue: [{ type: 'GET /a', count: 5, errors: 1, p50Ms: 2, p90Ms: 4, p99Ms: 9 }] });
     await until(() => rig.hub.hub.size === 1);
