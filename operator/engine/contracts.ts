@@ -48,6 +48,11 @@ export interface PodDirectory {
    * Without it the engine judges from connected agents only.
    */
   podsIn?(namespace: string): PodIdentity[];
+  /**
+   * Optional (added with the engine): the pod's workload (its owner's name) for grouping hotspots.
+   * Without it the engine derives one from the pod name or a `workload` label.
+   */
+  workloadFor?(pod: PodIdentity): string | undefined;
 }
 
 export type AuthResult =

@@ -522,7 +522,7 @@ export class Engine implements SessionEngine, HubListener {
 
   private onRequests(agent: AgentConnection, sessionId: string, seq: number, records: RequestRecord[]): void {
     const run = this.runs.get(sessionId);
-    const source = { pod: agent.pod.name, workload: workloadOf(agent.pod.name, this.pods.labelsOf(agent.pod) ?? agent.labels), pid: agent.agent.pid };
+    const source = { pod: agent.pod.name, workload: this.workloadOf(agent), pid: agent.agent.pid };
     if (!run) return this.lateRequests(agent, sessionId, source, records);
     const pr = run.pods.get(agent.pod.name);
     if (!pr) {
@@ -603,6 +603,11 @@ export class Engine implements SessionEngine, HubListener {
     this.touch(run, true);
   }
 
+  /** The pod's workload: the directory's (owner) where it knows, else from the pod name or `workload` label. */
+  private workloadOf(agent: AgentConnection): string {
+    return this.pods.workloadFor?.(agent.pod) ?? workloadOf(agent.pod.name, this.pods.labelsOf(agent.pod) ?? agent.labels);
+  }
+
   private podOf(sessionId: string, agent: AgentConnection): PodRun | undefined {
     const pr = this.runs.get(sessionId)?.pods.get(agent.pod.name);
     return pr && pr.agentId === agent.id ? pr : undefined;
@@ -661,7 +666,7 @@ export class Engine implements SessionEngine, HubListener {
     const labels = this.pods.labelsOf(agent.pod) ?? agent.labels;
     this.catalogueQueue.set(podName(agent.pod), {
       pod: { ...agent.pod },
-      workload: workloadOf(agent.pod.name, labels),
+      workload: this.workloadOf(agent),
       labels: { ...labels },
       runtime: agent.agent.runtime,
       runtimeVersion: agent.agent.runtimeVersion,
