@@ -45,7 +45,7 @@ export interface InformerStats {
   events: number;
 }
 
-type WatchEnd = { kind: 'gone' } | { kind: 'error'; err: unknown } | { kind: 'closed'; events: number } | { kind: 'stopped' };
+type WatchEnd = { kind: 'gone' } | { kind: 'error'; err: unknown; events: number } | { kind: 'closed'; events: number } | { kind: 'stopped' };
 
 /** What the informer needs of an object (typed client-node models and raw JSON both fit). */
 export interface ObjectLike {
@@ -192,6 +192,7 @@ export class KubeInformer<T extends ObjectLike> {
           this.replace(result.items ?? []);
           this.resourceVersion = result.metadata?.resourceVersion ?? '';
           needList = false;
+          this.backoff.reset();
           if (!this.isSynced) {
             this.isSynced = true;
             this.markSynced();
@@ -218,6 +219,8 @@ export class KubeInformer<T extends ObjectLike> {
           break;
         case 'error': {
           this.stats.errors++;
+          // A watch that made progress before failing starts the backoff afresh.
+          if (end.events > 0) this.backoff.reset();
           const wait = this.backoff.next();
           this.log.warn({ err: end.err, retryInMs: wait, resourceVersion: this.resourceVersion }, 'watch failed; resuming');
           await this.delay(wait);
@@ -278,7 +281,7 @@ export class KubeInformer<T extends ObjectLike> {
             events++;
             break;
           case 'ERROR':
-            return finish(obj?.code === 410 ? { kind: 'gone' } : { kind: 'error', err: new Error(`watch ERROR event: ${obj?.code} ${obj?.reason}: ${obj?.message}`) });
+            return finish(obj?.code === 410 ? { kind: 'gone' } : { kind: 'error', events, err: new Error(`watch ERROR event: ${obj?.code} ${obj?.reason}: ${obj?.message}`) });
           default:
             return;
         }
@@ -288,14 +291,14 @@ export class KubeInformer<T extends ObjectLike> {
       const onDone = (err: unknown): void => {
         if (!err) return finish({ kind: 'closed', events });
         const code = (err as { statusCode?: number; code?: number }).statusCode ?? (err as { code?: unknown }).code;
-        finish(code === 410 ? { kind: 'gone' } : { kind: 'error', err });
+        finish(code === 410 ? { kind: 'gone' } : { kind: 'error', events, err });
       };
       this.watcher.watch(this.opts.path, query, onEvent, onDone).then(
         (c) => {
           controller = c;
           if (finished) c.abort();
         },
-        (err: unknown) => finish({ kind: 'error', err }),
+        (err: unknown) => finish({ kind: 'error', events, err }),
       );
     });
   }
