@@ -10,7 +10,7 @@ import type { AgentAuthenticator, PodDirectory } from './engine/contracts.js';
 import { Engine } from './engine/engine.js';
 import { AgentHub } from './hub/agent-hub.js';
 import { HelloLabelDirectory } from './hub/hello-label-directory.js';
-import { type ClusterMode, createClusterMode, loadKubeConfig } from './kube/cluster-mode.js';
+import type { ClusterMode } from './kube/cluster-mode.js';
 import { FileSessions } from './standalone/file-sessions.js';
 import { sharedTokenAuthenticator } from './standalone/shared-token.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -92,6 +92,8 @@ export async function startOperator(config: OperatorConfig, options: StartOption
     let cluster: ClusterMode | undefined;
     let authenticator: AgentAuthenticator;
     if (config.mode === 'cluster') {
+      // Loaded only here: the Kubernetes client is large, and standalone mode never needs it.
+      const { createClusterMode, loadKubeConfig } = await import('./kube/cluster-mode.js');
       cluster = createClusterMode({ kubeConfig: loadKubeConfig(config.kubeconfig), log, ...(config.namespace ? { namespace: config.namespace } : {}) });
       steps.push({ what: 'cluster controller', close: () => cluster!.stop() });
       authenticator = cluster.authenticator;
