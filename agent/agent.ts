@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PodIdentity, RequestRecord, RequestTypeStats } from '../src/protocol/messages.js';
+import { Catalogue } from './catalogue/catalogue.js';
+import { systemClock, type Clock } from './clock.js';
+import { AgentLink } from './connection/agent-link.js';
+import { createRootLogger, type Logger, type LogLevel } from './log.js';
+import { Profiler } from './profiling/profiler.js';
+import type { LocalSessionResult, Session } from './profiling/session.js';
+import { checkSessionParams, type LocalSessionParams } from './profiling/session-params.js';
+import { installHttpHook } from './requests/http-hook.js';
+import { RequestTracker } from './requests/request-tracker.js';
+import { watchFrameworkRoutes } from './requests/route-sources.js';
+import { WallSampler } from './sampler/wall-sampler.js';
+
+/** How to start an agent. Every field is optional; `readAgentConfig(process.env)` gives the injected defaults. */
+export interface AgentOptions {
+  /** Operator WebSocket URL; without one the agent serves local sessions only. */
+  url?: string;
+  token?: string;
+  tokenFile?: string;
+  pod?: Partial<PodIdentity>;
+  labels?: Record<string, string>;
+  logLevel?: LogLevel;
+  /** A logger to use instead of making one (its children are the agent's modules). */
+  logger?: Logger;
+  clock?: Clock;
+  /** How often samples are collected while sessions run (default 500 ms). */
+  collectEveryMs?: number;
+}
+
+/** A running local session. */
+export interface LocalSessionHandle {
+  id: string;
+  /** Resolves when the session ends, for whatever reason; never rejects. */
+  done: Promise<LocalSessionResult>;
+  /** Ends the session now; requests finished so far are in the result, marked partial. */
+  stop(): void;
+  /** Calls `listener` with each profiled request as soon as it finishes. */
+  onRequest(listener: (record: RequestRecord) => void): void;
+}
+
+/** The in-process agent. */
+export interface Agent {
+  readonly pod: PodIdentity;
+  /** The request types seen so far, with counts, errors and latency percentiles. */
+  catalogue(): RequestTypeStats[];
+  /** Starts a session in this process. Throws SONDE_INVALID_SPEC (every problem listed) on bad parameters. */
+  startSession(params: LocalSessionParams): LocalSessionHandle;
+  /** Runs `fn` as one unit of work of type `type`. */
+  transaction<T>(type: string, fn: () => T): T;
+  /** Ends sessions, disconnects, and leaves the app as it was before the agent (apart from an inert hook). */
+  close(): Promise<void>;
+}
+
+const AGENT_DIR = dirname(fileURLToPath(import.meta.url));
+/** The agent's own wrappers and the sampler's JavaScript say nothing about the app: keep them out of stacks. */
+function isAgentFile(file: string): boolean {
+  return file.startsWith(AGENT_DIR) || file.includes('/@datadog/pprof/');
+}
+
+let current: AgentImpl | undefined;
+
+/** The running agent, if any. */
+export function currentAgent(): Agent | undefined {
+  return current;
+}
+
+/**
+ * Starts the agent: classification of every request from now on, and sessions on demand. One agent per
+ * process; a second call returns the running one.
+ */
+export function startAgent(options: AgentOptions = {}): Agent {
+  if (current) {
+    current.log.warn('startAgent called while an agent runs; returning the running agent');
+    return current;
+  }
+  current = new AgentImpl(options);
+  return current;
+}
+
+class AgentImpl implements Agent {
+  readonly pod: PodIdentity;
+  readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly cat: Catalogue;
+  private readonly profiler: Profiler;
+  private readonly tracker: RequestTracker;
+  private readonly undo: (() => void)[] = [];
+  private readonly link: AgentLink | undefined;
+  private closed = false;
+
+  constructor(options: AgentOptions) {
+    this.log = options.logger ?? createRootLogger(options.logLevel ?? 'warn');
+    this.clock = options.clock ?? systemClock;
+    this.pod = { name: options.pod?.name ?? 'local', namespace: options.pod?.namespace ?? 'default', uid: options.pod?.uid ?? '' };
+    this.cat = new Catalogue(this.clock);
+    const sampler = new WallSampler(this.clock, this.log, isAgentFile);
+    this.profiler = new Profiler(sampler, this.clock, this.log, options.collectEveryMs === undefined ? {} : { collectEveryMs: options.collectEveryMs });
+    this.tracker = new RequestTracker(this.cat, this.profiler, this.log);
+    this.undo.push(installHttpHook(this.tracker), watchFrameworkRoutes());
+    if (options.url) {
+      this.link = new AgentLink({
+        url: options.url,
+        token: options.token,
+        tokenFile: options.tokenFile,
+        pod: this.pod,
+        labels: options.labels ?? {},
+        clock: this.clock,
+        log: this.log,
+        catalogue: this.cat,
+        profiler: this.profiler,
+      });
+      this.link.start();
+    }
+    this.log.info({ pod: this.pod, url: options.url }, 'agent started');
+  }
+
+  catalogue(): RequestTypeStats[] {
+    return this.cat.snapshot();
+  }
+
+  startSession(params: LocalSessionParams): LocalSessionHandle {
+    if (this.closed) throw new Error('the agent is closed');
+    const p = checkSessionParams(params);
+    const session: Session = this.profiler.start({
+      id: p.id ?? randomUUID(),
+      request: p.request,
+      limit: Math.min(p.requests, p.maxRequests ?? p.requests),
+      deadline: this.clock.now() + p.durationMs,
+      sampleIntervalMs: p.sampleIntervalMs,
+    });
+    return {
+      id: session.id,
+      done: session.done,
+      stop: () => this.profiler.stop(session.id, 'stopped'),
+      onRequest: (listener) => session.onRecord(listener),
+    };
+  }
+
+  transaction<T>(type: string, fn: () => T): T {
+    return this.tracker.transaction(type, fn);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.profiler.close();
+      await this.link?.close();
+    } finally {
+      for (const u of this.undo) u();
+      if (current === this) current = undefined;
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import { hostname } from 'node:os';
+import { LOG_LEVELS, type LogLevel } from './log.js';
+import type { PodIdentity } from '../src/protocol/messages.js';
+import { PROTOCOL_LIMITS } from '../src/protocol/messages.js';
+
+/** Everything the agent is told from outside; `readAgentConfig` fills it from the environment. */
+export interface AgentConfig {
+  /** Operator WebSocket URL, e.g. `ws://sonde.sonde-system:7070/v1/agents`. No URL: local sessions only. */
+  url?: string;
+  /** A fixed bearer token (standalone). */
+  token?: string;
+  /** A file holding the token, re-read on every dial because projected tokens rotate. */
+  tokenFile?: string;
+  pod: PodIdentity;
+  /** Labels sessions select on outside Kubernetes. */
+  labels: Record<string, string>;
+  logLevel: LogLevel;
+}
+
+/** A configuration problem, reported with the variable that caused it. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Reads the agent's environment once. Pure apart from `hostname()` as the default pod name: pass the
+ * environment in, get a checked config out, or a ConfigError naming the variable.
+ */
+export function readAgentConfig(env: Record<string, string | undefined>): AgentConfig {
+  const url = nonEmpty(env.SONDE_URL);
+  if (url !== undefined && !/^wss?:\/\//.test(url)) throw new ConfigError(`SONDE_URL must be a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
+  const level = (nonEmpty(env.SONDE_LOG_LEVEL) ?? 'warn').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`SONDE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+  const config: AgentConfig = {
+    pod: {
+      name: nonEmpty(env.POD_NAME) ?? hostname(),
+      namespace: nonEmpty(env.POD_NAMESPACE) ?? 'default',
+      uid: nonEmpty(env.POD_UID) ?? '',
+    },
+    labels: parseLabels(env.SONDE_LABELS ?? ''),
+    logLevel: level as LogLevel,
+  };
+  if (url !== undefined) config.url = url;
+  const token = nonEmpty(env.SONDE_TOKEN);
+  if (token !== undefined) config.token = token;
+  const tokenFile = nonEmpty(env.SONDE_TOKEN_FILE);
+  if (tokenFile !== undefined) config.tokenFile = tokenFile;
+  return config;
+}
+
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+
+/** Parses `k=v,k=v` (Kubernetes label syntax) as `SONDE_LABELS` carries it. */
+export function parseLabels(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const raw of text.split(',')) {
+    const part = raw.trim();
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`SONDE_LABELS: "${part}" is not key=value`);
+    const key = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (!LABEL_KEY.test(key)) throw new ConfigError(`SONDE_LABELS: "${key}" is not a valid label key`);
+    if (!LABEL_VALUE.test(value)) throw new ConfigError(`SONDE_LABELS: "${value}" is not a valid label value for ${key}`);
+    labels[key] = value;
+  }
+  if (Object.keys(labels).length > PROTOCOL_LIMITS.maxLabels) throw new ConfigError(`SONDE_LABELS: at most ${PROTOCOL_LIMITS.maxLabels} labels`);
+  return labels;
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  const t = v?.trim();
+  return t ? t : undefined;
+}

@@ -1,0 +1,214 @@
+import { SondeError } from '../../src/errors.js';
+import type { RequestOutcome, SessionEndReason } from '../../src/protocol/messages.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { SampleBatch } from '../sampler/profile-samples.js';
+import type { WallSampler } from '../sampler/wall-sampler.js';
+import { attributeBatch } from './attribute-batch.js';
+import { buildRequestRecord, buildRequestTree } from './request-record.js';
+import { RequestState } from './request-state.js';
+import { Session } from './session.js';
+import type { SessionSpec } from './session-params.js';
+
+export interface ProfilerOptions {
+  /** How often samples are collected and finished requests reported while sampling. */
+  collectEveryMs?: number;
+}
+
+/**
+ * Runs sessions on this process. Dormant until a session starts: no sampler, no hooks, and
+ * `begin()` returns undefined so the request path does nothing. While sessions run it starts the
+ * sampler, gives each new unit of work a RequestState as its sampling context, collects samples
+ * periodically, attributes them, and hands finished requests' records to the sessions that take them.
+ */
+export class Profiler {
+  /** Running sessions; replaced, never mutated, because requests keep it as their candidate list. */
+  private sessions: readonly Session[] = [];
+  private readonly inFlight = new Set<RequestState>();
+  private readonly deadlines = new Map<Session, TimerHandle>();
+  private collectTimer: TimerHandle | undefined;
+  private collectSoon = false;
+  private readonly log: Logger;
+  private readonly collectEveryMs: number;
+  private readonly endListeners: ((s: Session) => void)[] = [];
+
+  constructor(
+    private readonly sampler: WallSampler,
+    private readonly clock: Clock,
+    log: Logger,
+    options: ProfilerOptions = {},
+  ) {
+    this.log = log.child({ module: 'profiler' });
+    this.collectEveryMs = options.collectEveryMs ?? 500;
+  }
+
+  /** Sessions still running. */
+  running(): readonly Session[] {
+    return this.sessions;
+  }
+
+  /** Calls `listener` whenever a session ends, with its result set. */
+  onSessionEnd(listener: (s: Session) => void): void {
+    this.endListeners.push(listener);
+  }
+
+  /** Starts tracking a unit of work if any session samples; undefined (and no cost) otherwise. */
+  begin(): RequestState | undefined {
+    if (this.sessions.length === 0) return undefined;
+    const r = new RequestState(this.clock.nowUs(), this.sessions);
+    this.inFlight.add(r);
+    return r;
+  }
+
+  /** Runs `fn` with `r` as the sampling context of everything it starts. */
+  run<T>(r: RequestState, fn: () => T): T {
+    return this.sampler.run(r, fn);
+  }
+
+  /** A tracked unit of work finished: sessions that want it take it; otherwise it is forgotten. */
+  end(r: RequestState, type: string, outcome: RequestOutcome, status: number | undefined): void {
+    if (r.ended || r.retired) return;
+    r.endUs = this.clock.nowUs();
+    r.type = type;
+    r.outcome = outcome;
+    r.status = status;
+    for (const s of r.candidates) {
+      if (s.claim(r)) {
+        r.claimedBy.push(s);
+        if (s.status === 'finishing') this.scheduleCollectSoon();
+      }
+    }
+    if (r.claimedBy.length === 0) {
+      r.retired = true;
+      this.inFlight.delete(r);
+    }
+  }
+
+  /** Starts a session. A sampler that cannot start ends it at once with reason 'error'. */
+  start(spec: SessionSpec): Session {
+    if (this.sessions.some((s) => s.id === spec.id)) throw new SondeError('SONDE_CONFLICT', `session ${spec.id} is already running`);
+    const session = new Session(spec, this.clock.now());
+    const remaining = spec.deadline - this.clock.now();
+    if (remaining <= 0) {
+      this.finishSession(session, 'deadline');
+      return session;
+    }
+    if (!this.sampler.running) {
+      try {
+        this.sampler.start(spec.sampleIntervalMs * 1000);
+      } catch (err) {
+        this.log.error({ err, session: spec.id }, 'sampler could not start');
+        this.finishSession(session, 'error', (err as Error).message);
+        return session;
+      }
+    } else if (this.sampler.interval !== spec.sampleIntervalMs * 1000) {
+      // Restarting would cut the contexts of requests already in flight (with AsyncContextFrame they live
+      // in the sampler's storage), so a joining session shares the running interval and says so.
+      session.sampleIntervalMs = this.sampler.interval / 1000;
+      this.log.info({ session: spec.id, asked: spec.sampleIntervalMs, used: session.sampleIntervalMs }, 'sharing the running sample interval');
+    }
+    this.sessions = [...this.sessions, session];
+    this.deadlines.set(session, this.clock.setTimeout(() => this.guard(() => this.stop(session.id, 'deadline')), remaining));
+    this.scheduleCollect();
+    this.log.info({ session: spec.id, request: spec.request, limit: spec.limit }, 'session started');
+    return session;
+  }
+
+  /** Ends a running session now, reporting every request that finished before. */
+  stop(id: string, reason: SessionEndReason): void {
+    const session = this.sessions.find((s) => s.id === id);
+    if (!session) return;
+    if (this.sampler.running) this.collect();
+    if (session.status !== 'ended') this.finishSession(session, session.complete ? 'requests' : reason);
+  }
+
+  /** Ends every session and stops the sampler. */
+  close(): void {
+    for (const s of this.sessions) this.stop(s.id, 'stopped');
+    this.stopSampler();
+  }
+
+  /** Collects samples now: attributes them, reports finished requests, ends complete sessions. */
+  collect(): void {
+    if (!this.sampler.running) return;
+    let batch: SampleBatch;
+    try {
+      batch = this.sampler.collect();
+    } catch (err) {
+      this.log.error({ err }, 'sampler failed while collecting');
+      for (const s of this.sessions) this.finishSession(s, 'error', `sampler failed: ${(err as Error).message}`);
+      return;
+    }
+    this.absorb(batch);
+    for (const s of this.sessions) if (s.complete) this.finishSession(s, 'requests');
+  }
+
+  private absorb(batch: SampleBatch): void {
+    attributeBatch(batch, this.inFlight);
+    for (const r of this.inFlight) {
+      if (r.ended && r.endUs <= batch.endUs) this.report(r);
+    }
+  }
+
+  private report(r: RequestState): void {
+    r.retired = true;
+    this.inFlight.delete(r);
+    if (r.claimedBy.length === 0) return;
+    const tree = buildRequestTree(r);
+    const record = buildRequestRecord(r, tree);
+    for (const s of r.claimedBy) (s as Session).deliver(record, tree);
+  }
+
+  private finishSession(session: Session, reason: SessionEndReason, error?: string): void {
+    const timer = this.deadlines.get(session);
+    if (timer) this.clock.clearTimeout(timer);
+    this.deadlines.delete(session);
+    this.sessions = this.sessions.filter((s) => s !== session);
+    session.finish(reason, this.clock.now(), error);
+    this.log.info({ session: session.id, reason, requests: session.records.length }, 'session ended');
+    if (this.sessions.length === 0) this.stopSampler();
+    for (const l of this.endListeners) this.guard(() => l(session));
+  }
+
+  private stopSampler(): void {
+    if (this.collectTimer) this.clock.clearTimeout(this.collectTimer);
+    this.collectTimer = undefined;
+    if (this.sampler.running) {
+      try {
+        this.sampler.stop();
+      } catch (err) {
+        this.log.error({ err }, 'sampler failed to stop');
+      }
+    }
+    for (const r of this.inFlight) r.retired = true;
+    this.inFlight.clear();
+  }
+
+  private scheduleCollect(): void {
+    if (this.collectTimer || !this.sampler.running) return;
+    this.collectTimer = this.clock.setTimeout(() => {
+      this.collectTimer = undefined;
+      this.guard(() => this.collect());
+      this.scheduleCollect();
+    }, this.collectEveryMs);
+  }
+
+  /** A session has its N: collect on the next turn rather than inside the app's response handling. */
+  private scheduleCollectSoon(): void {
+    if (this.collectSoon) return;
+    this.collectSoon = true;
+    setImmediate(() => {
+      this.collectSoon = false;
+      this.guard(() => this.collect());
+    });
+  }
+
+  /** Runs agent work from a timer: nothing escapes into the app. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err }, 'profiler error');
+    }
+  }
+}

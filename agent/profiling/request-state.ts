@@ -1,0 +1,51 @@
+import type { RequestOutcome } from '../../src/protocol/messages.js';
+import type { RawSample } from '../sampler/profile-samples.js';
+
+/** The sessions a request may count for: those already running when it started. */
+export interface Claimant {
+  /** 'finishing' once it has taken its last request. */
+  readonly status: 'running' | 'finishing' | 'ended';
+  /** Whether this finished request counts for the session; if so the session has taken it. */
+  claim(request: RequestState): boolean;
+}
+
+let counter = 0;
+
+/**
+ * One unit of work (an HTTP request, a transaction) that started while a session was sampling. It is
+ * the context the sampler attaches to the work's async continuations, so every sample taken while its
+ * code runs points back here. It collects its own samples and how long it waited or was held up by
+ * other work, until its end is known and every sample of its lifetime has been collected.
+ */
+export class RequestState {
+  readonly id: string;
+  /** Epoch microseconds. */
+  endUs = Number.POSITIVE_INFINITY;
+  type = '';
+  outcome: RequestOutcome = 'ok';
+  status: number | undefined;
+  /** Samples of the request's own code. */
+  readonly own: RawSample[] = [];
+  waitingSamples = 0;
+  waitingUs = 0;
+  blockedSamples = 0;
+  blockedUs = 0;
+  /** Own samples inside the request's lifetime within the batch being attributed (scratch). */
+  ownInWindow = 0;
+  /** Sessions that took this request when it finished. */
+  readonly claimedBy: Claimant[] = [];
+  /** No session wants it, or it was reported: later samples of its context are ignored. */
+  retired = false;
+
+  constructor(
+    /** Epoch microseconds. */
+    readonly startUs: number,
+    readonly candidates: readonly Claimant[],
+  ) {
+    this.id = `${process.pid.toString(36)}-${(++counter).toString(36)}`;
+  }
+
+  get ended(): boolean {
+    return this.endUs !== Number.POSITIVE_INFINITY;
+  }
+}

@@ -1,0 +1,119 @@
+import type { CallTree } from '../../src/model/call-tree.js';
+import { emptyTree } from '../../src/model/call-tree-builder.js';
+import { mergeTrees } from '../../src/model/merge.js';
+import type { RequestRecord, SessionEndReason } from '../../src/protocol/messages.js';
+import type { Claimant, RequestState } from './request-state.js';
+import type { SessionSpec } from './session-params.js';
+
+/** What a session hands back when it ends. */
+export interface LocalSessionResult {
+  id: string;
+  request: string;
+  reason: SessionEndReason;
+  /** True unless N matching requests were profiled. */
+  partial: boolean;
+  /** Why, when reason is 'error'. */
+  error?: string;
+  /** One record per profiled request, in the order they finished. */
+  requests: RequestRecord[];
+  /** The merged tree of every profiled request. */
+  tree: CallTree;
+  /** Own samples over all requests. */
+  samples: number;
+  /** Epoch milliseconds. */
+  startedAt: number;
+  endedAt: number;
+  /** The interval the sampler actually ran at (a session that joins a running sampler shares its interval). */
+  sampleIntervalMs: number;
+}
+
+export type SessionStatus = 'running' | 'finishing' | 'ended';
+
+/**
+ * One session on this agent: which requests it takes (matching type, started after it, the first N to
+ * finish), the records it has received, and its result. The profiler drives it; it holds no timers.
+ */
+export class Session implements Claimant {
+  status: SessionStatus = 'running';
+  /** Requests taken; their records may still be on the way. */
+  taken = 0;
+  private awaiting = 0;
+  readonly records: RequestRecord[] = [];
+  private readonly trees: CallTree[] = [];
+  samples = 0;
+  sampleIntervalMs: number;
+  private readonly listeners: ((record: RequestRecord) => void)[] = [];
+  private resolve!: (r: LocalSessionResult) => void;
+  readonly done: Promise<LocalSessionResult>;
+  result: LocalSessionResult | undefined;
+
+  constructor(
+    readonly spec: SessionSpec,
+    /** Epoch milliseconds. */
+    readonly startedAt: number,
+  ) {
+    this.sampleIntervalMs = spec.sampleIntervalMs;
+    this.done = new Promise((r) => (this.resolve = r));
+  }
+
+  get id(): string {
+    return this.spec.id;
+  }
+
+  /** Takes a finished request if it matches and the session still needs requests. */
+  claim(request: RequestState): boolean {
+    if (this.status !== 'running' || request.type !== this.spec.request) return false;
+    this.taken++;
+    this.awaiting++;
+    if (this.taken >= this.spec.limit) this.status = 'finishing';
+    return true;
+  }
+
+  /** A taken request's record, once all its samples are in. */
+  deliver(record: RequestRecord, tree: CallTree): void {
+    if (this.status === 'ended') return;
+    this.awaiting--;
+    this.records.push(record);
+    this.trees.push(tree);
+    this.samples += record.samples;
+    for (const l of this.listeners) {
+      try {
+        l(record);
+      } catch {
+        // A listener's failure is the listener's; the session goes on.
+      }
+    }
+  }
+
+  /** N requests taken and all of their records delivered. */
+  get complete(): boolean {
+    return this.status === 'finishing' && this.awaiting === 0;
+  }
+
+  /** Calls `listener` with each record as its request finishes. */
+  onRecord(listener: (record: RequestRecord) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Ends the session (once) and resolves `done`. */
+  finish(reason: SessionEndReason, endedAt: number, error?: string): LocalSessionResult {
+    if (this.result) return this.result;
+    this.status = 'ended';
+    const result: LocalSessionResult = {
+      id: this.id,
+      request: this.spec.request,
+      reason,
+      partial: reason !== 'requests',
+      requests: this.records,
+      tree: this.trees.length > 0 ? mergeTrees(this.trees) : emptyTree(),
+      samples: this.samples,
+      startedAt: this.startedAt,
+      endedAt,
+      sampleIntervalMs: this.sampleIntervalMs,
+    };
+    if (error !== undefined) result.error = error;
+    this.result = result;
+    this.resolve(result);
+    return result;
+  }
+}

@@ -1,0 +1,115 @@
+import type { Profile } from 'pprof-format';
+import { type Frame, makeFrame, SYNTHETIC } from '../../src/model/frame.js';
+
+/** What the profiler recorded with one sample: the context current at that instant, when, and CPU. */
+export interface ContextRecord {
+  context?: object;
+  /** Epoch microseconds. */
+  timestamp: bigint;
+  /** Thread CPU time since the previous sample, nanoseconds. */
+  cpuTime?: number;
+}
+
+/** What the thread was doing at a sample. */
+export type SampleKind = 'code' | 'idle' | 'gc';
+
+/** One sample, placed in time. */
+export interface RawSample {
+  /** Epoch microseconds. */
+  ts: number;
+  /** The context current when the sample was taken (a request's state), if any. */
+  context: object | undefined;
+  /** Root-most frame first. Empty for idle samples. */
+  stack: readonly Frame[];
+  kind: SampleKind;
+  cpuUs: number;
+  /** The wall time this sample stands for: its batch's effective interval. */
+  wallUs: number;
+}
+
+/** The samples of one collect, sorted by time. */
+export interface SampleBatch {
+  /** The epoch-µs span the batch covers. */
+  startUs: number;
+  endUs: number;
+  /** Effective time between samples, µs: the wall time one sample stands for. */
+  intervalUs: number;
+  samples: RawSample[];
+  /** Samples the profiler kept without a time or context (they cannot be attributed). */
+  unplaced: number;
+}
+
+const GC_NAME = 'Garbage Collection';
+const RUNTIME_NAME = 'Node.js';
+
+/**
+ * Turns the wall profiler's pprof output back into individual samples. The profiler aggregates by
+ * stack; each (stack, context) pair was emitted as a pprof sample carrying a numeric label `s` that
+ * indexes `contexts`, which is how every sample gets its time and context back.
+ */
+export function profileToSamples(
+  profile: Profile,
+  contexts: readonly ContextRecord[],
+  startUs: number,
+  endUs: number,
+  nominalIntervalUs: number,
+  hideFile: (file: string) => boolean,
+): SampleBatch {
+  const strings = profile.stringTable.strings;
+  const sKey = strings.indexOf('s');
+  const functions = new Map<number, { name: string; file: string }>();
+  for (const f of profile.function) functions.set(Number(f.id), { name: strings[Number(f.name)] ?? '', file: strings[Number(f.filename)] ?? '' });
+
+  const frameOf = new Map<number, Frame | null>();
+  for (const loc of profile.location) {
+    const line = loc.line[0];
+    const fn = line ? functions.get(Number(line.functionId)) : undefined;
+    frameOf.set(Number(loc.id), fn ? toFrame(fn.name, fn.file, Number(line!.line), hideFile) : null);
+  }
+
+  const period = profile.period ? Number(profile.period) / 1000 : 0;
+  const intervalUs = period > 0 ? period : nominalIntervalUs;
+  const samples: RawSample[] = [];
+  let unplaced = 0;
+  for (const s of profile.sample) {
+    const hits = Number(s.value[0] ?? 0);
+    if (hits === 0) continue; // CPU-only rows (non-JS threads): no wall sample behind them
+    const label = sKey < 0 ? undefined : s.label.find((l) => Number(l.key) === sKey);
+    const record = label === undefined ? undefined : contexts[Number(label.num)];
+    if (!record || record.timestamp === 0n) {
+      unplaced += hits;
+      continue;
+    }
+    const stack: Frame[] = [];
+    let kind: SampleKind = 'code';
+    // pprof lists the leaf first.
+    for (let i = s.locationId.length - 1; i >= 0; i--) {
+      const frame = frameOf.get(Number(s.locationId[i]));
+      if (frame === null || frame === undefined) continue;
+      if (frame === SYNTHETIC.idle) kind = 'idle';
+      else if (frame === SYNTHETIC.gc) kind = 'gc';
+      stack.push(frame);
+    }
+    samples.push({
+      ts: Number(record.timestamp),
+      context: record.context,
+      stack: kind === 'idle' ? [] : stack,
+      kind,
+      cpuUs: (record.cpuTime ?? 0) / 1000,
+      wallUs: intervalUs,
+    });
+  }
+  samples.sort((a, b) => a.ts - b.ts);
+  return { startUs, endUs, intervalUs, samples, unplaced };
+}
+
+/** A profiler location as a Sonde frame; null for frames that are only packaging (hidden or runtime roots). */
+function toFrame(name: string, file: string, line: number, hideFile: (file: string) => boolean): Frame | null {
+  if (name === '(idle)') return SYNTHETIC.idle;
+  if (name === GC_NAME || name === '(garbage collector)') return SYNTHETIC.gc;
+  if (name === '(program)') return SYNTHETIC.program;
+  if (name === RUNTIME_NAME && file === '') return null;
+  if (file !== '' && hideFile(file)) return null;
+  // V8 reports 1-based lines for profile nodes here (CpuProfileNode::GetLineNumber); 0 means unknown.
+  return makeFrame(name, file, Number.isFinite(line) && line > 0 ? line : 0, 0, file === '' ? 'native' : 'code');
+}

@@ -1,0 +1,176 @@
+import { AsyncLocalStorage, createHook, type AsyncHook } from 'node:async_hooks';
+import { createRequire } from 'node:module';
+import type { Profile } from 'pprof-format';
+import { SondeError } from '../../src/errors.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import { profileToSamples, type ContextRecord, type SampleBatch } from './profile-samples.js';
+
+/**
+ * The only file that touches the sampler's native interface (`@datadog/pprof`'s wall profiler); see
+ * docs/adr/0001-node-sampler.md for why this sampler and not the inspector's.
+ *
+ * Per-sample context: the profiler reads "the current context" at the instant of each sample, so a
+ * sample belongs to the request whose code was on the thread, exactly. How the current context follows
+ * a request across awaits depends on the runtime:
+ * - `cped`: with AsyncContextFrame (Node 24 by default) the context rides in the continuation-preserved
+ *   embedder data that V8 carries through promises and callbacks for free; the agent sets it once per
+ *   request with `runWithContext`.
+ * - `hooks`: before that, an async hook sets the current context before every callback and clears it
+ *   after. That costs a little on every callback, so the hook exists only while a session samples.
+ */
+export type ContextMode = 'cped' | 'hooks';
+
+type PprofModule = typeof import('@datadog/pprof');
+type TimeApi = PprofModule['time'];
+
+const require = createRequire(import.meta.url);
+
+/** Loads the addon on first use, never at import: an idle agent must not load native code it may not need. */
+function loadPprof(): { time: TimeApi; acf: boolean } {
+  const pprof = require('@datadog/pprof') as PprofModule;
+  let acf = false;
+  try {
+    // An internal module; if it moves, fall back to hooks, which work with or without AsyncContextFrame.
+    const probe = require('@datadog/pprof/out/src/async-context-frame.js') as { isAsyncContextFrameActive(): boolean };
+    acf = probe.isAsyncContextFrameActive();
+  } catch {
+    acf = false;
+  }
+  return { time: pprof.time, acf };
+}
+
+/** Starts, collects and stops the wall-clock sampler, and attaches request contexts to async work. */
+export class WallSampler {
+  private time: TimeApi | undefined;
+  private contextMode: ContextMode = 'hooks';
+  private started = false;
+  private intervalUs = 0;
+  private lastCollectUs = 0;
+  private readonly als = new AsyncLocalStorage<object>();
+  private hook: AsyncHook | undefined;
+  /** The context last handed to the profiler in hooks mode, to skip redundant native calls. */
+  private current: object | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly clock: Clock,
+    log: Logger,
+    /** Frames to leave out of stacks (the agent's own wrappers). */
+    private readonly hideFile: (file: string) => boolean = () => false,
+  ) {
+    this.log = log.child({ module: 'sampler' });
+  }
+
+  get running(): boolean {
+    return this.started;
+  }
+
+  get mode(): ContextMode {
+    return this.contextMode;
+  }
+
+  /** The interval the sampler runs at, in microseconds (0 when stopped). */
+  get interval(): number {
+    return this.started ? this.intervalUs : 0;
+  }
+
+  /** Starts sampling every `intervalUs`. Throws SONDE_SAMPLER_FAILED with the cause when it cannot. */
+  start(intervalUs: number): void {
+    if (this.started) throw new Error('sampler already started');
+    try {
+      if (!this.time) {
+        const loaded = loadPprof();
+        this.time = loaded.time;
+        this.contextMode = loaded.acf ? 'cped' : 'hooks';
+      }
+      this.time.start({
+        intervalMicros: intervalUs,
+        durationMillis: 3_600_000,
+        withContexts: true,
+        collectCpuTime: true,
+        useCPED: this.contextMode === 'cped',
+      });
+    } catch (err) {
+      throw new SondeError('SONDE_SAMPLER_FAILED', (err as Error)?.message ?? String(err), { cause: err });
+    }
+    this.started = true;
+    this.intervalUs = intervalUs;
+    this.lastCollectUs = this.clock.nowUs();
+    if (this.contextMode === 'hooks') this.enableHooks();
+    this.log.debug({ intervalUs, mode: this.contextMode }, 'sampler started');
+  }
+
+  /**
+   * Runs `fn` with `context` as the current context of everything it starts, synchronously or later.
+   * Outside a running sampler it just runs `fn`.
+   */
+  run<R>(context: object, fn: () => R): R {
+    if (!this.started) return fn();
+    if (this.contextMode === 'cped') return this.time!.runWithContext(context, fn);
+    return this.als.run(context, () => {
+      const previous = this.current;
+      this.setContext(context);
+      try {
+        return fn();
+      } finally {
+        this.setContext(previous);
+      }
+    });
+  }
+
+  /** The samples since the last collect; sampling goes on. */
+  collect(): SampleBatch {
+    return this.take(true);
+  }
+
+  /** The last samples; the sampler, its hooks and its context storage are gone afterwards. */
+  stop(): SampleBatch {
+    if (!this.started) return { startUs: this.lastCollectUs, endUs: this.lastCollectUs, intervalUs: 0, samples: [], unplaced: 0 };
+    // Hooks first: they call into the profiler, which must not be asked anything once stopped.
+    this.disableHooks();
+    const batch = this.take(false);
+    this.started = false;
+    this.log.debug('sampler stopped');
+    return batch;
+  }
+
+  private take(restart: boolean): SampleBatch {
+    if (!this.started) throw new Error('sampler not started');
+    const contexts: ContextRecord[] = [];
+    const profile = this.time!.stop(restart, ({ context }): Record<string, number> => {
+      if (!context) return {};
+      contexts.push({ context: context.context, timestamp: context.timestamp, cpuTime: context.cpuTime });
+      return { s: contexts.length - 1 };
+    }) as unknown as Profile;
+    const endUs = this.clock.nowUs();
+    const batch = profileToSamples(profile, contexts, this.lastCollectUs, endUs, this.intervalUs, this.hideFile);
+    this.lastCollectUs = endUs;
+    return batch;
+  }
+
+  private setContext(context: object | undefined): void {
+    if (context === this.current || !this.started) return;
+    this.current = context;
+    try {
+      this.time!.setContext(context);
+    } catch {
+      // Never let a profiler hiccup escape: inside an async hook it would abort the process.
+    }
+  }
+
+  private enableHooks(): void {
+    this.hook ??= createHook({
+      before: () => this.setContext(this.als.getStore()),
+      after: () => this.setContext(undefined),
+    });
+    this.hook.enable();
+  }
+
+  private disableHooks(): void {
+    if (this.contextMode !== 'hooks') return;
+    this.hook?.disable();
+    this.als.disable();
+    this.current = undefined;
+  }
+}
