@@ -1,0 +1,259 @@
+import { readFile } from 'node:fs/promises';
+import {
+  type AgentMessage,
+  type PodIdentity,
+  PROTOCOL_LIMITS,
+  PROTOCOL_VERSION,
+  type RequestRecord,
+  type StartMessage,
+} from '../../src/protocol/messages.js';
+import { parseOperatorMessage } from '../../src/protocol/validate-operator-message.js';
+import type { Catalogue } from '../catalogue/catalogue.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { Profiler } from '../profiling/profiler.js';
+import type { Session } from '../profiling/session.js';
+import type { BackoffPolicy } from './backoff.js';
+import { Outbox } from './outbox.js';
+import { ReconnectingSocket } from './reconnecting-socket.js';
+
+export interface LinkOptions {
+  url: string;
+  token?: string | undefined;
+  tokenFile?: string | undefined;
+  pod: PodIdentity;
+  labels: Record<string, string>;
+  clock: Clock;
+  log: Logger;
+  catalogue: Catalogue;
+  profiler: Profiler;
+  backoff?: BackoffPolicy;
+  /** Minimum time between catalogue messages. */
+  catalogueEveryMs?: number;
+  progressEveryMs?: number;
+  /** Finished requests are batched for this long before they are sent. */
+  flushEveryMs?: number;
+  outbox?: Outbox;
+}
+
+/** A session the operator started on this agent, and what has been streamed for it. */
+interface RemoteSession {
+  session: Session;
+  seq: number;
+  pending: RequestRecord[];
+}
+
+const AGENT_VERSION = '0.1.0';
+/** Keep each requests message well under the protocol's size limit. */
+const TARGET_MESSAGE_BYTES = 2 * 1024 * 1024;
+
+/**
+ * The agent's side of the protocol (src/protocol/messages.ts): hello on every connect, sessions started
+ * and stopped by the operator, finished requests streamed in sequence-numbered batches, progress, the
+ * catalogue when it changes, and `ended`. What cannot be sent while the operator is away waits in a
+ * bounded outbox; sessions keep running against their own deadlines meanwhile.
+ */
+export class AgentLink {
+  private readonly socket: ReconnectingSocket;
+  private readonly outbox: Outbox;
+  private readonly remote = new Map<string, RemoteSession>();
+  private readonly log: Logger;
+  private welcomed = false;
+  private catalogueVersionSent = -1;
+  private timers: TimerHandle[] = [];
+  private flushTimer: TimerHandle | undefined;
+  private closed = false;
+
+  constructor(private readonly o: LinkOptions) {
+    this.log = o.log.child({ module: 'link' });
+    this.outbox = o.outbox ?? new Outbox();
+    this.socket = new ReconnectingSocket({
+      url: o.url,
+      headers: () => this.headers(),
+      clock: o.clock,
+      log: o.log,
+      ...(o.backoff ? { backoff: o.backoff } : {}),
+      onOpen: () => this.onOpen(),
+      onMessage: (text) => this.onMessage(text),
+      onClose: () => {
+        this.welcomed = false;
+      },
+    });
+    o.profiler.onSessionEnd((s) => this.onSessionEnd(s));
+  }
+
+  start(): void {
+    this.socket.start();
+    this.every(this.o.catalogueEveryMs ?? 5000, () => this.sendCatalogue());
+    this.every(this.o.progressEveryMs ?? 1000, () => this.sendProgress());
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) this.o.clock.clearTimeout(t);
+    if (this.flushTimer) this.o.clock.clearTimeout(this.flushTimer);
+    this.flush();
+    this.outbox.drain((t) => this.welcomed && this.socket.send(t));
+    await this.socket.close();
+  }
+
+  private async headers(): Promise<Record<string, string>> {
+    const token = this.o.tokenFile ? (await readFile(this.o.tokenFile, 'utf8')).trim() : this.o.token;
+    return token ? { authorization: `Bearer ${token}` } : {};
+  }
+
+  private onOpen(): void {
+    this.welcomed = false;
+    const hello: AgentMessage = {
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      pod: this.o.pod,
+      labels: this.o.labels,
+      agent: { runtime: 'node', runtimeVersion: process.versions.node, agentVersion: AGENT_VERSION, pid: process.pid },
+      catalogue: this.o.catalogue.snapshot().slice(0, PROTOCOL_LIMITS.maxCatalogueEntries),
+      sessions: [...this.remote.values()].map((r) => ({ session: r.session.id, requests: r.session.taken })),
+    };
+    this.socket.send(JSON.stringify(hello));
+    this.catalogueVersionSent = this.o.catalogue.version;
+  }
+
+  private onMessage(text: string): void {
+    const parsed = parseOperatorMessage(text);
+    if (!parsed.ok) {
+      this.log.warn({ error: parsed.error }, 'bad message from the operator');
+      this.send({ type: 'error', code: 'SONDE_BAD_MESSAGE', message: parsed.error }, false);
+      return;
+    }
+    const m = parsed.message;
+    switch (m.type) {
+      case 'welcome':
+        this.welcomed = true;
+        this.socket.setHeartbeat(m.heartbeatMs);
+        this.socket.markHealthy();
+        this.log.info({ agentId: m.agentId }, 'welcomed');
+        this.outbox.drain((t) => this.socket.send(t));
+        return;
+      case 'start':
+        return this.startSession(m);
+      case 'stop':
+        this.flush();
+        this.o.profiler.stop(m.session, m.reason);
+        return;
+      case 'error':
+        this.log.warn({ code: m.code, message: m.message }, 'operator reported an error');
+        return;
+    }
+  }
+
+  private startSession(m: StartMessage): void {
+    if (this.remote.has(m.session)) {
+      // A resume after reconnect: the session never stopped here.
+      this.log.debug({ session: m.session }, 'start for a session already running');
+      return;
+    }
+    const limit = m.maxRequests - (m.alreadyReported ?? 0);
+    let session: Session;
+    try {
+      session = this.o.profiler.start({ id: m.session, request: m.request, limit: Math.max(1, limit), deadline: m.deadline, sampleIntervalMs: m.sampleIntervalMs });
+    } catch (err) {
+      this.send({ type: 'error', session: m.session, code: (err as { code?: string }).code ?? 'SONDE_INTERNAL', message: (err as Error).message }, false);
+      return;
+    }
+    if (limit <= 0) {
+      this.o.profiler.stop(m.session, 'requests');
+    }
+    if (session.status === 'ended') {
+      this.sendEnded(session, 0);
+      return;
+    }
+    const r: RemoteSession = { session, seq: 0, pending: [] };
+    this.remote.set(m.session, r);
+    session.onRecord((record) => {
+      r.pending.push(record);
+      this.scheduleFlush();
+    });
+  }
+
+  private onSessionEnd(session: Session): void {
+    const r = this.remote.get(session.id);
+    if (!r) return;
+    this.flushSession(r);
+    this.remote.delete(session.id);
+    this.sendEnded(session, r.seq);
+  }
+
+  private sendEnded(session: Session, _seq: number): void {
+    const res = session.result;
+    const ended: AgentMessage = { type: 'ended', session: session.id, reason: res?.reason ?? 'stopped', requests: session.records.length, samples: session.samples };
+    if (res?.error !== undefined) ended.error = res.error;
+    this.send(ended, true);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    this.flushTimer = this.o.clock.setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    }, this.o.flushEveryMs ?? 100);
+  }
+
+  private flush(): void {
+    for (const r of this.remote.values()) this.flushSession(r);
+  }
+
+  /** Sends a session's finished requests in batches under the count and size limits. */
+  private flushSession(r: RemoteSession): void {
+    while (r.pending.length > 0) {
+      const batch: RequestRecord[] = [];
+      let bytes = 0;
+      while (r.pending.length > 0 && batch.length < PROTOCOL_LIMITS.maxRequestsPerMessage) {
+        const size = JSON.stringify(r.pending[0]).length;
+        if (batch.length > 0 && bytes + size > TARGET_MESSAGE_BYTES) break;
+        batch.push(r.pending.shift()!);
+        bytes += size;
+      }
+      this.send({ type: 'requests', session: r.session.id, seq: ++r.seq, requests: batch }, true);
+    }
+  }
+
+  private sendProgress(): void {
+    if (!this.welcomed) return;
+    for (const r of this.remote.values()) {
+      this.send({ type: 'progress', session: r.session.id, requests: r.session.records.length, samples: r.session.samples, inFlight: r.session.taken - r.session.records.length }, false);
+    }
+  }
+
+  private sendCatalogue(): void {
+    const c = this.o.catalogue;
+    if (!this.welcomed || c.version === this.catalogueVersionSent) return;
+    this.catalogueVersionSent = c.version;
+    this.send({ type: 'catalogue', entries: c.snapshot().slice(0, PROTOCOL_LIMITS.maxCatalogueEntries) }, false);
+  }
+
+  /** Sends now, or keeps the message for after the reconnect when `keep` (results must not be lost). */
+  private send(message: AgentMessage, keep: boolean): void {
+    const text = JSON.stringify(message);
+    if (this.welcomed && this.outbox.size === 0 && this.socket.send(text)) return;
+    if (keep && !this.closed) {
+      const before = this.outbox.dropped;
+      this.outbox.push(text);
+      if (this.outbox.dropped > before) this.log.warn({ dropped: this.outbox.dropped }, 'outbox full: oldest results dropped');
+    }
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const tick = (): void => {
+      if (this.closed) return;
+      try {
+        fn();
+      } catch (err) {
+        this.log.error({ err }, 'periodic send failed');
+      }
+      this.timers = this.timers.filter((t) => t !== handle);
+      handle = this.o.clock.setTimeout(tick, ms);
+      this.timers.push(handle);
+    };
+    let handle = this.o.clock.setTimeout(tick, ms);
+    this.timers.push(handle);
+  }
+}
