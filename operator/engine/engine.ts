@@ -118,6 +118,10 @@ export class Engine implements SessionEngine, HubListener {
       return this.view(run);
     }
     const stored = this.store.getSession(input.id);
+    if (stored && input.generation !== stored.generation && failedForSpec(stored)) {
+      // A session refused for its spec never ran: a fixed spec starts it, as when it is still in memory.
+      return this.view(this.create(input));
+    }
     if (stored) return this.applyToStored(stored, input);
     return this.view(this.create(input));
   }
@@ -763,6 +767,10 @@ export class Engine implements SessionEngine, HubListener {
       this.log.error({ err }, `${what} failed`);
     }
   }
+}
+
+function failedForSpec(view: SessionView): boolean {
+  return view.status.phase === 'Failed' && view.status.conditions.some((c) => c.type === T.specAccepted && c.reason === R.InvalidSpec);
 }
 
 function podName(pod: PodIdentity): string {

@@ -232,6 +232,13 @@ describe('session engine', () => {
     rig.engine.apply(rig.input('bad', SPEC, 2));
     expect(rig.view('bad').status.phase).toBe('Pending');
     expect(rig.condition('bad', 'SpecAccepted')!.status).toBe('True');
+
+    // The same after the failed session left memory (linger over, or a restart).
+    rig.engine.apply(rig.input('bad2', { ...SPEC, request: '' }));
+    rig.clock.advance(60_000);
+    await rig.restart();
+    rig.engine.apply(rig.input('bad2', SPEC, 2));
+    expect(rig.view('bad2').status.phase).toBe('Pending');
   });
 
   it('refuses a spec change on a finished session found only in the store', async () => {
