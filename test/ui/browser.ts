@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
-import { layered, loadFixtures, startReplayServer, type FixtureSet, type ReplayServer } from './replay-server.mjs';
+import { layered, loadFixtures, requestKey, startReplayServer, type FixtureSet, type ReplayServer } from './replay-server.mjs';
 
 /** The browser side of the UI tests: Debian's Chromium, the built UI, recorded API responses. */
 
@@ -79,4 +79,17 @@ export async function clickBar(page: Page, bar: { x: number; y: number; w: numbe
 
 export async function hoverBar(page: Page, bar: { x: number; y: number; w: number }, chart = '.chart-card'): Promise<void> {
   await page.locator(`${chart} .flame canvas`).first().hover({ position: { x: bar.x + Math.min(bar.w / 2, 30), y: bar.y + 8 } });
+}
+
+/** The JSON the operator answered for a GET, as recorded in the fixtures (to compute expectations). */
+export function recorded<T>(f: Fixtures, path: string, query: Record<string, string> = {}): T {
+  const key = requestKey('GET', path, query);
+  const hit = f.responses.find((r) => r.key === key);
+  if (!hit) throw new Error(`no recorded response for ${key}`);
+  return JSON.parse(hit.data.toString('utf8')) as T;
+}
+
+/** Console errors other than the browser's own report of an HTTP status the test asked for. */
+export function unexpectedErrors(errors: string[], allowed: RegExp[] = []): string[] {
+  return errors.filter((e) => !allowed.some((re) => re.test(e)));
 }

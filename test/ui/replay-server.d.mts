@@ -10,6 +10,8 @@ export interface RecordedResponse {
   file?: string;
   key: string;
   data: Buffer;
+  /** Which of several layered sets it came from (0 = first). */
+  layer?: number;
 }
 export interface FixtureSet {
   meta: Record<string, any>;

@@ -37,7 +37,7 @@ export function loadFixtures(dir) {
 
 /** Several fixture sets as one: the first set that has a response for a request answers it. */
 export function layered(...sets) {
-  return { meta: sets[0]?.meta ?? {}, responses: sets.flatMap((s) => s.responses), events: sets.flatMap((s) => s.events) };
+  return { meta: sets[0]?.meta ?? {}, responses: sets.flatMap((s, layer) => s.responses.map((r) => ({ ...r, layer }))), events: sets.flatMap((s) => s.events) };
 }
 
 /**
@@ -100,6 +100,9 @@ export async function startReplayServer(options) {
     const want = body === undefined ? undefined : canonical(body);
     let candidates = f.responses.filter((r) => r.key === key && r.body !== undefined && canonical(r.body) === want);
     if (candidates.length === 0) candidates = f.responses.filter((r) => r.key === key && r.body === undefined);
+    // the first layer that has the request answers it; recorded order only counts within one layer
+    const top = Math.min(...candidates.map((r) => r.layer ?? 0));
+    candidates = candidates.filter((r) => (r.layer ?? 0) === top);
     const slot = `${key} ${want ?? ''}`;
     const n = served.get(slot) ?? 0;
     served.set(slot, n + 1);

@@ -28,5 +28,5 @@ export function sessionHeader(s: SessionView): HTMLElement {
 }
 
 function meta(rows: [string, string | Node][]): Node[] {
-  return rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]);
+  return rows.map(([k, v]) => h('div', { class: 'meta-item' }, h('dt', {}, k), h('dd', {}, v)));
 }

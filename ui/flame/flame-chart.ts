@@ -354,6 +354,8 @@ export class FlameChart {
       li.dataset['y'] = String(this.rowY(depth[node]!));
       li.dataset['w'] = w.toFixed(1);
       li.dataset['color'] = String(m.colors[node]);
+      li.dataset['text'] = fitLabel(m.label(node), Math.floor((w - 2 * PAD) / this.charW));
+      li.dataset['charW'] = this.charW.toFixed(2);
       items.push(li);
     }
     this.a11y.replaceChildren(...items);
