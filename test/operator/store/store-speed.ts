@@ -1,8 +1,9 @@
 /**
  * Quick check of the store's merged-tree path at the issue's scale; not a test (the benchmark proper is
  * `npm run bench:operator`). 1,000 pods × one 5,000-node request each, then: the first session-tree query
- * (builds from every stored request), a cached query, a query after one more request (incremental), and
- * the first query after reopening the file (the stored merged tree). Run:
+ * (builds from every stored request), a cached query, a query after one more request (incremental), the
+ * first query after reopening the file (the stored merged tree), and the worst case: no stored merged
+ * tree, every request decoded and merged. Run:
  *   npx esbuild test/operator/store/store-speed.ts --bundle --platform=node --format=esm --packages=external --outfile=/tmp/store-speed.mjs && node /tmp/store-speed.mjs
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -43,6 +44,10 @@ try {
   store.close();
   store = new SqliteStore({ file, log, retention: { intervalMs: 0 } });
   console.log(`first query after reopen (stored merged tree): ${time(() => store.tree('s1'))[1].toFixed(0)} ms`);
+  store.db.exec('DELETE FROM session_trees');
+  store.close();
+  store = new SqliteStore({ file, log, retention: { intervalMs: 0 } });
+  console.log(`worst case, rebuilt from the 1001 stored requests (decode + merge): ${time(() => store.tree('s1'))[1].toFixed(0)} ms`);
   store.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
