@@ -33,7 +33,7 @@ export interface EngineHub {
 }
 
 /** The part of the store the engine writes and reads. */
-export type EngineStore = Pick<SqliteStore, 'saveSession' | 'getSession' | 'listSessions' | 'addRequests' | 'podCounts' | 'tree' | 'saveCatalogue'>;
+export type EngineStore = Pick<SqliteStore, 'saveSession' | 'getSession' | 'listSessions' | 'addRequests' | 'podCounts' | 'tree' | 'saveCatalogue' | 'deleteSession'>;
 
 export interface EngineOptions {
   /** Least time between two status emissions of one session, except phase changes. Default 250 ms (≤ 4/s). */
@@ -157,6 +157,27 @@ export class Engine implements SessionEngine, HubListener {
     run.cancelDeadline?.();
     this.deactivate(run);
     this.runs.delete(id);
+  }
+
+  /**
+   * Removes a session and all its stored results (the REST API's `DELETE …?purge=true`): stops it if it
+   * runs, forgets it in memory so no later status write brings it back, then deletes it from the store.
+   */
+  purge(id: string): boolean {
+    const run = this.runs.get(id);
+    if (run) {
+      if (!isTerminal(run.phase)) this.finish(run, 'Completed', R.Deleted, 'deleted and purged');
+      run.cancelEmit?.();
+      run.cancelEmit = undefined;
+      this.lingering.get(id)?.();
+      this.lingering.delete(id);
+      for (const pr of run.pods.values()) {
+        const agent = this.hub.agentFor({ namespace: run.namespace, name: pr.name });
+        if (agent) this.hub.forget(agent, id);
+      }
+      this.runs.delete(id);
+    }
+    return this.store.deleteSession(id) || run !== undefined;
   }
 
   get(id: string): SessionView | undefined {

@@ -264,6 +264,23 @@ describe('session engine', () => {
     expect(rig.store.tree('s1').totals.samples).toBe(20);
   });
 
+  it('purge() stops a running session and deletes it for good', async () => {
+    const a = await rig.agent('web-1');
+    rig.engine.apply(rig.input('s1', SPEC));
+    await startOf(a, 's1');
+    a.report('s1', reqs(2, 'a'));
+    await until(() => rig.view('s1').status.requestsProfiled === 2);
+    a.progress('s1', 2, 99); // leaves a throttled status write pending
+    await until(() => rig.engine.get('s1')!.status.pods[0]!.samples === 99);
+    expect(rig.engine.purge('s1')).toBe(true);
+    expect((await stopOf(a, 's1')).reason).toBe('stopped');
+    rig.clock.advance(120_000);
+    expect(rig.engine.get('s1')).toBeUndefined();
+    expect(rig.store.getSession('s1')).toBeUndefined();
+    expect(rig.store.requests('s1')).toEqual([]);
+    expect(rig.engine.purge('s1')).toBe(false);
+  });
+
   it('fails with SamplerFailed when every pod reports a sampler error', async () => {
     const a = await rig.agent('web-1');
     rig.engine.apply(rig.input('s1', SPEC));
