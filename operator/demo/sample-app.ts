@@ -51,7 +51,7 @@ function priceOrder(items: LineItem[], region: string): { subtotal: number; tax:
   let discount = 0;
   let quotes = 0;
   const taxRate = region === 'eu' ? 0.2 : region === 'uk' ? 0.175 : 0.0825;
-  for (let round = 0; round < 3000; round++) {
+  for (let round = 0; round < 8000; round++) {
     subtotal = 0;
     tax = 0;
     discount = 0;
