@@ -156,28 +156,18 @@ export class Engine implements SessionEngine, HubListener {
     run.cancelEmit = undefined;
     run.cancelDeadline?.();
     this.deactivate(run);
+    for (const pr of run.pods.values()) {
+      const agent = this.hub.agentFor({ namespace: run.namespace, name: pr.name });
+      if (agent) this.hub.forget(agent, id);
+    }
     this.runs.delete(id);
   }
 
-  /**
-   * Removes a session and all its stored results (the REST API's `DELETE …?purge=true`): stops it if it
-   * runs, forgets it in memory so no later status write brings it back, then deletes it from the store.
-   */
+  /** `forget` and delete everything stored for the session. False if there was no such session. */
   purge(id: string): boolean {
-    const run = this.runs.get(id);
-    if (run) {
-      if (!isTerminal(run.phase)) this.finish(run, 'Completed', R.Deleted, 'deleted and purged');
-      run.cancelEmit?.();
-      run.cancelEmit = undefined;
-      this.lingering.get(id)?.();
-      this.lingering.delete(id);
-      for (const pr of run.pods.values()) {
-        const agent = this.hub.agentFor({ namespace: run.namespace, name: pr.name });
-        if (agent) this.hub.forget(agent, id);
-      }
-      this.runs.delete(id);
-    }
-    return this.store.deleteSession(id) || run !== undefined;
+    const known = this.runs.has(id);
+    this.forget(id);
+    return this.store.deleteSession(id) || known;
   }
 
   get(id: string): SessionView | undefined {
