@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { PodIdentity, RequestRecord, RequestTypeStats } from '../src/protocol/messages.js';
 import { Catalogue } from './catalogue/catalogue.js';
 import { systemClock, type Clock } from './clock.js';
-import { AgentLink } from './connection/agent-link.js';
+import { AgentLink, type LinkTuning } from './connection/agent-link.js';
 import { createRootLogger, type Logger, type LogLevel } from './log.js';
 import { Profiler } from './profiling/profiler.js';
 import type { LocalSessionResult, Session } from './profiling/session.js';
@@ -28,6 +28,8 @@ export interface AgentOptions {
   clock?: Clock;
   /** How often samples are collected while sessions run (default 500 ms). */
   collectEveryMs?: number;
+  /** Pacing of the operator link (reconnect backoff, catalogue and progress intervals); defaults suit production. */
+  link?: LinkTuning;
 }
 
 /** A running local session. */
@@ -111,6 +113,7 @@ class AgentImpl implements Agent {
         log: this.log,
         catalogue: this.cat,
         profiler: this.profiler,
+        ...options.link,
       });
       this.link.start();
     }

@@ -36,7 +36,7 @@ export class Catalogue {
   record(type: string, durationMs: number, error: boolean): void {
     let e = this.entries.get(type);
     if (e === undefined) {
-      if (this.entries.size >= this.maxEntries - 1) return this.record(OVERFLOW_TYPE, durationMs, error);
+      if (type !== OVERFLOW_TYPE && this.entries.size >= this.maxEntries - 1) return this.record(OVERFLOW_TYPE, durationMs, error);
       e = { count: 0, errors: 0, current: newBuckets(), previous: newBuckets() };
       this.entries.set(type, e);
     }

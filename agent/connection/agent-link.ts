@@ -17,7 +17,18 @@ import type { BackoffPolicy } from './backoff.js';
 import { Outbox } from './outbox.js';
 import { ReconnectingSocket } from './reconnecting-socket.js';
 
-export interface LinkOptions {
+/** The link's pacing knobs. */
+export interface LinkTuning {
+  backoff?: BackoffPolicy;
+  /** Minimum time between catalogue messages (default 5 s). */
+  catalogueEveryMs?: number;
+  /** Progress messages per running session (default 1 s). */
+  progressEveryMs?: number;
+  /** Finished requests are batched for this long before they are sent (default 100 ms). */
+  flushEveryMs?: number;
+}
+
+export interface LinkOptions extends LinkTuning {
   url: string;
   token?: string | undefined;
   tokenFile?: string | undefined;
@@ -27,12 +38,6 @@ export interface LinkOptions {
   log: Logger;
   catalogue: Catalogue;
   profiler: Profiler;
-  backoff?: BackoffPolicy;
-  /** Minimum time between catalogue messages. */
-  catalogueEveryMs?: number;
-  progressEveryMs?: number;
-  /** Finished requests are batched for this long before they are sent. */
-  flushEveryMs?: number;
   outbox?: Outbox;
 }
 
@@ -233,7 +238,10 @@ export class AgentLink {
   /** Sends now, or keeps the message for after the reconnect when `keep` (results must not be lost). */
   private send(message: AgentMessage, keep: boolean): void {
     const text = JSON.stringify(message);
-    if (this.welcomed && this.outbox.size === 0 && this.socket.send(text)) return;
+    // Results wait for the welcome (the operator has bound the connection to a pod by then) and keep
+    // their order behind anything buffered; the rest goes out whenever the socket is open.
+    const ready = keep ? this.welcomed && this.outbox.size === 0 : true;
+    if (ready && this.socket.send(text)) return;
     if (keep && !this.closed) {
       const before = this.outbox.dropped;
       this.outbox.push(text);

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseLabels, readAgentConfig } from '../../agent/config.js';
+
+describe('agent configuration from the environment', () => {
+  it('reads every variable once into a checked config', () => {
+    const c = readAgentConfig({
+      SONDE_URL: 'ws://127.0.0.1:7070/v1/agents',
+      SONDE_TOKEN: 't',
+      SONDE_TOKEN_FILE: '/var/run/secrets/sonde/token',
+      POD_NAME: 'web-7f9',
+      POD_NAMESPACE: 'shop',
+      POD_UID: 'uid-1',
+      SONDE_LABELS: 'app=web, tier=front',
+      SONDE_LOG_LEVEL: 'INFO',
+    });
+    expect(c).toEqual({
+      url: 'ws://127.0.0.1:7070/v1/agents',
+      token: 't',
+      tokenFile: '/var/run/secrets/sonde/token',
+      pod: { name: 'web-7f9', namespace: 'shop', uid: 'uid-1' },
+      labels: { app: 'web', tier: 'front' },
+      logLevel: 'info',
+    });
+  });
+
+  it('defaults to a quiet, local-only agent named after the host', () => {
+    const c = readAgentConfig({});
+    expect(c.url).toBeUndefined();
+    expect(c.logLevel).toBe('warn');
+    expect(c.pod.namespace).toBe('default');
+    expect(c.pod.name.length).toBeGreaterThan(0);
+    expect(c.labels).toEqual({});
+  });
+
+  it('names the variable that is wrong', () => {
+    expect(() => readAgentConfig({ SONDE_URL: 'http://x' })).toThrow(ConfigError);
+    expect(() => readAgentConfig({ SONDE_URL: 'http://x' })).toThrow(/SONDE_URL must be a ws:\/\/ or wss:\/\/ URL/);
+    expect(() => readAgentConfig({ SONDE_LOG_LEVEL: 'loud' })).toThrow(/SONDE_LOG_LEVEL must be one of/);
+    expect(() => parseLabels('app')).toThrow(/"app" is not key=value/);
+    expect(() => parseLabels('-bad=x')).toThrow(/not a valid label key/);
+    expect(() => parseLabels('app=has space')).toThrow(/not a valid label value/);
+    expect(parseLabels('a=1,,b=')).toEqual({ a: '1', b: '' });
+  });
+});

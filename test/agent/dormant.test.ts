@@ -1,0 +1,56 @@
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startAgent } from '../../agent/index.js';
+import { systemClock } from '../../agent/clock.js';
+import { createRootLogger } from '../../agent/log.js';
+import { Profiler } from '../../agent/profiling/profiler.js';
+import { WallSampler } from '../../agent/sampler/wall-sampler.js';
+import { SondeError } from '../../src/errors.js';
+import { get } from './helpers/load.js';
+import { closeServer, listen } from './helpers/servers.js';
+
+// This file runs in its own process (vitest forks), so the module cache says what the agent loaded.
+const require = createRequire(import.meta.url);
+const samplerLoaded = (): boolean => Object.keys(require.cache).some((k) => k.includes('@datadog/pprof'));
+
+describe('dormant when idle', () => {
+  const server = http.createServer((req, res) => res.end('ok'));
+  afterAll(() => closeServer(server));
+
+  it('classifies requests without loading or starting the sampler, and stops it when sessions end', async () => {
+    const agent = startAgent({ logLevel: 'silent' });
+    const port = await listen(server);
+    for (let i = 0; i < 20; i++) await get(port, `/ping/${i}`);
+    expect(agent.catalogue().find((e) => e.type === 'GET /ping/:id')?.count).toBe(20);
+    expect(samplerLoaded()).toBe(false);
+
+    const s = agent.startSession({ request: 'GET /ping/:id', requests: 2, durationMs: 10_000, sampleIntervalMs: 10 });
+    expect(samplerLoaded()).toBe(true);
+    const { time } = require('@datadog/pprof') as typeof import('@datadog/pprof');
+    expect(time.isStarted()).toBe(true);
+    await get(port, '/ping/100');
+    await get(port, '/ping/101');
+    expect((await s.done).reason).toBe('requests');
+    expect(time.isStarted()).toBe(false);
+    await agent.close();
+  });
+});
+
+describe('a sampler that cannot start', () => {
+  it('ends the session with reason error and says why; the app goes on', async () => {
+    class BrokenSampler extends WallSampler {
+      override start(): void {
+        throw new SondeError('SONDE_SAMPLER_FAILED', 'no profiler on this platform');
+      }
+    }
+    const log = createRootLogger('silent');
+    const profiler = new Profiler(new BrokenSampler(systemClock, log), systemClock, log);
+    const session = profiler.start({ id: 's1', request: 'GET /x', limit: 1, deadline: Date.now() + 10_000, sampleIntervalMs: 10 });
+    const r = await session.done;
+    expect(r.reason).toBe('error');
+    expect(r.partial).toBe(true);
+    expect(r.error).toMatch(/sampler could not start: no profiler on this platform/);
+    expect(profiler.begin()).toBeUndefined();
+  });
+});
