@@ -26,8 +26,8 @@ export class Catalogue {
 
   constructor(
     private readonly clock: Clock,
-    private readonly windowMs = 60_000,
-    private readonly maxEntries = PROTOCOL_LIMITS.maxCatalogueEntries,
+    private readonly windowMs: number = 60_000,
+    private readonly maxEntries: number = PROTOCOL_LIMITS.maxCatalogueEntries,
   ) {
     this.windowStart = clock.now();
   }
