@@ -158,7 +158,7 @@ describe('session page', () => {
     const pod = f.meta['pods'][1] as string;
     const podTree = recorded<TreeResponse>(f, `/api/v1/sessions/${id}/tree`, { pod });
     await page.selectOption('select[name=pod]', pod);
-    await page.waitForFunction((p) => [...document.querySelectorAll('.chart-card .flame-bars li')].some((li) => li.textContent?.endsWith(`on ${p}`)), pod);
+    await page.waitForFunction((p) => Array.from(document.querySelectorAll('.chart-card .flame-bars li')).some((li) => li.textContent?.endsWith(`on ${p}`)), pod);
     expect(param(page, 'pod')).toBe(pod);
     const root = (await bars(page)).find((b) => b.node === 0)!;
     expect(root.label).toBe(`all ${podTree.requests} requests on ${pod}`);
@@ -279,7 +279,7 @@ describe('session page', () => {
     const pod = f.meta['pods'][0] as string;
     const first = await open();
     await first.page.selectOption('select[name=pod]', pod);
-    await first.page.waitForFunction((p) => [...document.querySelectorAll('.chart-card .flame-bars li')].some((li) => li.textContent?.endsWith(`on ${p}`)), pod);
+    await first.page.waitForFunction((p) => Array.from(document.querySelectorAll('.chart-card .flame-bars li')).some((li) => li.textContent?.endsWith(`on ${p}`)), pod);
     await first.page.click('.segmented button[data-value=icicle]');
     await clickBar(first.page, (await bars(first.page)).find((b) => b.label.startsWith('handle demo/sample-app.js'))!);
     await first.page.waitForSelector('.chart-card .reset-zoom');

@@ -84,6 +84,19 @@ describe('sessions page', () => {
     await close();
   });
 
+  it('updates a running session\'s page header live, and offers the new requests', async () => {
+    const live = fixtures('live', 'standalone');
+    const srv = await server(live, { replayEvents: true, eventDelayMs: 120 });
+    const id = live.meta['sessions'].orders;
+    const { page, errors, close } = await openPage(browser, `${srv.url}#/sessions/${id}`);
+    await page.waitForSelector('.session-head .progress-text');
+    const last = live.events.filter((e) => e.event === 'session').map((e) => e.data as SessionView).pop()!;
+    await page.waitForFunction((want) => document.querySelector('.session-head .progress-text')?.textContent === want, `${last.status.requestsProfiled}/200`, { timeout: 20_000 });
+    expect(await page.textContent('.session-head .badge')).toBe(last.status.phase);
+    expect(unexpectedErrors(errors)).toEqual([]);
+    await close();
+  });
+
   it('says how to start the first session when there is none: the kubectl apply, and the form in standalone mode', async () => {
     const empty = fixtures('empty');
     const srv = await server(empty);

@@ -244,6 +244,14 @@ export const sessionPage: PageFactory = (root, route) => {
       return;
     }
     lower.hidden = false;
+    renderSandwich(b);
+    // The table depends on the tree, the sort and its length; the search only moves the focus mark.
+    const tableKey = `${key}|${state.sort}|${hotspotRows}`;
+    if (hotspotsCard.dataset['key'] === tableKey) {
+      for (const tr of hotspotsCard.querySelectorAll<HTMLTableRowElement>('tbody tr')) tr.classList.toggle('is-focused', tr.dataset['label'] === state.q);
+      return;
+    }
+    hotspotsCard.dataset['key'] = tableKey;
     const table = hotspotTable({
       tree: b.tree,
       requests: b.requests,
@@ -268,6 +276,10 @@ export const sessionPage: PageFactory = (root, route) => {
       h('div', { class: 'table-scroll' }, table),
       ...(more ? [h('div', { class: 'table-more' }, h('button', { type: 'button', class: 'btn btn-small', onclick: () => ((hotspotRows += 25), renderLower()) }, 'Show more'))] : []),
     );
+  };
+
+  const renderSandwich = (b: NonNullable<typeof base>): void => {
+    const key = b.key;
     if (state.fn) {
       sandwichCard.classList.remove('is-hint');
       if (sandwichCard.dataset['fn'] !== `${key}|${state.fn}`) {
