@@ -58,7 +58,7 @@ export class FlameView {
     this.path = state.zoom ?? '';
     this.query = state.query ?? '';
     this.lastSearch = searchModel(model, this.query);
-    this.chart.setModel({ layout: model.layout, palette: model.palette, colors: this.lastSearch?.colors ?? model.baseColors, label: model.label }, this.resolve());
+    this.chart.setModel({ layout: model.layout, palette: model.palette, colors: this.lastSearch?.colors ?? model.baseColors, tiny: model.tiny, label: model.label }, this.resolve());
     this.renderCrumbs();
   }
 

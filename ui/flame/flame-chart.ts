@@ -6,6 +6,8 @@ export interface FlameModel {
   layout: FlameLayout;
   palette: readonly PaletteEntry[];
   colors: Uint16Array;
+  /** Palette index → stand-in for sub-pixel bars, so thin neighbours merge into one rectangle. */
+  tiny?: Uint16Array | undefined;
   label(node: number): string;
 }
 
@@ -29,6 +31,8 @@ export interface FlameChartOptions {
 const FONT_SIZE = 11;
 const FONT = `${FONT_SIZE}px ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace`;
 const PAD = 4;
+/** Bars thinner than this (CSS px) are drawn without a gap and merge with same-coloured neighbours. */
+const TINY = 2;
 /** The page cannot hold a taller canvas in every browser; deeper rows are cut (and said so). */
 const MAX_CANVAS_PX = 30000;
 
@@ -59,14 +63,18 @@ export class FlameChart {
   private rows = 0;
   private charW = 7;
   private patterns = new Map<string, CanvasPattern | string>();
+  private solidCache = new Map<string, number>();
   private pendingDraw = 0;
   private hoverNode = -1;
   private readonly resize: ResizeObserver;
   // Visible bars of the last draw, for the accessible list and for tests.
+  // A merged run of thin bars has node -1: it has no single label and is never a hit target.
   private visN = 0;
   private visNode = new Int32Array(1024);
   private visX = new Float32Array(1024);
   private visW = new Float32Array(1024);
+  private visDepth = new Int32Array(1024);
+  private visColor = new Uint16Array(1024);
 
   constructor(
     container: HTMLElement,
@@ -183,7 +191,7 @@ export class FlameChart {
   /** The bar of a node as drawn (CSS pixels), or undefined when it is not visible. */
   barOf(node: number): { x: number; y: number; w: number; h: number } | undefined {
     for (let i = 0; i < this.visN; i++) {
-      if (this.visNode[i] === node) return { x: this.visX[i]!, y: this.rowY(this.model!.layout.depth[node]!), w: this.visW[i]!, h: this.rowH };
+      if (this.visNode[i] === node) return { x: this.visX[i]!, y: this.rowY(this.visDepth[i]!), w: this.visW[i]!, h: this.rowH };
     }
     return undefined;
   }
@@ -211,7 +219,7 @@ export class FlameChart {
 
     const maxRows = Math.floor(MAX_CANVAS_PX / this.rowH);
     let deepest = 0;
-    for (let i = 0; i < this.visN; i++) deepest = Math.max(deepest, L.depth[this.visNode[i]!]!);
+    for (let i = 0; i < this.visN; i++) deepest = Math.max(deepest, this.visDepth[i]!);
     this.rows = Math.max(0, Math.min(deepest + 1 - this.off, maxRows));
     this.note.textContent = deepest + 1 - this.off > maxRows ? `Only the first ${maxRows} levels are drawn: zoom in to see deeper frames.` : '';
 
@@ -225,7 +233,7 @@ export class FlameChart {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.fillStyle = '#ffffff';
     ctx.fillRect(0, 0, W, H);
-    this.paintBars(m, ctx);
+    this.paintBars(m, ctx, dpr);
     this.paintLabels(m, ctx);
     this.updateA11y(m);
     const ms = performance.now() - t0;
@@ -243,15 +251,32 @@ export class FlameChart {
     return this.orientation === 'icicle' ? d * this.rowH : (this.rows - 1 - d) * this.rowH;
   }
 
-  /** Finds the bars to draw: the zoomed node's ancestors at full width, then its visible subtree. */
+  /**
+   * Finds the bars to draw: the zoomed node's ancestors at full width, then its visible subtree.
+   * Thin bars that touch a same-coloured thin bar on their row merge into one run.
+   */
   private collect(L: FlameLayout, W: number): void {
     this.visN = 0;
+    const m = this.model!;
+    const colors = m.colors;
+    const tiny = m.tiny;
     const z = this.zoom;
-    for (const a of ancestorsOf(L, z)) if (a >= this.off) this.push(a, 0, W);
+    for (const a of ancestorsOf(L, z)) if (a >= this.off) this.push(a, 0, W, L.depth[a]!, colors[a]!);
     const k = W / (L.value[z]! || 1);
     const ox = L.x0[z]!;
     const minW = this.minW;
-    const { order, end, value, x0 } = L;
+    const { order, end, value, x0, depth } = L;
+    const rows = L.maxDepth + 1;
+    const runStart = new Float64Array(rows);
+    const runEnd = new Float64Array(rows).fill(-1);
+    const runColor = new Uint16Array(rows);
+    const runNode = new Int32Array(rows);
+    const runCount = new Int32Array(rows);
+    const flush = (d: number): void => {
+      if (runCount[d]! > 0) this.push(runCount[d] === 1 ? runNode[d]! : -1, runStart[d]!, runEnd[d]! - runStart[d]!, d, runColor[d]!);
+      runCount[d] = 0;
+      runEnd[d] = -1;
+    };
     let p = L.pos[z]!;
     const e = end[p]!;
     while (p < e) {
@@ -261,12 +286,31 @@ export class FlameChart {
         p = end[p]!;
         continue;
       }
-      if (node >= this.off) this.push(node, (x0[node]! - ox) * k, w);
       p++;
+      if (node < this.off) continue;
+      const x = (x0[node]! - ox) * k;
+      const d = depth[node]!;
+      if (w >= TINY) {
+        this.push(node, x, w, d, colors[node]!);
+        continue;
+      }
+      const c = tiny ? tiny[colors[node]!]! : colors[node]!;
+      if (runCount[d]! > 0 && runColor[d] === c && Math.abs(runEnd[d]! - x) < 0.01) {
+        runEnd[d] = x + w;
+        runCount[d]!++;
+      } else {
+        flush(d);
+        runStart[d] = x;
+        runEnd[d] = x + w;
+        runColor[d] = c;
+        runNode[d] = node;
+        runCount[d] = 1;
+      }
     }
+    for (let d = 0; d < rows; d++) flush(d);
   }
 
-  private push(node: number, x: number, w: number): void {
+  private push(node: number, x: number, w: number, depth: number, color: number): void {
     if (this.visN === this.visNode.length) {
       const grow = <T extends Int32Array | Float32Array>(a: T, make: (n: number) => T): T => {
         const b = make(a.length * 2);
@@ -276,23 +320,32 @@ export class FlameChart {
       this.visNode = grow(this.visNode, (n) => new Int32Array(n));
       this.visX = grow(this.visX, (n) => new Float32Array(n));
       this.visW = grow(this.visW, (n) => new Float32Array(n));
+      this.visDepth = grow(this.visDepth, (n) => new Int32Array(n));
+      const colors = new Uint16Array(this.visColor.length * 2);
+      colors.set(this.visColor);
+      this.visColor = colors;
     }
     this.visNode[this.visN] = node;
     this.visX[this.visN] = x;
     this.visW[this.visN] = w;
+    this.visDepth[this.visN] = depth;
+    this.visColor[this.visN] = color;
     this.visN++;
   }
 
-  private paintBars(m: FlameModel, ctx: CanvasRenderingContext2D): void {
+  private paintBars(m: FlameModel, ctx: CanvasRenderingContext2D, dpr: number): void {
+    // Many thin bars (every node of a huge tree visible): write them as pixels, then draw the rest.
+    const thin = this.thinCount();
+    const pixels = thin > 4000 && this.canvas.width * this.canvas.height <= 6_000_000;
+    if (pixels) this.paintThinPixels(m, ctx, dpr);
     // Counting sort of the visible bars by colour: one path and one fill per colour.
     const P = m.palette.length;
     const counts = new Int32Array(P + 1);
-    for (let i = 0; i < this.visN; i++) counts[m.colors[this.visNode[i]!]! + 1]!++;
+    for (let i = 0; i < this.visN; i++) counts[this.visColor[i]! + 1]!++;
     for (let c = 0; c < P; c++) counts[c + 1]! += counts[c]!;
     const byColor = new Int32Array(this.visN);
     const fill = counts.slice(0, P);
-    for (let i = 0; i < this.visN; i++) byColor[fill[m.colors[this.visNode[i]!]!]!++] = i;
-    const depth = m.layout.depth;
+    for (let i = 0; i < this.visN; i++) byColor[fill[this.visColor[i]!]!++] = i;
     const h = this.rowH - 1;
     for (let c = 0; c < P; c++) {
       const a = counts[c]!;
@@ -305,12 +358,75 @@ export class FlameChart {
       for (let j = a; j < b; j++) {
         const i = byColor[j]!;
         const w = this.visW[i]!;
+        if (pixels && w < TINY) continue;
         // a 1px gap separates neighbours once bars are wide enough to afford it
-        ctx.rect(this.visX[i]!, this.rowY(depth[this.visNode[i]!]!), w > 3 ? w - 1 : w, h);
+        ctx.rect(this.visX[i]!, this.rowY(this.visDepth[i]!), w > 3 ? w - 1 : w, h);
       }
       ctx.fill();
     }
     ctx.globalAlpha = 1;
+  }
+
+  private thinCount(): number {
+    let n = 0;
+    for (let i = 0; i < this.visN; i++) if (this.visW[i]! < TINY) n++;
+    return n;
+  }
+
+  /**
+   * Thin bars straight into an ImageData: a hundred thousand sub-pixel rectangles cost the canvas
+   * far more than writing their few pixels, and they are too thin to need anti-aliasing.
+   * putImageData replaces pixels, so it runs first, on the white background, before any path.
+   */
+  private paintThinPixels(m: FlameModel, ctx: CanvasRenderingContext2D, dpr: number): void {
+    const cw = this.canvas.width;
+    const ch = this.canvas.height;
+    const image = ctx.createImageData(cw, ch);
+    const px = new Uint32Array(image.data.buffer);
+    px.fill(0xffffffff);
+    const rgba = m.palette.map((e) => this.solid(e));
+    const rowPx = Math.max(1, Math.round((this.rowH - 1) * dpr));
+    // One scanline per row of the chart; a row's bars fill its whole height, so each scanline is
+    // written once and then copied down the row.
+    const scan = new Uint32Array(this.rows * cw).fill(0xffffffff);
+    const used = new Uint8Array(this.rows);
+    for (let i = 0; i < this.visN; i++) {
+      const w = this.visW[i]!;
+      if (w >= TINY) continue;
+      const row = Math.round(this.rowY(this.visDepth[i]!) / this.rowH);
+      if (row < 0 || row >= this.rows) continue;
+      const x0 = Math.max(0, Math.floor(this.visX[i]! * dpr));
+      const x1 = Math.min(cw, Math.max(x0 + 1, Math.round((this.visX[i]! + w) * dpr)));
+      const color = rgba[this.visColor[i]!]!;
+      const base = row * cw;
+      for (let x = x0; x < x1; x++) scan[base + x] = color;
+      used[row] = 1;
+    }
+    for (let row = 0; row < this.rows; row++) {
+      if (!used[row]) continue;
+      const line = scan.subarray(row * cw, (row + 1) * cw);
+      const y0 = Math.round(row * this.rowH * dpr);
+      for (let y = y0, yEnd = Math.min(ch, y0 + rowPx); y < yEnd; y++) px.set(line, y * cw);
+    }
+    ctx.putImageData(image, 0, 0);
+  }
+
+  /** A palette entry as one opaque pixel (alpha blended over white; the hatch as its light grey). */
+  private solid(e: PaletteEntry): number {
+    const key = `${e.fill}|${e.alpha ?? 1}`;
+    let v = this.solidCache.get(key);
+    if (v === undefined) {
+      const probe = document.createElement('canvas').getContext('2d', { willReadFrequently: true })!;
+      probe.fillStyle = '#ffffff';
+      probe.fillRect(0, 0, 1, 1);
+      probe.globalAlpha = e.alpha ?? 1;
+      probe.fillStyle = e.fill === 'hatch' ? '#dfe2e7' : e.fill;
+      probe.fillRect(0, 0, 1, 1);
+      const [r, g, b] = probe.getImageData(0, 0, 1, 1).data;
+      v = ((255 << 24) | (b! << 16) | (g! << 8) | r!) >>> 0;
+      this.solidCache.set(key, v);
+    }
+    return v;
   }
 
   private paintLabels(m: FlameModel, ctx: CanvasRenderingContext2D): void {
@@ -321,8 +437,8 @@ export class FlameChart {
     ctx.textBaseline = 'middle';
     for (let i = 0; i < this.visN; i++) {
       const w = this.visW[i]!;
-      if (w < minLabel) continue;
       const node = this.visNode[i]!;
+      if (w < minLabel || node < 0) continue;
       const entry = m.palette[m.colors[node]!]!;
       const text = fitLabel(m.label(node), Math.floor((w - 2 * PAD) / this.charW));
       if (!text) continue;
@@ -345,8 +461,8 @@ export class FlameChart {
     const depth = m.layout.depth;
     for (let i = 0; i < this.visN && items.length < 300; i++) {
       const w = this.visW[i]!;
-      if (w < minLabel) continue;
       const node = this.visNode[i]!;
+      if (w < minLabel || node < 0) continue;
       const li = document.createElement('li');
       li.textContent = m.label(node);
       li.dataset['node'] = String(node);

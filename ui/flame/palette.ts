@@ -62,6 +62,23 @@ export function matchColor(palette: readonly PaletteEntry[]): number {
 /** The palette of ordinary trees. */
 export const KIND_PALETTE: readonly PaletteEntry[] = searchable(base);
 
+/**
+ * For bars too thin to tell hues apart: each colour's stand-in, one per kind, so neighbouring
+ * sub-pixel bars of a kind merge into one rectangle (a 100,000-bar row becomes a few fills).
+ */
+export const KIND_TINY: Uint16Array = (() => {
+  const rep = (i: number): number => {
+    if (i >= codeStart && i < codeStart + CODE_HUES) return codeStart + 6;
+    if (i >= libStart && i < libStart + LIB_HUES) return libStart + 1;
+    if (i >= nativeStart && i < nativeStart + 4) return nativeStart;
+    return i;
+  };
+  const n = base.length;
+  const map = new Uint16Array(KIND_PALETTE.length);
+  for (let i = 0; i < KIND_PALETTE.length; i++) map[i] = i < n ? rep(i) : i < 2 * n ? n + rep(i - n) : i;
+  return map;
+})();
+
 /** Legend rows for ordinary trees. */
 export const KIND_LEGEND: readonly { label: string; fill: string; title: string }[] = [
   { label: 'your code', fill: base[codeStart + 6]!.fill, title: 'Functions of the application' },

@@ -1,7 +1,7 @@
 import type { CallTree } from '../../src/model/call-tree.js';
 import { frameLabel } from '../../src/model/frame.js';
 import { layoutFlame, type FlameLayout } from './layout.js';
-import { KIND_PALETTE, dimmed, kindColor, matchColor, type PaletteEntry } from './palette.js';
+import { KIND_PALETTE, KIND_TINY, dimmed, kindColor, matchColor, type PaletteEntry } from './palette.js';
 
 /** The weight a view sizes bars by: wall time when the sampler measured it, else sample counts. */
 export type Metric = 'wallUs' | 'samples';
@@ -18,6 +18,8 @@ export interface ViewModel {
   frameLabels: readonly string[];
   palette: readonly PaletteEntry[];
   baseColors: Uint16Array;
+  /** Stand-in colours for sub-pixel bars (see KIND_TINY); none: only equal colours merge. */
+  tiny?: Uint16Array;
   label(node: number): string;
 }
 
@@ -47,6 +49,7 @@ export function makeTreeModel(tree: CallTree, requests: number, rootLabel = 'all
     frameLabels,
     requests,
     palette: KIND_PALETTE,
+    tiny: KIND_TINY,
     baseColors,
     rootLabel,
     label: (node) => (node === 0 ? rootLabel : frameLabels[tree.frameIds[node]!]!),

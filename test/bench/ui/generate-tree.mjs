@@ -79,3 +79,29 @@ export function generateTree({ nodes = 100_000, seed = 42, functions = 12000, in
   }
   return b.build();
 }
+
+/**
+ * The drawing worst case: `chains` stacks of `depth` frames under the root, all equally heavy, so at
+ * 1,440 px every one of the `chains × depth` nodes is wide enough to draw (no subtree is skipped), and
+ * neighbours alternate between app code, library code and native frames, so no two thin neighbours
+ * share a colour and the renderer cannot merge them.
+ */
+export function generateWorstCase({ chains = 2000, depth = 50, seed = 7 } = {}) {
+  const r = rng(seed);
+  const kinds = [
+    (i) => makeFrame(`${VERBS[i % VERBS.length]}${NOUNS[(i * 7) % NOUNS.length]}${i}`, `/app/src/chain/${i % 40}.js`, 1 + i, 1),
+    (i) => makeFrame(`${VERBS[(i * 3) % VERBS.length]}${i}`, `/app/node_modules/lodash/chain${i % 40}.js`, 1 + i, 1),
+    (i) => makeFrame(`native${i}`, '', 0, 0, 'native'),
+  ];
+  const pools = kinds.map((make) => Array.from({ length: 200 }, (_, i) => make(i)));
+  const b = new CallTreeBuilder();
+  for (let c = 0; c < chains; c++) {
+    const stack = [makeFrame(`entry${c}`, '/app/src/entry.js', 1 + c, 1)];
+    for (let d = 1; d < depth; d++) {
+      const pool = pools[(c + d) % 3];
+      stack.push(pool[Math.floor(r() * pool.length)]);
+    }
+    b.addStack(stack, { samples: 1, wallUs: 10_000, cpuUs: 9_000 });
+  }
+  return b.build();
+}

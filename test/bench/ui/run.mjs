@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { serializeTree } from '../../../dist/src/model/serialized.js';
-import { generateTree } from './generate-tree.mjs';
+import { generateTree, generateWorstCase } from './generate-tree.mjs';
 import { memoryResponse, startReplayServer } from '../../ui/replay-server.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -43,13 +43,15 @@ function sessionView(id, nodes) {
   };
 }
 
-const sizes = [100_000, 10_000];
+// Keys: the realistic 100k tree, a 10k one for scaling, and the drawing worst case (every node drawn).
+const WORST = 'worst';
+const sizes = [100_000, 10_000, WORST];
 const responses = [memoryResponse('GET', '/api/v1/info', {}, 200, { mode: 'cluster', version: 'bench' })];
 const trees = {};
 for (const n of sizes) {
   const id = `bench-${n}`;
   const t0 = performance.now();
-  const tree = generateTree({ nodes: n, seed: 42 });
+  const tree = n === WORST ? generateWorstCase() : generateTree({ nodes: n, seed: 42 });
   trees[n] = { id, size: tree.size, genMs: performance.now() - t0 };
   const body = JSON.stringify({ session: id, tree: serializeTree(tree), requests: 100, filters: {} });
   trees[n].bytes = body.length;
@@ -100,8 +102,12 @@ async function measure(n) {
       const bars = [...document.querySelectorAll('.flame-bars li')].map((li) => ({ x: +li.dataset.x, y: +li.dataset.y, w: +li.dataset.w, node: +li.dataset.node }));
       const rows = [...new Set(bars.map((b) => b.y))].sort((a, b) => a - b);
       const row = rows[Math.max(0, rows.length - 8)];
-      const cands = bars.filter((b) => b.y === row && b.w < 1400).sort((a, b) => b.w - a.w);
-      return cands[0] ?? bars.sort((a, b) => b.w - a.w)[0];
+      const cands = bars.filter((b) => b.y === row && b.node !== 0 && b.w < 1400).sort((a, b) => b.w - a.w);
+      if (cands[0]) return cands[0];
+      // no labelled bar to aim at (the worst case: bars under a pixel): click into the middle rows
+      const canvas = document.querySelector('.flame canvas');
+      const h = canvas.clientHeight;
+      return { x: canvas.clientWidth * 0.4, y: Math.floor(h / 18 / 2) * 18, w: 1 };
     });
     const before = await page.evaluate(() => window.__bench.draws.length);
     // locator.click scrolls the bar into view first: deep trees make the canvas taller than the viewport
@@ -128,8 +134,8 @@ async function measure(n) {
 
 const results = Object.fromEntries(sizes.map((n) => [n, { render: [], network: [], draw: [], nav: [], zoom: [], zoomDraw: [], reset: [], bars: [] }]));
 for (let round = 0; round < ROUNDS; round++) {
-  // interleave sizes, alternating which goes first
-  for (const n of round % 2 ? [...sizes].reverse() : sizes) {
+  // interleave sizes, rotating which goes first
+  for (const n of [...sizes.slice(round % sizes.length), ...sizes.slice(0, round % sizes.length)]) {
     const m = await measure(n);
     const r = results[n];
     r.render.push(m.render.fromRequest);
@@ -160,13 +166,15 @@ for (const n of sizes) {
   const t = trees[n];
   const mr = median(r.render);
   const mz = median(r.zoom);
-  console.log(`\n${t.size.toLocaleString('en')} nodes (${(t.bytes / 1e6).toFixed(1)} MB JSON), ${median(r.bars).toFixed(0)} bars drawn`);
+  console.log(`\n${t.size.toLocaleString('en')} nodes${n === WORST ? ', worst case for drawing' : ''} (${(t.bytes / 1e6).toFixed(1)} MB JSON), ${median(r.bars).toFixed(0)} bars drawn`);
   console.log(`  render (request → painted): median ${fmt(mr)} [${spread(r.render)}]  target ≤ ${TARGET_RENDER_MS} ms  ratio ${(mr / TARGET_RENDER_MS).toFixed(2)}`);
   console.log(`    of which network ${fmt(median(r.network))}, canvas draw ${fmt(median(r.draw))}; from navigation ${fmt(median(r.nav))}`);
   console.log(`  zoom (click → painted):    median ${fmt(mz)} [${spread(r.zoom)}]  target ≤ ${TARGET_ZOOM_MS} ms  ratio ${(mz / TARGET_ZOOM_MS).toFixed(2)}  (draw ${fmt(median(r.zoomDraw))})`);
   console.log(`  reset (Esc → painted):     median ${fmt(median(r.reset))} [${spread(r.reset)}]`);
   if (n === 100_000 && (mr > TARGET_RENDER_MS || mz > TARGET_ZOOM_MS)) pass = false;
 }
+const worst = results[WORST];
+if (median(worst.render) > TARGET_RENDER_MS || median(worst.zoom) > TARGET_ZOOM_MS) console.log('\nnote: the drawing worst case misses a target (reported, not gated)');
 const big = results[100_000];
 const small = results[10_000];
 console.log(`\nscaling 100k/10k: render ×${(median(big.render) / median(small.render)).toFixed(2)}, zoom ×${(median(big.zoom) / median(small.zoom)).toFixed(2)}`);
