@@ -4,7 +4,6 @@ import {
   type PodIdentity,
   PROTOCOL_LIMITS,
   PROTOCOL_VERSION,
-  type RequestRecord,
   type StartMessage,
 } from '../../src/protocol/messages.js';
 import { parseOperatorMessage } from '../../src/protocol/validate-operator-message.js';
@@ -45,7 +44,8 @@ export interface LinkOptions extends LinkTuning {
 interface RemoteSession {
   session: Session;
   seq: number;
-  pending: RequestRecord[];
+  /** Finished requests not sent yet, each already JSON. */
+  pending: string[];
 }
 
 const AGENT_VERSION = '0.1.0';
@@ -159,7 +159,7 @@ export class AgentLink {
     const limit = m.maxRequests - (m.alreadyReported ?? 0);
     let session: Session;
     try {
-      session = this.o.profiler.start({ id: m.session, request: m.request, limit: Math.max(1, limit), deadline: m.deadline, sampleIntervalMs: m.sampleIntervalMs });
+      session = this.o.profiler.start({ id: m.session, request: m.request, limit: Math.max(1, limit), deadline: m.deadline, sampleIntervalMs: m.sampleIntervalMs, retain: false });
     } catch (err) {
       this.send({ type: 'error', session: m.session, code: (err as { code?: string }).code ?? 'SONDE_INTERNAL', message: (err as Error).message }, false);
       return;
@@ -174,7 +174,7 @@ export class AgentLink {
     const r: RemoteSession = { session, seq: 0, pending: [] };
     this.remote.set(m.session, r);
     session.onRecord((record) => {
-      r.pending.push(record);
+      r.pending.push(JSON.stringify(record));
       this.scheduleFlush();
     });
   }
@@ -189,7 +189,7 @@ export class AgentLink {
 
   private sendEnded(session: Session, _seq: number): void {
     const res = session.result;
-    const ended: AgentMessage = { type: 'ended', session: session.id, reason: res?.reason ?? 'stopped', requests: session.records.length, samples: session.samples };
+    const ended: AgentMessage = { type: 'ended', session: session.id, reason: res?.reason ?? 'stopped', requests: session.reported, samples: session.samples };
     if (res?.error !== undefined) ended.error = res.error;
     this.send(ended, true);
   }
@@ -206,25 +206,30 @@ export class AgentLink {
     for (const r of this.remote.values()) this.flushSession(r);
   }
 
-  /** Sends a session's finished requests in batches under the count and size limits. */
+  /**
+   * Sends a session's finished requests in batches under the count and size limits. Each record was
+   * stringified once when it arrived; a batch is those strings joined, not a second serialisation.
+   */
   private flushSession(r: RemoteSession): void {
+    const head = `{"type":"requests","session":${JSON.stringify(r.session.id)},"seq":`;
     while (r.pending.length > 0) {
-      const batch: RequestRecord[] = [];
+      let count = 0;
       let bytes = 0;
-      while (r.pending.length > 0 && batch.length < PROTOCOL_LIMITS.maxRequestsPerMessage) {
-        const size = JSON.stringify(r.pending[0]).length;
-        if (batch.length > 0 && bytes + size > TARGET_MESSAGE_BYTES) break;
-        batch.push(r.pending.shift()!);
+      while (count < r.pending.length && count < PROTOCOL_LIMITS.maxRequestsPerMessage) {
+        const size = r.pending[count]!.length + 1;
+        if (count > 0 && bytes + size > TARGET_MESSAGE_BYTES) break;
         bytes += size;
+        count++;
       }
-      this.send({ type: 'requests', session: r.session.id, seq: ++r.seq, requests: batch }, true);
+      const batch = r.pending.splice(0, count);
+      this.sendText(`${head}${++r.seq},"requests":[${batch.join(',')}]}`, true);
     }
   }
 
   private sendProgress(): void {
     if (!this.welcomed) return;
     for (const r of this.remote.values()) {
-      this.send({ type: 'progress', session: r.session.id, requests: r.session.records.length, samples: r.session.samples, inFlight: r.session.taken - r.session.records.length }, false);
+      this.send({ type: 'progress', session: r.session.id, requests: r.session.reported, samples: r.session.samples, inFlight: r.session.taken - r.session.reported }, false);
     }
   }
 
@@ -237,7 +242,10 @@ export class AgentLink {
 
   /** Sends now, or keeps the message for after the reconnect when `keep` (results must not be lost). */
   private send(message: AgentMessage, keep: boolean): void {
-    const text = JSON.stringify(message);
+    this.sendText(JSON.stringify(message), keep);
+  }
+
+  private sendText(text: string, keep: boolean): void {
     // Results wait for the welcome (the operator has bound the connection to a pod by then) and keep
     // their order behind anything buffered; the rest goes out whenever the socket is open.
     const ready = keep ? this.welcomed && this.outbox.size === 0 : true;

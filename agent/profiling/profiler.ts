@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { SampleBatch } from '../sampler/profile-samples.js';
 import type { WallSampler } from '../sampler/wall-sampler.js';
 import { attributeBatch } from './attribute-batch.js';
-import { buildRequestRecord, buildRequestTree } from './request-record.js';
+import { buildRequestRecord } from './request-record.js';
 import { RequestState } from './request-state.js';
 import { Session } from './session.js';
 import type { SessionSpec } from './session-params.js';
@@ -154,9 +154,8 @@ export class Profiler {
     r.retired = true;
     this.inFlight.delete(r);
     if (r.claimedBy.length === 0) return;
-    const tree = buildRequestTree(r);
-    const record = buildRequestRecord(r, tree);
-    for (const s of r.claimedBy) (s as Session).deliver(record, tree);
+    const record = buildRequestRecord(r);
+    for (const s of r.claimedBy) (s as Session).deliver(record);
   }
 
   private finishSession(session: Session, reason: SessionEndReason, error?: string): void {
@@ -165,7 +164,7 @@ export class Profiler {
     this.deadlines.delete(session);
     this.sessions = this.sessions.filter((s) => s !== session);
     session.finish(reason, this.clock.now(), error);
-    this.log.info({ session: session.id, reason, requests: session.records.length }, 'session ended');
+    this.log.info({ session: session.id, reason, requests: session.reported }, 'session ended');
     if (this.sessions.length === 0) this.stopSampler();
     for (const l of this.endListeners) this.guard(() => l(session));
   }

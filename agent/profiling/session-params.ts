@@ -25,6 +25,11 @@ export interface SessionSpec {
   /** Epoch milliseconds. */
   deadline: number;
   sampleIntervalMs: number;
+  /**
+   * Keep every record and merge a tree at the end (local sessions, default). Sessions the operator runs
+   * stream their records away and keep only counts: 10,000 requests must not pile up in the app.
+   */
+  retain?: boolean;
 }
 
 const ID = /^[A-Za-z0-9][-A-Za-z0-9_.:]{0,127}$/;

@@ -1,6 +1,7 @@
 import type { CallTree } from '../../src/model/call-tree.js';
 import { emptyTree } from '../../src/model/call-tree-builder.js';
 import { mergeTrees } from '../../src/model/merge.js';
+import { deserializeTree } from '../../src/model/serialized.js';
 import type { RequestRecord, SessionEndReason } from '../../src/protocol/messages.js';
 import type { Claimant, RequestState } from './request-state.js';
 import type { SessionSpec } from './session-params.js';
@@ -14,9 +15,11 @@ export interface LocalSessionResult {
   partial: boolean;
   /** Why, when reason is 'error'. */
   error?: string;
-  /** One record per profiled request, in the order they finished. */
+  /** One record per profiled request, in the order they finished (empty when records were not retained). */
   requests: RequestRecord[];
-  /** The merged tree of every profiled request. */
+  /** Requests profiled (equal to `requests.length` when records are retained). */
+  reported: number;
+  /** The merged tree of every profiled request (empty when records were not retained). */
   tree: CallTree;
   /** Own samples over all requests. */
   samples: number;
@@ -39,7 +42,8 @@ export class Session implements Claimant {
   taken = 0;
   private awaiting = 0;
   readonly records: RequestRecord[] = [];
-  private readonly trees: CallTree[] = [];
+  /** Records delivered so far. */
+  reported = 0;
   samples = 0;
   sampleIntervalMs: number;
   private readonly listeners: ((record: RequestRecord) => void)[] = [];
@@ -70,11 +74,11 @@ export class Session implements Claimant {
   }
 
   /** A taken request's record, once all its samples are in. */
-  deliver(record: RequestRecord, tree: CallTree): void {
+  deliver(record: RequestRecord): void {
     if (this.status === 'ended') return;
     this.awaiting--;
-    this.records.push(record);
-    this.trees.push(tree);
+    this.reported++;
+    if (this.spec.retain !== false) this.records.push(record);
     this.samples += record.samples;
     for (const l of this.listeners) {
       try {
@@ -105,7 +109,8 @@ export class Session implements Claimant {
       reason,
       partial: reason !== 'requests',
       requests: this.records,
-      tree: this.trees.length > 0 ? mergeTrees(this.trees) : emptyTree(),
+      reported: this.reported,
+      tree: this.records.length > 0 ? mergeTrees(this.records.map((r) => deserializeTree(r.tree))) : emptyTree(),
       samples: this.samples,
       startedAt: this.startedAt,
       endedAt,

@@ -39,6 +39,30 @@ export interface SampleBatch {
   unplaced: number;
 }
 
+/**
+ * One Frame object per source location for as long as the sampler lives, so trees built from samples
+ * of different batches can match frames by identity. Bounded: a process that keeps compiling new code
+ * (eval, templates) starts the cache over rather than growing it.
+ */
+export class FrameCache {
+  private readonly map = new Map<string, Frame | null>();
+  constructor(
+    private readonly hideFile: (file: string) => boolean,
+    private readonly max = 50_000,
+  ) {}
+
+  get(name: string, file: string, line: number): Frame | null {
+    const key = `${name}\u0000${file}\u0000${line}`;
+    let f = this.map.get(key);
+    if (f === undefined) {
+      f = toFrame(name, file, line, this.hideFile);
+      if (this.map.size >= this.max) this.map.clear();
+      this.map.set(key, f);
+    }
+    return f;
+  }
+}
+
 const GC_NAME = 'Garbage Collection';
 const RUNTIME_NAME = 'Node.js';
 
@@ -53,7 +77,7 @@ export function profileToSamples(
   startUs: number,
   endUs: number,
   nominalIntervalUs: number,
-  hideFile: (file: string) => boolean,
+  frameCache: FrameCache,
 ): SampleBatch {
   const strings = profile.stringTable.strings;
   const sKey = strings.indexOf('s');
@@ -64,7 +88,7 @@ export function profileToSamples(
   for (const loc of profile.location) {
     const line = loc.line[0];
     const fn = line ? functions.get(Number(line.functionId)) : undefined;
-    frameOf.set(Number(loc.id), fn ? toFrame(fn.name, fn.file, Number(line!.line), hideFile) : null);
+    frameOf.set(Number(loc.id), fn ? frameCache.get(fn.name, fn.file, Number(line!.line)) : null);
   }
 
   const period = profile.period ? Number(profile.period) / 1000 : 0;

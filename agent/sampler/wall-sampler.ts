@@ -1,10 +1,10 @@
-import { AsyncLocalStorage, createHook, type AsyncHook } from 'node:async_hooks';
+import { createHook, executionAsyncResource, type AsyncHook } from 'node:async_hooks';
 import { createRequire } from 'node:module';
 import type { Profile } from 'pprof-format';
 import { SondeError } from '../../src/errors.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import { profileToSamples, type ContextRecord, type SampleBatch } from './profile-samples.js';
+import { FrameCache, profileToSamples, type ContextRecord, type SampleBatch } from './profile-samples.js';
 
 /**
  * The only file that touches the sampler's native interface (`@datadog/pprof`'s wall profiler); see
@@ -16,8 +16,10 @@ import { profileToSamples, type ContextRecord, type SampleBatch } from './profil
  * - `cped`: with AsyncContextFrame (Node 24 by default) the context rides in the continuation-preserved
  *   embedder data that V8 carries through promises and callbacks for free; the agent sets it once per
  *   request with `runWithContext`.
- * - `hooks`: before that, an async hook sets the current context before every callback and clears it
- *   after. That costs a little on every callback, so the hook exists only while a session samples.
+ * - `hooks`: before that, one async hook carries it: `init` stamps each new async resource with the
+ *   context of the code creating it, `before` makes a resource's context current when its callback
+ *   runs, `after` clears it. That costs a little on every callback, so the hook exists only while a
+ *   session samples.
  */
 export type ContextMode = 'cped' | 'hooks';
 
@@ -25,6 +27,10 @@ type PprofModule = typeof import('@datadog/pprof');
 type TimeApi = PprofModule['time'];
 
 const require = createRequire(import.meta.url);
+
+/** Where hooks mode keeps a resource's context (a symbol on the resource, as AsyncLocalStorage does). */
+const CONTEXT = Symbol('sonde.context');
+type Stamped = { [CONTEXT]?: object };
 
 /** Loads the addon on first use, never at import: an idle agent must not load native code it may not need. */
 function loadPprof(): { time: TimeApi; acf: boolean } {
@@ -47,19 +53,20 @@ export class WallSampler {
   private started = false;
   private intervalUs = 0;
   private lastCollectUs = 0;
-  private readonly als = new AsyncLocalStorage<object>();
   private hook: AsyncHook | undefined;
   /** The context last handed to the profiler in hooks mode, to skip redundant native calls. */
   private current: object | undefined;
   private readonly log: Logger;
+  private readonly frames: FrameCache;
 
   constructor(
     private readonly clock: Clock,
     log: Logger,
     /** Frames to leave out of stacks (the agent's own wrappers). */
-    private readonly hideFile: (file: string) => boolean = () => false,
+    hideFile: (file: string) => boolean = () => false,
   ) {
     this.log = log.child({ module: 'sampler' });
+    this.frames = new FrameCache(hideFile);
   }
 
   get running(): boolean {
@@ -108,15 +115,13 @@ export class WallSampler {
   run<R>(context: object, fn: () => R): R {
     if (!this.started) return fn();
     if (this.contextMode === 'cped') return this.time!.runWithContext(context, fn);
-    return this.als.run(context, () => {
-      const previous = this.current;
-      this.setContext(context);
-      try {
-        return fn();
-      } finally {
-        this.setContext(previous);
-      }
-    });
+    const previous = this.current;
+    this.setContext(context);
+    try {
+      return fn();
+    } finally {
+      this.setContext(previous);
+    }
   }
 
   /** The samples since the last collect; sampling goes on. */
@@ -144,7 +149,7 @@ export class WallSampler {
       return { s: contexts.length - 1 };
     }) as unknown as Profile;
     const endUs = this.clock.nowUs();
-    const batch = profileToSamples(profile, contexts, this.lastCollectUs, endUs, this.intervalUs, this.hideFile);
+    const batch = profileToSamples(profile, contexts, this.lastCollectUs, endUs, this.intervalUs, this.frames);
     this.lastCollectUs = endUs;
     return batch;
   }
@@ -161,7 +166,10 @@ export class WallSampler {
 
   private enableHooks(): void {
     this.hook ??= createHook({
-      before: () => this.setContext(this.als.getStore()),
+      init: (_id, _type, _trigger, resource) => {
+        if (this.current !== undefined) (resource as Stamped)[CONTEXT] = this.current;
+      },
+      before: () => this.setContext((executionAsyncResource() as Stamped)[CONTEXT]),
       after: () => this.setContext(undefined),
     });
     this.hook.enable();
@@ -170,7 +178,6 @@ export class WallSampler {
   private disableHooks(): void {
     if (this.contextMode !== 'hooks') return;
     this.hook?.disable();
-    this.als.disable();
     this.current = undefined;
   }
 }

@@ -1,0 +1,255 @@
+// Agent overhead benchmark: `npm run bench:agent [-- --node 22 --rounds 10 --seconds 3]`.
+//
+// Five copies of one fastify service run side by side, each pinned to CPU 1 (the load generator and
+// this script take CPU 0): no agent / agent idle (loaded, connected, no session) / agent sampling every
+// 10 ms / every 1 ms / `node --cpu-prof` at 1 ms as the anchor. Rounds interleave the modes in a fresh
+// random order; each round measures the server's own CPU per request (process.cpuUsage in the server)
+// and the client's p99 latency, as a ratio to the same round's "no agent". Medians and spread are
+// printed, ready for docs/BENCHMARKS.md.
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { WebSocketServer } from 'ws';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const { values: opt } = parseArgs({
+  options: {
+    node: { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '8' },
+    seconds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '16' },
+    modes: { type: 'string', default: 'none,idle,sample10,sample1,cpuprof' },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+const hasTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+function nodeBinary(v) {
+  if (v === '22' || v === '24') return join(ROOT, `node_modules/node${v}/bin/node`);
+  if (v !== '20') return v; // a path
+  // Not process.execPath: under npm, node_modules/.bin (where the node22 package puts a `node`) comes first.
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir && !dir.includes('node_modules') && existsSync(join(dir, 'node'))) return join(dir, 'node');
+  }
+  return process.execPath;
+}
+
+const MODES = {
+  none: { label: 'no agent', flags: [] },
+  idle: { label: 'agent idle (connected)', agent: true },
+  sample10: { label: 'agent sampling 10 ms', agent: true, intervalMs: 10 },
+  sample1: { label: 'agent sampling 1 ms', agent: true, intervalMs: 1 },
+  cpuprof: { label: 'node --cpu-prof 1 ms', flags: ['--cpu-prof', '--cpu-prof-interval', '1000'] },
+  // Diagnostic, not in the default set: sampling runs but no request matches, so no records are made.
+  // The difference to sample10 is the cost of recording and sending requests.
+  nomatch10: { label: 'agent sampling 10 ms, no request matches', agent: true, intervalMs: 10, request: 'GET /nothing' },
+};
+
+/** The operator's side, reduced to what the benchmark needs: welcome, ping, start, stop, count. */
+async function startOperator() {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/v1/agents' });
+  await new Promise((r) => wss.once('listening', r));
+  const agents = new Map(); // pod name -> { ws, records, ended }
+  wss.on('connection', (ws) => {
+    ws.on('error', () => {});
+    ws.on('message', (data) => {
+      const m = JSON.parse(data.toString());
+      if (m.type === 'hello') {
+        const a = { ws, records: 0, ended: [] };
+        agents.set(m.pod.name, a);
+        ws.on('message', (d) => {
+          const x = JSON.parse(d.toString());
+          if (x.type === 'requests') a.records += x.requests.length;
+          if (x.type === 'ended') a.ended.push(x);
+        });
+        ws.send(JSON.stringify({ type: 'welcome', protocol: 1, agentId: m.pod.name, heartbeatMs: 10_000 }));
+      }
+    });
+  });
+  const ping = setInterval(() => wss.clients.forEach((c) => c.ping()), 10_000);
+  return {
+    url: `ws://127.0.0.1:${wss.address().port}/v1/agents`,
+    agents,
+    close: () => {
+      clearInterval(ping);
+      wss.clients.forEach((c) => c.terminate());
+      wss.close();
+    },
+  };
+}
+
+async function startServer(mode, nodeBin, operatorUrl, profDir) {
+  const m = MODES[mode];
+  const flags = m.agent ? ['--import', join(ROOT, 'dist/agent/register.js')] : m.flags.slice();
+  if (mode === 'cpuprof') flags.push('--cpu-prof-dir', profDir);
+  const env = { ...process.env, SONDE_LOG_LEVEL: 'error' };
+  delete env.SONDE_BENCH_PINNED;
+  if (m.agent) Object.assign(env, { SONDE_URL: operatorUrl, POD_NAME: `bench-${mode}`, POD_NAMESPACE: 'bench' });
+  const exec = hasTaskset ? { execPath: 'taskset', execArgv: ['-c', '1', nodeBin, ...flags] } : { execPath: nodeBin, execArgv: flags };
+  const child = fork(join(HERE, 'server.mjs'), [], { ...exec, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = (type) => new Promise((resolve, reject) => {
+    const on = (msg) => {
+      if (msg.type === type) {
+        child.off('message', on);
+        resolve(msg);
+      }
+    };
+    child.on('message', on);
+    child.once('exit', (code) => reject(new Error(`${mode} server exited (${code})`)));
+  });
+  const ready = await next('ready');
+  return { mode, child, port: ready.port, node: ready.node, next };
+}
+
+/** Closed-loop keep-alive load; latencies recorded only while `recording`. */
+function startLoad(port, concurrency) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const state = { stop: false, recording: false, latencies: [], errors: 0 };
+  const one = (id) =>
+    new Promise((resolve) => {
+      const t = process.hrtime.bigint();
+      const req = http.get({ host: '127.0.0.1', port, path: `/api/orders/${id}`, agent }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (state.recording) state.latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
+          resolve();
+        });
+      });
+      req.on('error', () => {
+        state.errors++;
+        resolve();
+      });
+    });
+  const loops = Array.from({ length: concurrency }, async (_, i) => {
+    for (let k = i; !state.stop; k += concurrency) await one(k % 5000);
+  });
+  state.done = async () => {
+    state.stop = true;
+    await Promise.all(loops);
+    agent.destroy();
+  };
+  return state;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+};
+
+async function main() {
+  if (!existsSync(join(ROOT, 'dist/agent/register.js'))) throw new Error('dist/agent is missing: run `npm run build` (npm run bench:agent does)');
+  const nodeBin = nodeBinary(opt.node);
+  const modes = opt.modes.split(',');
+  if (!modes.includes('none')) throw new Error('the modes must include "none": it is the baseline');
+  const rounds = Number(opt.rounds);
+  const seconds = Number(opt.seconds);
+  const concurrency = Number(opt.concurrency);
+  const profDir = mkdtempSync(join(tmpdir(), 'sonde-bench-prof-'));
+  const operator = await startOperator();
+  const servers = {};
+  for (const mode of modes) servers[mode] = await startServer(mode, nodeBin, operator.url, profDir);
+  for (const mode of modes.filter((m) => MODES[m].agent)) {
+    for (let i = 0; !operator.agents.has(`bench-${mode}`); i++) {
+      if (i > 200) throw new Error(`agent of ${mode} never connected`);
+      await sleep(25);
+    }
+  }
+  const node = servers.none.node;
+  console.error(`node ${node}, ${rounds} rounds × ${modes.length} modes × ${seconds}s, concurrency ${concurrency}, ${hasTaskset ? 'server on CPU 1, load on CPU 0' : 'NOT pinned (no taskset)'}`);
+
+  const results = Object.fromEntries(modes.map((m) => [m, []]));
+  for (let r = 0; r < rounds; r++) {
+    const order = [...modes].sort(() => Math.random() - 0.5);
+    const round = {};
+    for (const mode of order) {
+      const s = servers[mode];
+      const m = MODES[mode];
+      const agent = operator.agents.get(`bench-${mode}`);
+      const session = `bench-${mode}-${r}`;
+      if (m.intervalMs) {
+        agent.ws.send(JSON.stringify({ type: 'start', session, request: m.request ?? 'GET /api/orders/:id', maxRequests: 10_000, deadline: Date.now() + 120_000, sampleIntervalMs: m.intervalMs }));
+      }
+      const load = startLoad(s.port, concurrency);
+      await sleep(700); // warm-up: JIT, sampler start
+      s.child.send('mark');
+      load.recording = true;
+      await sleep(seconds * 1000);
+      const report = s.next('report');
+      s.child.send('report');
+      const { cpuUs, requests } = await report;
+      load.recording = false;
+      await load.done();
+      let sampled = null;
+      if (m.intervalMs) {
+        agent.ws.send(JSON.stringify({ type: 'stop', session, reason: 'stopped' }));
+        for (let i = 0; i < 200 && !agent.ended.some((e) => e.session === session); i++) await sleep(25);
+        const ended = agent.ended.find((e) => e.session === session);
+        if (!ended || ended.reason !== 'stopped') console.error(`warning: ${mode} round ${r + 1} session ended ${ended ? `by ${ended.reason}` : 'never'}: sampling may not have covered the round`);
+        sampled = ended?.requests ?? 0;
+      }
+      round[mode] = { cpuUsPerReq: cpuUs / requests, p99Ms: quantile(load.latencies, 0.99), rps: requests / seconds, errors: load.errors, sampled };
+    }
+    for (const mode of modes) {
+      results[mode].push({ ...round[mode], cpuRatio: round[mode].cpuUsPerReq / round.none.cpuUsPerReq, p99Ratio: round[mode].p99Ms / round.none.p99Ms });
+    }
+    console.error(`round ${r + 1}/${rounds}: ` + modes.map((m) => `${m} ${round[m].cpuUsPerReq.toFixed(0)}µs/req ×${(round[m].cpuUsPerReq / round.none.cpuUsPerReq).toFixed(3)}`).join('  '));
+  }
+
+  for (const s of Object.values(servers)) {
+    const gone = new Promise((r) => s.child.once('exit', r));
+    s.child.send('exit');
+    await Promise.race([gone, sleep(5000)]);
+    s.child.kill();
+  }
+  operator.close();
+  rmSync(profDir, { recursive: true, force: true });
+
+  const fmt = (x) => x.toFixed(3);
+  const spread = (xs) => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))} (IQR ${fmt(quantile(xs, 0.25))}–${fmt(quantile(xs, 0.75))})`;
+  const rows = modes.map((mode) => {
+    const rs = results[mode];
+    const cpu = rs.map((x) => x.cpuRatio);
+    const p99 = rs.map((x) => x.p99Ratio);
+    return {
+      mode,
+      label: MODES[mode].label,
+      cpuUsPerReq: quantile(rs.map((x) => x.cpuUsPerReq), 0.5),
+      cpuRatio: quantile(cpu, 0.5),
+      cpuSpread: spread(cpu),
+      p99Ms: quantile(rs.map((x) => x.p99Ms), 0.5),
+      p99Ratio: quantile(p99, 0.5),
+      p99Spread: spread(p99),
+      rps: quantile(rs.map((x) => x.rps), 0.5),
+      sampled: rs[0].sampled === null ? null : quantile(rs.map((x) => x.sampled), 0.5),
+    };
+  });
+  if (opt.json) console.log(JSON.stringify({ node, rounds, seconds, concurrency, pinned: hasTaskset, rows }, null, 2));
+  console.log(`\nnode ${node}; ${rounds} interleaved rounds of ${seconds} s per mode; closed-loop load, ${concurrency} connections\n`);
+  console.log('| mode | CPU µs/req (median) | CPU ratio median | CPU ratio min–max (IQR) | p99 ms | p99 ratio median | p99 ratio min–max (IQR) | req/s |');
+  console.log('| --- | ---: | ---: | --- | ---: | ---: | --- | ---: |');
+  for (const r of rows) {
+    console.log(`| ${r.label} | ${r.cpuUsPerReq.toFixed(0)} | ${fmt(r.cpuRatio)} | ${r.cpuSpread} | ${r.p99Ms.toFixed(2)} | ${fmt(r.p99Ratio)} | ${r.p99Spread} | ${r.rps.toFixed(0)} |`);
+  }
+}
+
+// Pin this process (the load generator) to CPU 0 by re-running under taskset.
+if (hasTaskset && !process.env.SONDE_BENCH_PINNED) {
+  const child = spawn('taskset', ['-c', '0', process.execPath, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, SONDE_BENCH_PINNED: '1' } });
+  child.on('exit', (code) => process.exit(code ?? 1));
+} else {
+  await main();
+}
