@@ -31,10 +31,15 @@ describe.skipIf(missing)('standalone operator with three agent processes', () =>
       await waitForAgents(op.url, 3, WORK_TYPE);
       const N = 30;
       const created = await createSession(op.url, { name: 'work', spec: { selector: { matchLabels: { app: 'e2e' } }, request: WORK_TYPE, requests: N, duration: '2m', sampleInterval: '5ms' } });
+      await eventually(async () => ((await sessionView(op.url, created.id)).status.phase === 'Completed' ? true : undefined), 60_000, 'session Completed');
+      stop.abort();
+      await traffic;
+      // Requests in flight at N still land after Completed; once they have, status and store agree.
       const done = await eventually(async () => {
         const v = await sessionView(op.url, created.id);
-        return v.status.phase === 'Completed' ? v : undefined;
-      }, 60_000, 'session Completed');
+        const rows = await getJson<{ items: unknown[] }>(`${op.url}/api/v1/sessions/${created.id}/requests`);
+        return rows.items.length === v.status.requestsProfiled ? v : undefined;
+      }, 15_000, 'status and store to agree');
 
       // N across pods: at least N, in-flight requests kept (so possibly a few more), every pod took part.
       expect(done.status.requestsProfiled).toBeGreaterThanOrEqual(N);
