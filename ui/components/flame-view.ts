@@ -126,7 +126,7 @@ export class FlameView {
       tail.push(h('span', { class: 'crumb-share muted' }, `${formatShare(share)} of all`));
       tail.push(h('button', { type: 'button', class: 'btn btn-small reset-zoom', onclick: () => this.options.onZoom(''), title: 'Reset zoom (Esc)' }, 'Reset zoom'));
     } else {
-      tail.push(h('span', { class: 'crumb-share muted' }, `${formatInt(m.layout.size - 1)} frames · click a bar to zoom`));
+      tail.push(h('span', { class: 'crumb-share muted' }, `${formatInt(m.layout.size - 1)} frame${m.layout.size === 2 ? '' : 's'} · click a bar to zoom`));
     }
     if (this.options.actions) tail.push(...this.options.actions(z, m));
     this.crumbs.replaceChildren(h('div', { class: 'crumbs' }, ...items), h('div', { class: 'crumb-tail' }, ...tail));

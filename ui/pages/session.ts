@@ -1,5 +1,6 @@
 import type { CallTree } from '../../src/model/call-tree.js';
 import { diffTrees } from '../../src/model/diff.js';
+import { frameLabel } from '../../src/model/frame.js';
 import { deserializeTree } from '../../src/model/serialized.js';
 import { api, type TreeQuery } from '../api/client.js';
 import { live } from '../api/events.js';
@@ -229,8 +230,9 @@ export const sessionPage: PageFactory = (root, route) => {
       fetchTree({ pod }).then(
         ({ tree, requests }) => {
           if (destroyed || state.pod !== key) return;
-          base = { key, tree, requests, labels: makeTreeModel(tree, requests).frameLabels as string[] };
-          renderLower();
+          base = { key, tree, requests, labels: tree.frames.map(frameLabel) };
+          // After the graph has painted: the table can wait a frame, the graph should not.
+          requestAnimationFrame(() => setTimeout(() => !destroyed && renderLower(), 0));
         },
         () => {
           /* the chart shows the error */
