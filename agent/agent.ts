@@ -28,6 +28,8 @@ export interface AgentOptions {
   clock?: Clock;
   /** How often samples are collected while sessions run (default 500 ms). */
   collectEveryMs?: number;
+  /** Requests starting this soon after the sampler starts from cold are not profiled (default 500 ms; see the ADR). */
+  samplerWarmupMs?: number;
   /** Pacing of the operator link (reconnect backoff, catalogue and progress intervals); defaults suit production. */
   link?: LinkTuning;
 }
@@ -99,7 +101,10 @@ class AgentImpl implements Agent {
     this.pod = { name: options.pod?.name ?? 'local', namespace: options.pod?.namespace ?? 'default', uid: options.pod?.uid ?? '' };
     this.cat = new Catalogue(this.clock);
     const sampler = new WallSampler(this.clock, this.log, isAgentFile);
-    this.profiler = new Profiler(sampler, this.clock, this.log, options.collectEveryMs === undefined ? {} : { collectEveryMs: options.collectEveryMs });
+    this.profiler = new Profiler(sampler, this.clock, this.log, {
+      ...(options.collectEveryMs === undefined ? {} : { collectEveryMs: options.collectEveryMs }),
+      ...(options.samplerWarmupMs === undefined ? {} : { warmupMs: options.samplerWarmupMs }),
+    });
     this.tracker = new RequestTracker(this.cat, this.profiler, this.log);
     this.undo.push(installHttpHook(this.tracker), watchFrameworkRoutes());
     if (options.url) {

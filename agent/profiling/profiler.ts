@@ -13,6 +13,12 @@ import type { SessionSpec } from './session-params.js';
 export interface ProfilerOptions {
   /** How often samples are collected and finished requests reported while sampling. */
   collectEveryMs?: number;
+  /**
+   * After the sampler starts from cold, requests that start within this window are not profiled:
+   * code V8 optimised before the profiler started loses its own frames for a few hundred
+   * milliseconds (measured in docs/adr/0001-node-sampler.md). Default 500 ms.
+   */
+  warmupMs?: number;
 }
 
 /**
@@ -30,6 +36,9 @@ export class Profiler {
   private collectSoon = false;
   private readonly log: Logger;
   private readonly collectEveryMs: number;
+  private readonly warmupMs: number;
+  /** Epoch µs from which new requests are profiled (the end of the sampler's warm-up). */
+  private eligibleFromUs = 0;
   private readonly endListeners: ((s: Session) => void)[] = [];
 
   constructor(
@@ -40,6 +49,7 @@ export class Profiler {
   ) {
     this.log = log.child({ module: 'profiler' });
     this.collectEveryMs = options.collectEveryMs ?? 500;
+    this.warmupMs = options.warmupMs ?? 500;
   }
 
   /** Sessions still running. */
@@ -55,7 +65,9 @@ export class Profiler {
   /** Starts tracking a unit of work if any session samples; undefined (and no cost) otherwise. */
   begin(): RequestState | undefined {
     if (this.sessions.length === 0) return undefined;
-    const r = new RequestState(this.clock.nowUs(), this.sessions);
+    const now = this.clock.nowUs();
+    if (now < this.eligibleFromUs) return undefined;
+    const r = new RequestState(now, this.sessions);
     this.inFlight.add(r);
     return r;
   }
@@ -96,6 +108,7 @@ export class Profiler {
     if (!this.sampler.running) {
       try {
         this.sampler.start(spec.sampleIntervalMs * 1000);
+        this.eligibleFromUs = this.clock.nowUs() + this.warmupMs * 1000;
       } catch (err) {
         this.log.error({ err, session: spec.id }, 'sampler could not start');
         this.finishSession(session, 'error', (err as Error).message);

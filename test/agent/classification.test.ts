@@ -97,7 +97,7 @@ describe('request types from real servers', () => {
   let agent: Agent;
   const servers: Server[] = [];
   beforeAll(() => {
-    agent = startAgent({ logLevel: 'silent' });
+    agent = startAgent({ logLevel: 'silent', samplerWarmupMs: 0 });
   });
   afterAll(async () => {
     await agent.close();

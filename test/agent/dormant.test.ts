@@ -26,12 +26,18 @@ describe('dormant when idle', () => {
     expect(samplerLoaded()).toBe(false);
 
     const s = agent.startSession({ request: 'GET /ping/:id', requests: 2, durationMs: 10_000, sampleIntervalMs: 10 });
+    const t0 = Date.now();
     expect(samplerLoaded()).toBe(true);
     const { time } = require('@datadog/pprof') as typeof import('@datadog/pprof');
     expect(time.isStarted()).toBe(true);
+    // Inside the sampler's warm-up window (500 ms by default): not profiled.
+    await get(port, '/ping/99');
+    await new Promise((r) => setTimeout(r, 600));
     await get(port, '/ping/100');
     await get(port, '/ping/101');
-    expect((await s.done).reason).toBe('requests');
+    const r = await s.done;
+    expect(r.reason).toBe('requests');
+    expect(r.requests.every((q) => q.startedAt >= t0 + 500)).toBe(true);
     expect(time.isStarted()).toBe(false);
     await agent.close();
   });

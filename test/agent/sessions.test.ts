@@ -19,7 +19,7 @@ describe('sessions', () => {
   let ePort: number;
 
   beforeAll(async () => {
-    agent = startAgent({ logLevel: 'silent', collectEveryMs: 100 });
+    agent = startAgent({ logLevel: 'silent', collectEveryMs: 100, samplerWarmupMs: 0 });
     plain = plainApp(SMALL) as Server;
     port = await listen(plain);
     express = (await expressApp(SMALL)) as Server;
