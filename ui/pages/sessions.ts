@@ -1,3 +1,4 @@
+import { select } from 'd3-selection';
 import { api } from '../api/client.js';
 import { live } from '../api/events.js';
 import type { InfoResponse, SessionView } from '../api/types.js';
@@ -71,15 +72,12 @@ export const sessionsPage: PageFactory = (root, _route, ctx) => {
   const unsubscribe = live.subscribe({
     session: (s) => {
       const i = sessions.findIndex((x) => x.id === s.id);
-      if (i >= 0) {
-        sessions[i] = s;
-        const row = body.querySelector<HTMLTableRowElement>(`tr[data-id="${CSS.escape(s.id)}"]`);
-        if (row) row.replaceWith(sessionRow(s));
-        else render();
-      } else {
-        sessions.unshift(s);
-        render();
-      }
+      if (i >= 0) sessions[i] = s;
+      else sessions.unshift(s);
+      const tbody = body.querySelector<HTMLTableSectionElement>('table.sessions tbody');
+      // The first session replaces the empty state; after that only the rows change.
+      if (tbody) joinRows(tbody, sessions);
+      else render();
     },
   });
   // Ages tick while the page is open.
@@ -109,15 +107,28 @@ function sessionsTable(sessions: SessionView[]): HTMLElement {
         {},
         h('tr', {}, h('th', {}, 'Session'), h('th', {}, 'Phase'), h('th', {}, 'Progress'), h('th', {}, 'Request type'), h('th', {}, 'Pods'), h('th', {}, 'Selector'), h('th', { class: 'num' }, 'Age')),
       ),
-      h('tbody', {}, ...sessions.map(sessionRow)),
+      joinRows(h('tbody'), sessions),
     ),
   );
 }
 
-function sessionRow(s: SessionView): HTMLTableRowElement {
-  return h(
-    'tr',
-    { 'data-id': s.id, 'data-phase': s.status.phase },
+/** A keyed join on the session id: live updates replace a row's cells in place and keep the order. */
+function joinRows(tbody: HTMLTableSectionElement, sessions: SessionView[]): HTMLTableSectionElement {
+  select(tbody)
+    .selectAll<HTMLTableRowElement, SessionView>('tr')
+    .data(sessions, (d) => d.id)
+    .join((enter) => enter.append('tr'))
+    .attr('data-id', (d) => d.id)
+    .attr('data-phase', (d) => d.status.phase)
+    .each(function (d) {
+      this.replaceChildren(...sessionCells(d));
+    })
+    .order();
+  return tbody;
+}
+
+function sessionCells(s: SessionView): HTMLTableCellElement[] {
+  return [
     h('td', {}, h('a', { href: sessionHref(s.id), class: 'session-link' }, s.name), h('div', { class: 'muted small' }, s.namespace)),
     h('td', {}, phaseBadge(s.status.phase)),
     h('td', {}, progressBar(s)),
@@ -125,5 +136,5 @@ function sessionRow(s: SessionView): HTMLTableRowElement {
     h('td', {}, podsSummary(s)),
     h('td', { class: 'mono small' }, formatSelector(s.spec.selector)),
     h('td', { class: 'num age', 'data-created': s.createdAt, title: s.createdAt }, formatAge(s.createdAt)),
-  );
+  ];
 }
