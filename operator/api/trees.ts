@@ -67,18 +67,21 @@ export function selectRequests(all: RequestSummary[], filter: TreeFilter): Reque
 }
 
 /**
- * The JSON of a tree's serialized form, computed once per tree object. The store hands out the same
- * immutable CallTree until new requests arrive, so the UI's repeated loads of a large merged tree
- * (60,000 nodes: ~40 ms to serialize and stringify) cost a lookup; the text goes when the tree does.
+ * Tree responses, computed once per tree object and filter. The store hands out the same immutable
+ * CallTree for a filter until a request that changes it arrives (then a new object, and so a new
+ * entry), so the UI's repeated loads of a large merged tree (60,000 nodes: ~40 ms to serialize and
+ * stringify, and the request count) cost a lookup; the text is dropped with the tree.
  */
-const jsonOfTree = new WeakMap<CallTree, string>();
-function serializedJson(tree: CallTree): string {
-  let text = jsonOfTree.get(tree);
-  if (text === undefined) {
-    text = JSON.stringify(serializeTree(tree));
-    jsonOfTree.set(tree, text);
+const bodies = new WeakMap<CallTree, Map<string, string>>();
+function treeBody(tree: CallTree, key: string, make: () => string): string {
+  let byKey = bodies.get(tree);
+  if (!byKey) bodies.set(tree, (byKey = new Map()));
+  let body = byKey.get(key);
+  if (body === undefined) {
+    body = make();
+    byKey.set(key, body);
   }
-  return text;
+  return body;
 }
 
 /** A filename safe in a Content-Disposition header. */
@@ -98,8 +101,10 @@ export function treeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (!view) throw new SondeError('SONDE_NOT_FOUND', `no session ${JSON.stringify(req.params.id)}`);
     const tree = deps.reader.tree(view.id, filter);
     if (format === 'json') {
-      const requests = selectRequests(deps.reader.requests(view.id), filter).length;
-      const body = `{"session":${JSON.stringify(view.id)},"tree":${serializedJson(tree)},"requests":${requests},"filters":${JSON.stringify(filter)}}`;
+      const body = treeBody(tree, `${view.id}\u0000${JSON.stringify(filter)}`, () => {
+        const requests = selectRequests(deps.reader.requests(view.id), filter).length;
+        return `{"session":${JSON.stringify(view.id)},"tree":${JSON.stringify(serializeTree(tree))},"requests":${requests},"filters":${JSON.stringify(filter)}}`;
+      });
       return reply.type('application/json; charset=utf-8').send(body);
     }
     const parts = [view.namespace, view.name, filter.pod, filter.split, filter.requestId].filter(Boolean).join('-');
