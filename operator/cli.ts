@@ -77,7 +77,9 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
       process.stderr.write(`sonde: ${err.message}\n`);
       return 2;
     }
-    process.stderr.write(`sonde: ${(err as Error).stack ?? String(err)}\n`);
+    // Startup failures (a port in use, a missing path, no cluster) are the user's to fix: the message
+    // says what; the stack only with SONDE_DEBUG.
+    process.stderr.write(`sonde: ${env.SONDE_DEBUG ? ((err as Error).stack ?? String(err)) : ((err as Error).message ?? String(err))}\n`);
     return 1;
   }
 }
