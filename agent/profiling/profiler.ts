@@ -9,6 +9,7 @@ import { buildRequestRecord } from './request-record.js';
 import { RequestState } from './request-state.js';
 import { Session } from './session.js';
 import type { SessionSpec } from './session-params.js';
+import type { WorkHint } from './type-filter.js';
 
 export interface ProfilerOptions {
   /** How often samples are collected and finished requests reported while sampling. */
@@ -62,12 +63,24 @@ export class Profiler {
     this.endListeners.push(listener);
   }
 
-  /** Starts tracking a unit of work if any session samples; undefined (and no cost) otherwise. */
-  begin(): RequestState | undefined {
-    if (this.sessions.length === 0) return undefined;
+  /**
+   * Starts tracking a unit of work if a running session might want it; undefined (and no further
+   * cost) otherwise: no session, the sampler still warming up, or no session's type can match.
+   */
+  begin(hint: WorkHint): RequestState | undefined {
+    const sessions = this.sessions;
+    if (sessions.length === 0) return undefined;
     const now = this.clock.nowUs();
     if (now < this.eligibleFromUs) return undefined;
-    const r = new RequestState(now, this.sessions);
+    let candidates = sessions;
+    for (let i = 0; i < sessions.length; i++) {
+      if (!sessions[i]!.filter.mightMatch(hint)) {
+        candidates = sessions.filter((s) => s.filter.mightMatch(hint));
+        break;
+      }
+    }
+    if (candidates.length === 0) return undefined;
+    const r = new RequestState(now, candidates);
     this.inFlight.add(r);
     return r;
   }

@@ -5,6 +5,7 @@ import { deserializeTree } from '../../src/model/serialized.js';
 import type { RequestRecord, SessionEndReason } from '../../src/protocol/messages.js';
 import type { Claimant, RequestState } from './request-state.js';
 import type { SessionSpec } from './session-params.js';
+import { TypeFilter } from './type-filter.js';
 
 /** What a session hands back when it ends. */
 export interface LocalSessionResult {
@@ -50,6 +51,8 @@ export class Session implements Claimant {
   private resolve!: (r: LocalSessionResult) => void;
   readonly done: Promise<LocalSessionResult>;
   result: LocalSessionResult | undefined;
+  /** Rules out, at their start, requests that cannot be of this session's type. */
+  readonly filter: TypeFilter;
 
   constructor(
     readonly spec: SessionSpec,
@@ -57,6 +60,7 @@ export class Session implements Claimant {
     readonly startedAt: number,
   ) {
     this.sampleIntervalMs = spec.sampleIntervalMs;
+    this.filter = new TypeFilter(spec.request);
     this.done = new Promise((r) => (this.resolve = r));
   }
 

@@ -43,7 +43,8 @@ export class RequestTracker implements RequestHandler {
   }
 
   onRequest(req: IncomingMessage, res: ServerResponse, emit: () => boolean): boolean {
-    const work: HttpWork = { tracker: this, req, url: req.url ?? '/', startMs: performance.now(), state: this.profiler.begin(), threw: false };
+    const url = req.url ?? '/';
+    const work: HttpWork = { tracker: this, req, url, startMs: performance.now(), state: this.profiler.begin({ method: req.method ?? 'GET', url }), threw: false };
     (res as TrackedResponse)[WORK] = work;
     res.on('close', onResponseClose);
     try {
@@ -61,7 +62,7 @@ export class RequestTracker implements RequestHandler {
       return fn();
     }
     const startMs = performance.now();
-    const state = this.profiler.begin();
+    const state = this.profiler.begin({ type });
     const finish = (outcome: RequestOutcome): void => {
       try {
         this.catalogue.record(type, performance.now() - startMs, outcome === 'error');

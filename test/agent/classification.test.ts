@@ -6,6 +6,7 @@ import { Catalogue, OVERFLOW_TYPE } from '../../agent/catalogue/catalogue.js';
 import { bucketOf, bucketValue, newBuckets, quantile } from '../../agent/catalogue/latency-histogram.js';
 import type { Clock } from '../../agent/clock.js';
 import { normalisePath, PathCache } from '../../agent/requests/normalise-path.js';
+import { TypeFilter } from '../../agent/profiling/type-filter.js';
 // @ts-expect-error plain JS fixture shared with the child-process tests
 import { expressApp, fastifyApp } from './fixtures/apps.mjs';
 import { get } from './helpers/load.js';
@@ -35,6 +36,23 @@ describe('path normalisation', () => {
     expect(cache.get('/a/1?q=2')).toBe('/a/:id');
     expect(cache.get('/b/2')).toBe('/b/:id');
     expect(cache.get('/c/3')).toBe('/c/:id'); // past its bound the cache starts over rather than growing
+  });
+});
+
+describe('type filter at request start', () => {
+  it('rules out other methods and paths outside the route template, keeps what might match', () => {
+    const f = new TypeFilter('GET /api/orders/:id');
+    expect(f.mightMatch({ method: 'GET', url: '/api/orders/7?x=1' })).toBe(true);
+    expect(f.mightMatch({ method: 'GET', url: '/API/Orders/7' })).toBe(true); // express is case-insensitive
+    expect(f.mightMatch({ method: 'POST', url: '/api/orders/7' })).toBe(false);
+    expect(f.mightMatch({ method: 'GET', url: '/api/users/7' })).toBe(false);
+    expect(f.mightMatch({ method: 'GET', url: 'http://proxy.example/api/orders/7' })).toBe(true);
+    expect(new TypeFilter('GET /users/').mightMatch({ method: 'GET', url: '/users' })).toBe(true);
+    expect(new TypeFilter('GET /^\\/re(gex)?$/').mightMatch({ method: 'GET', url: '/anything' })).toBe(true);
+    const job = new TypeFilter('job:resize');
+    expect(job.mightMatch({ type: 'job:resize' })).toBe(true);
+    expect(job.mightMatch({ type: 'job:other' })).toBe(false);
+    expect(job.mightMatch({ method: 'GET', url: '/x' })).toBe(true);
   });
 });
 
