@@ -81,6 +81,7 @@ export class Profiler {
     }
     if (candidates.length === 0) return undefined;
     const r = new RequestState(now, candidates);
+    if (this.inFlight.size === 0) this.sampler.trackContexts(true);
     this.inFlight.add(r);
     return r;
   }
@@ -103,10 +104,14 @@ export class Profiler {
         if (s.status === 'finishing') this.scheduleCollectSoon();
       }
     }
-    if (r.claimedBy.length === 0) {
-      r.retired = true;
-      this.inFlight.delete(r);
-    }
+    if (r.claimedBy.length === 0) this.forget(r);
+  }
+
+  /** A request no session needs any more. The last one out turns context tracking off. */
+  private forget(r: RequestState): void {
+    r.retired = true;
+    this.inFlight.delete(r);
+    if (this.inFlight.size === 0) this.sampler.trackContexts(false);
   }
 
   /** Starts a session. A sampler that cannot start ends it at once with reason 'error'. */
@@ -177,8 +182,7 @@ export class Profiler {
   }
 
   private report(r: RequestState): void {
-    r.retired = true;
-    this.inFlight.delete(r);
+    this.forget(r);
     if (r.claimedBy.length === 0) return;
     const record = buildRequestRecord(r);
     for (const s of r.claimedBy) (s as Session).deliver(record);

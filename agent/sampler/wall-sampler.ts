@@ -18,8 +18,10 @@ import { FrameCache, profileToSamples, type ContextRecord, type SampleBatch } fr
  *   request with `runWithContext`.
  * - `hooks`: before that, one async hook carries it: `init` stamps each new async resource with the
  *   context of the code creating it, `before` makes a resource's context current when its callback
- *   runs, `after` clears it. That costs a little on every callback, so the hook exists only while a
- *   session samples.
+ *   runs. There is no `after`: it would double the hook's calls, and what runs between callbacks is
+ *   either idle time (recognised as such whatever the context) or the runtime's own plumbing. The hook
+ *   costs a little on every callback and promise, so it is on only while a request with a context is
+ *   in flight (`trackContexts`).
  */
 export type ContextMode = 'cped' | 'hooks';
 
@@ -104,13 +106,22 @@ export class WallSampler {
     this.started = true;
     this.intervalUs = intervalUs;
     this.lastCollectUs = this.clock.nowUs();
-    if (this.contextMode === 'hooks') this.enableHooks();
     this.log.debug({ intervalUs, mode: this.contextMode }, 'sampler started');
   }
 
   /**
+   * Whether contexts must follow async work: on while any request with a context is in flight. Only
+   * hooks mode has anything to switch; with AsyncContextFrame propagation is free.
+   */
+  trackContexts(on: boolean): void {
+    if (this.contextMode !== 'hooks' || !this.started) return;
+    if (on) this.enableHooks();
+    else this.disableHooks();
+  }
+
+  /**
    * Runs `fn` with `context` as the current context of everything it starts, synchronously or later.
-   * Outside a running sampler it just runs `fn`.
+   * Outside a running sampler it just runs `fn`. In hooks mode, call `trackContexts(true)` first.
    */
   run<R>(context: object, fn: () => R): R {
     if (!this.started) return fn();
@@ -170,7 +181,6 @@ export class WallSampler {
         if (this.current !== undefined) (resource as Stamped)[CONTEXT] = this.current;
       },
       before: () => this.setContext((executionAsyncResource() as Stamped)[CONTEXT]),
-      after: () => this.setContext(undefined),
     });
     this.hook.enable();
   }
@@ -178,6 +188,6 @@ export class WallSampler {
   private disableHooks(): void {
     if (this.contextMode !== 'hooks') return;
     this.hook?.disable();
-    this.current = undefined;
+    this.setContext(undefined);
   }
 }
