@@ -123,11 +123,8 @@ export async function startOperator(config: OperatorConfig, options: StartOption
       uiDir: config.uiDir,
       version: readVersion(),
       ...(config.namespace ? { namespace: config.namespace } : {}),
-      // The engine lets go first, so a lingering run cannot write the session back.
-      purge: (id) => {
-        engine.forget(id);
-        store.deleteSession(id);
-      },
+      // The engine lets go of the run first, so a lingering run cannot write the session back.
+      purge: (id) => void engine.purge(id),
       bodyLimitBytes: config.bodyLimitBytes,
     });
     steps.push({ what: 'HTTP server', close: () => app.close() });
