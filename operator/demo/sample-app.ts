@@ -5,7 +5,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
  * profiles look different in the UI. Each hot function is deliberately long (well past V8's inlining
  * budget) so its samples are charged to it rather than to its caller.
  *
- *   GET  /api/orders/:id  builds an order as JSON, then prices it line by line (priceOrder)
+ *   GET  /api/orders/:id  awaits an inventory check, builds the order as JSON, prices it line by line
+ *                         (priceOrder); one order in ten is a bulk order, the slow tail
  *   GET  /api/search?q=   scans a catalogue with regular expressions and sorts the hits (rankSearchResults)
  *   POST /api/checkout    awaits a fake database round trip, then seals the receipt (sealReceipt)
  *
@@ -128,7 +129,9 @@ function fakeDatabase(ms: number): Promise<void> {
 function buildOrder(id: string): { id: string; region: string; items: LineItem[] } {
   const next = rng(Number.parseInt(id, 10) || id.length);
   const items: LineItem[] = [];
-  const n = 20 + Math.floor(next() * 20);
+  // One order id in ten is a bulk order with many lines: the slow tail that "slow vs typical" shows.
+  const bulk = (Number.parseInt(id, 10) || 0) % 10 === 7;
+  const n = bulk ? 160 + Math.floor(next() * 40) : 20 + Math.floor(next() * 20);
   for (let i = 0; i < n; i++) items.push({ sku: `SKU-${Math.floor(next() * 4000).toString(36).toUpperCase()}`, quantity: 1 + Math.floor(next() * 5), unitCents: 100 + Math.floor(next() * 9000), category: CATEGORIES[Math.floor(next() * CATEGORIES.length)]! });
   return { id, region: ['eu', 'uk', 'us'][Math.floor(next() * 3)]!, items };
 }
@@ -157,6 +160,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const orders = /^\/api\/orders\/([^/]+)$/.exec(url.pathname);
   if (req.method === 'GET' && orders) {
     const order = buildOrder(orders[1]!);
+    await fakeDatabase(order.items.length > 100 ? 6 : 1); // the inventory check: waiting, not CPU
     const json = JSON.parse(JSON.stringify(order)) as typeof order;
     return send(res, 200, { order: json.id, region: json.region, lines: json.items.length, price: priceOrder(json.items, json.region) });
   }

@@ -19,6 +19,7 @@ export interface TrafficStats {
   errors: number;
 }
 
+const REQUEST_TIMEOUT_MS = 5000;
 const SEARCHES = ['amber', 'cedar grove', 'heron', 'maple nectar', 'onyx', 'fjord lumen'];
 
 /** The i-th request of the mix. */
@@ -43,7 +44,10 @@ export async function generateTraffic(options: TrafficOptions): Promise<TrafficS
       const { url, init } = request(base, counter++);
       stats.sent++;
       try {
-        const res = await fetch(url, { ...init, signal: options.signal });
+        // A per-request timeout rather than the shared stop signal: undici keeps an abort listener on a
+        // shared signal per fetch until collection, and thousands of them trip MaxListenersExceeded.
+        // The loop checks the stop signal between requests, and requests here take milliseconds.
+        const res = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
         await res.arrayBuffer();
         if (!res.ok) stats.errors++;
       } catch {
