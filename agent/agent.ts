@@ -26,7 +26,7 @@ export interface AgentOptions {
   /** A logger to use instead of making one (its children are the agent's modules). */
   logger?: Logger;
   clock?: Clock;
-  /** How often samples are collected while sessions run (default 500 ms). */
+  /** How often samples are collected while sessions run (default: 500 sample intervals, 1–30 s). */
   collectEveryMs?: number;
   /** Requests starting this soon after the sampler starts from cold are not profiled (default 500 ms; see the ADR). */
   samplerWarmupMs?: number;

@@ -11,8 +11,16 @@ import { Session } from './session.js';
 import type { SessionSpec } from './session-params.js';
 import type { WorkHint } from './type-filter.js';
 
+/** Requests reported per turn of the event loop. */
+const REPORT_SLICE = 64;
+
 export interface ProfilerOptions {
-  /** How often samples are collected and finished requests reported while sampling. */
+  /**
+   * How often samples are collected and finished requests reported while sampling. By default 500
+   * sample intervals, at least 1 s and at most 30 s: each collect restarts V8's profile, which blocks
+   * the thread for about 1.5 intervals (measured in docs/adr/0001-node-sampler.md), so collecting
+   * rarely keeps that under 0.3% of the time.
+   */
   collectEveryMs?: number;
   /**
    * After the sampler starts from cold, requests that start within this window are not profiled:
@@ -31,16 +39,23 @@ export interface ProfilerOptions {
 export class Profiler {
   /** Running sessions; replaced, never mutated, because requests keep it as their candidate list. */
   private sessions: readonly Session[] = [];
+  /** Tracked requests still running. */
   private readonly inFlight = new Set<RequestState>();
+  /** Finished requests some session took, waiting for the collect that has all their samples. */
+  private awaiting: RequestState[] = [];
   private readonly deadlines = new Map<Session, TimerHandle>();
   private collectTimer: TimerHandle | undefined;
   private collectSoon = false;
   private readonly log: Logger;
-  private readonly collectEveryMs: number;
+  private readonly collectEveryMs: number | undefined;
   private readonly warmupMs: number;
   /** Epoch µs from which new requests are profiled (the end of the sampler's warm-up). */
   private eligibleFromUs = 0;
   private readonly endListeners: ((s: Session) => void)[] = [];
+  /** Completed requests waiting to be reported, oldest first, from `reportHead`. */
+  private readonly toReport: RequestState[] = [];
+  private reportHead = 0;
+  private reporting = false;
 
   constructor(
     private readonly sampler: WallSampler,
@@ -49,7 +64,7 @@ export class Profiler {
     options: ProfilerOptions = {},
   ) {
     this.log = log.child({ module: 'profiler' });
-    this.collectEveryMs = options.collectEveryMs ?? 500;
+    this.collectEveryMs = options.collectEveryMs;
     this.warmupMs = options.warmupMs ?? 500;
   }
 
@@ -104,13 +119,10 @@ export class Profiler {
         if (s.status === 'finishing') this.scheduleCollectSoon();
       }
     }
-    if (r.claimedBy.length === 0) this.forget(r);
-  }
-
-  /** A request no session needs any more. The last one out turns context tracking off. */
-  private forget(r: RequestState): void {
-    r.retired = true;
     this.inFlight.delete(r);
+    if (r.claimedBy.length === 0) r.retired = true;
+    else this.awaiting.push(r);
+    // The last running request out turns context tracking off.
     if (this.inFlight.size === 0) this.sampler.trackContexts(false);
   }
 
@@ -150,6 +162,7 @@ export class Profiler {
     const session = this.sessions.find((s) => s.id === id);
     if (!session) return;
     if (this.sampler.running) this.collect();
+    this.reportSome(Infinity);
     if (session.status !== 'ended') this.finishSession(session, session.complete ? 'requests' : reason);
   }
 
@@ -162,6 +175,7 @@ export class Profiler {
   /** Collects samples now: attributes them, reports finished requests, ends complete sessions. */
   collect(): void {
     if (!this.sampler.running) return;
+    const t0 = performance.now();
     let batch: SampleBatch;
     try {
       batch = this.sampler.collect();
@@ -170,20 +184,55 @@ export class Profiler {
       for (const s of this.sessions) this.finishSession(s, 'error', `sampler failed: ${(err as Error).message}`);
       return;
     }
-    this.absorb(batch);
-    for (const s of this.sessions) if (s.complete) this.finishSession(s, 'requests');
+    const t1 = performance.now();
+    const completed = this.absorb(batch);
+    this.log.debug({ samples: batch.samples.length, completed, inFlight: this.inFlight.size, collectMs: round(t1 - t0), attributeMs: round(performance.now() - t1) }, 'collected');
   }
 
-  private absorb(batch: SampleBatch): void {
-    attributeBatch(batch, this.inFlight);
-    for (const r of this.inFlight) {
-      if (r.ended && r.endUs <= batch.endUs) this.report(r);
+  /**
+   * Attributes a batch and queues the requests it completes for reporting; returns how many. Reports
+   * are built in slices, a turn of the event loop each, so a collect that completes thousands of
+   * requests does not hold the app's thread for milliseconds.
+   */
+  private absorb(batch: SampleBatch): number {
+    const timeline = attributeBatch(batch, this.inFlight);
+    const done = this.awaiting;
+    this.awaiting = [];
+    for (const r of done) {
+      r.lastBatch = timeline;
+      this.toReport.push(r);
+    }
+    this.scheduleReports();
+    return done.length;
+  }
+
+  private scheduleReports(): void {
+    if (this.reporting || this.toReport.length === 0) return;
+    this.reporting = true;
+    setImmediate(() => {
+      this.reporting = false;
+      this.guard(() => {
+        this.reportSome(REPORT_SLICE);
+        for (const s of this.sessions) if (s.complete) this.finishSession(s, 'requests');
+      });
+      this.scheduleReports();
+    });
+  }
+
+  /** Reports up to `max` queued requests (all of them for Infinity). */
+  private reportSome(max: number): void {
+    const n = Math.min(max, this.toReport.length - this.reportHead);
+    for (let i = 0; i < n; i++) this.report(this.toReport[this.reportHead++]!);
+    if (this.reportHead === this.toReport.length) {
+      this.toReport.length = 0;
+      this.reportHead = 0;
     }
   }
 
   private report(r: RequestState): void {
-    this.forget(r);
-    if (r.claimedBy.length === 0) return;
+    r.retired = true;
+    r.lastBatch?.charge(r);
+    r.lastBatch = undefined;
     const record = buildRequestRecord(r);
     for (const s of r.claimedBy) (s as Session).deliver(record);
   }
@@ -210,16 +259,21 @@ export class Profiler {
       }
     }
     for (const r of this.inFlight) r.retired = true;
+    for (const r of this.awaiting) r.retired = true;
     this.inFlight.clear();
+    this.awaiting = [];
+    this.toReport.length = 0;
+    this.reportHead = 0;
   }
 
   private scheduleCollect(): void {
     if (this.collectTimer || !this.sampler.running) return;
+    const every = this.collectEveryMs ?? Math.min(30_000, Math.max(1000, (500 * this.sampler.interval) / 1000));
     this.collectTimer = this.clock.setTimeout(() => {
       this.collectTimer = undefined;
       this.guard(() => this.collect());
       this.scheduleCollect();
-    }, this.collectEveryMs);
+    }, every);
   }
 
   /** A session has its N: collect on the next turn rather than inside the app's response handling. */
@@ -240,4 +294,8 @@ export class Profiler {
       this.log.error({ err }, 'profiler error');
     }
   }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
 }

@@ -36,6 +36,8 @@ export class RequestState {
   readonly claimedBy: Claimant[] = [];
   /** No session wants it, or it was reported: later samples of its context are ignored. */
   retired = false;
+  /** The batch its last stretch of life is charged against when it is reported. */
+  lastBatch: { charge(r: RequestState): void } | undefined;
 
   constructor(
     /** Epoch microseconds. */

@@ -10,16 +10,16 @@ export interface ContextRecord {
   cpuTime?: number;
 }
 
-/** What the thread was doing at a sample. */
-export type SampleKind = 'code' | 'idle' | 'gc';
+/** What the thread was doing at a sample that ran code. */
+export type SampleKind = 'code' | 'gc';
 
-/** One sample, placed in time. */
+/** One sample taken while a context was current: placed in time, with its stack. */
 export interface RawSample {
   /** Epoch microseconds. */
   ts: number;
-  /** The context current when the sample was taken (a request's state), if any. */
-  context: object | undefined;
-  /** Root-most frame first. Empty for idle samples. */
+  /** The context current when the sample was taken (a request's state). */
+  context: object;
+  /** Root-most frame first. */
   stack: readonly Frame[];
   kind: SampleKind;
   cpuUs: number;
@@ -27,16 +27,45 @@ export interface RawSample {
   wallUs: number;
 }
 
-/** The samples of one collect, sorted by time. */
+/**
+ * The samples of one collect. Only samples taken while a context was current carry a stack; of the
+ * rest only the time matters (is the thread idle, or busy with work no session follows), so they are
+ * kept as bare timestamps and never become pprof samples: at low load most samples are idle.
+ */
 export interface SampleBatch {
   /** The epoch-µs span the batch covers. */
   startUs: number;
   endUs: number;
   /** Effective time between samples, µs: the wall time one sample stands for. */
   intervalUs: number;
+  /** Samples with a context, sorted by time. */
   samples: RawSample[];
-  /** Samples the profiler kept without a time or context (they cannot be attributed). */
+  /** Times of samples where the thread was idle (whatever the context). */
+  idle: number[];
+  /** Times of samples where the thread ran code under no context. */
+  busy: number[];
+  /** Samples the profiler kept without a time (they cannot be placed). */
   unplaced: number;
+}
+
+/** Sorts the context-less samples out while the profiler serialises, before pprof objects are made. */
+export class SampleSink {
+  readonly contexts: ContextRecord[] = [];
+  readonly idle: number[] = [];
+  readonly busy: number[] = [];
+
+  /** The profiler's label callback: a label only for samples whose stack is needed. */
+  label(node: { name?: string }, context: ContextRecord | undefined): Record<string, number> {
+    if (!context || context.timestamp === 0n) return {};
+    const ts = Number(context.timestamp);
+    if (node.name === '(idle)') this.idle.push(ts);
+    else if (context.context === undefined) this.busy.push(ts);
+    else {
+      this.contexts.push(context);
+      return { s: this.contexts.length - 1 };
+    }
+    return {};
+  }
 }
 
 /**
@@ -68,12 +97,12 @@ const RUNTIME_NAME = 'Node.js';
 
 /**
  * Turns the wall profiler's pprof output back into individual samples. The profiler aggregates by
- * stack; each (stack, context) pair was emitted as a pprof sample carrying a numeric label `s` that
- * indexes `contexts`, which is how every sample gets its time and context back.
+ * stack; each sample with a context was emitted as a pprof sample carrying a numeric label `s` that
+ * indexes the sink's contexts, which is how it gets its time and context back.
  */
 export function profileToSamples(
   profile: Profile,
-  contexts: readonly ContextRecord[],
+  sink: SampleSink,
   startUs: number,
   endUs: number,
   nominalIntervalUs: number,
@@ -94,14 +123,14 @@ export function profileToSamples(
   const period = profile.period ? Number(profile.period) / 1000 : 0;
   const intervalUs = period > 0 ? period : nominalIntervalUs;
   const samples: RawSample[] = [];
-  let unplaced = 0;
+  let unlabelled = 0;
   for (const s of profile.sample) {
     const hits = Number(s.value[0] ?? 0);
     if (hits === 0) continue; // CPU-only rows (non-JS threads): no wall sample behind them
     const label = sKey < 0 ? undefined : s.label.find((l) => Number(l.key) === sKey);
-    const record = label === undefined ? undefined : contexts[Number(label.num)];
-    if (!record || record.timestamp === 0n) {
-      unplaced += hits;
+    const record = label === undefined ? undefined : sink.contexts[Number(label.num)];
+    if (!record) {
+      unlabelled += hits;
       continue;
     }
     const stack: Frame[] = [];
@@ -110,21 +139,16 @@ export function profileToSamples(
     for (let i = s.locationId.length - 1; i >= 0; i--) {
       const frame = frameOf.get(Number(s.locationId[i]));
       if (frame === null || frame === undefined) continue;
-      if (frame === SYNTHETIC.idle) kind = 'idle';
-      else if (frame === SYNTHETIC.gc) kind = 'gc';
+      if (frame === SYNTHETIC.gc) kind = 'gc';
       stack.push(frame);
     }
-    samples.push({
-      ts: Number(record.timestamp),
-      context: record.context,
-      stack: kind === 'idle' ? [] : stack,
-      kind,
-      cpuUs: (record.cpuTime ?? 0) / 1000,
-      wallUs: intervalUs,
-    });
+    samples.push({ ts: Number(record.timestamp), context: record.context!, stack, kind, cpuUs: (record.cpuTime ?? 0) / 1000, wallUs: intervalUs });
   }
   samples.sort((a, b) => a.ts - b.ts);
-  return { startUs, endUs, intervalUs, samples, unplaced };
+  // Unlabelled rows hold the idle and context-less samples the sink timed, plus any hit the profiler
+  // kept without a time: those are the unplaced ones.
+  const unplaced = Math.max(0, unlabelled - sink.idle.length - sink.busy.length);
+  return { startUs, endUs, intervalUs, samples, idle: sink.idle, busy: sink.busy, unplaced };
 }
 
 /** A profiler location as a Sonde frame; null for frames that are only packaging (hidden or runtime roots). */

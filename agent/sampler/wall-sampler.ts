@@ -4,7 +4,7 @@ import type { Profile } from 'pprof-format';
 import { SondeError } from '../../src/errors.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import { FrameCache, profileToSamples, type ContextRecord, type SampleBatch } from './profile-samples.js';
+import { FrameCache, profileToSamples, type SampleBatch, SampleSink } from './profile-samples.js';
 
 /**
  * The only file that touches the sampler's native interface (`@datadog/pprof`'s wall profiler); see
@@ -142,7 +142,7 @@ export class WallSampler {
 
   /** The last samples; the sampler, its hooks and its context storage are gone afterwards. */
   stop(): SampleBatch {
-    if (!this.started) return { startUs: this.lastCollectUs, endUs: this.lastCollectUs, intervalUs: 0, samples: [], unplaced: 0 };
+    if (!this.started) return { startUs: this.lastCollectUs, endUs: this.lastCollectUs, intervalUs: 0, samples: [], idle: [], busy: [], unplaced: 0 };
     // Hooks first: they call into the profiler, which must not be asked anything once stopped.
     this.disableHooks();
     const batch = this.take(false);
@@ -153,14 +153,10 @@ export class WallSampler {
 
   private take(restart: boolean): SampleBatch {
     if (!this.started) throw new Error('sampler not started');
-    const contexts: ContextRecord[] = [];
-    const profile = this.time!.stop(restart, ({ context }): Record<string, number> => {
-      if (!context) return {};
-      contexts.push({ context: context.context, timestamp: context.timestamp, cpuTime: context.cpuTime });
-      return { s: contexts.length - 1 };
-    }) as unknown as Profile;
+    const sink = new SampleSink();
+    const profile = this.time!.stop(restart, ({ node, context }) => sink.label(node, context)) as unknown as Profile;
     const endUs = this.clock.nowUs();
-    const batch = profileToSamples(profile, contexts, this.lastCollectUs, endUs, this.intervalUs, this.frames);
+    const batch = profileToSamples(profile, sink, this.lastCollectUs, endUs, this.intervalUs, this.frames);
     this.lastCollectUs = endUs;
     return batch;
   }

@@ -1,4 +1,4 @@
-// Agent overhead benchmark: `npm run bench:agent [-- --node 22 --rounds 10 --seconds 3]`.
+// Agent overhead benchmark: `npm run bench:agent [-- --node 22 --rounds 10 --seconds 3 --rate 2000 --lines 40]`.
 //
 // Five copies of one fastify service run side by side, each pinned to CPU 1 (the load generator and
 // this script take CPU 0): no agent / agent idle (loaded, connected, no session) / agent sampling every
@@ -22,8 +22,12 @@ const { values: opt } = parseArgs({
     node: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '8' },
     seconds: { type: 'string', default: '3' },
-    concurrency: { type: 'string', default: '16' },
+    // Requests per second, sent on a fixed schedule (open loop): the server is not saturated, so p99
+    // means latency rather than queue length, and a round stays under a session's 10,000 requests.
+    rate: { type: 'string', default: '2000' },
     modes: { type: 'string', default: 'none,idle,sample10,sample1,cpuprof' },
+    // Order lines per response: the handler's size (40 ≈ 0.1 ms of CPU per request on Node 20).
+    lines: { type: 'string', default: '40' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -95,7 +99,7 @@ async function startServer(mode, nodeBin, operatorUrl, profDir) {
   const m = MODES[mode];
   const flags = m.agent ? ['--import', join(ROOT, 'dist/agent/register.js')] : m.flags.slice();
   if (mode === 'cpuprof') flags.push('--cpu-prof-dir', profDir);
-  const env = { ...process.env, SONDE_LOG_LEVEL: 'error' };
+  const env = { ...process.env, SONDE_LOG_LEVEL: process.env.SONDE_BENCH_AGENT_LOG ?? 'error', SONDE_BENCH_LINES: opt.lines };
   delete env.SONDE_BENCH_PINNED;
   if (m.agent) Object.assign(env, { SONDE_URL: operatorUrl, POD_NAME: `bench-${mode}`, POD_NAMESPACE: 'bench' });
   const exec = hasTaskset ? { execPath: 'taskset', execArgv: ['-c', '1', nodeBin, ...flags] } : { execPath: nodeBin, execArgv: flags };
@@ -114,31 +118,44 @@ async function startServer(mode, nodeBin, operatorUrl, profDir) {
   return { mode, child, port: ready.port, node: ready.node, next };
 }
 
-/** Closed-loop keep-alive load; latencies recorded only while `recording`. */
-function startLoad(port, concurrency) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const state = { stop: false, recording: false, latencies: [], errors: 0 };
-  const one = (id) =>
-    new Promise((resolve) => {
-      const t = process.hrtime.bigint();
-      const req = http.get({ host: '127.0.0.1', port, path: `/api/orders/${id}`, agent }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (state.recording) state.latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
-          resolve();
-        });
-      });
-      req.on('error', () => {
-        state.errors++;
-        resolve();
+/**
+ * Open-loop keep-alive load at `rate` requests per second. Latency counts from the scheduled send time,
+ * so a stalled server shows up in it (no coordinated omission). Latencies are kept only while
+ * `recording`.
+ */
+function startLoad(port, rate) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const state = { recording: false, latencies: [], errors: 0, skipped: 0 };
+  let outstanding = 0;
+  let id = 0;
+  const one = (scheduled) => {
+    if (outstanding >= 512) {
+      state.skipped++;
+      return;
+    }
+    outstanding++;
+    const recording = state.recording;
+    const req = http.get({ host: '127.0.0.1', port, path: `/api/orders/${id++ % 5000}`, agent }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        outstanding--;
+        if (recording && state.recording) state.latencies.push(performance.now() - scheduled);
       });
     });
-  const loops = Array.from({ length: concurrency }, async (_, i) => {
-    for (let k = i; !state.stop; k += concurrency) await one(k % 5000);
-  });
+    req.on('error', () => {
+      outstanding--;
+      state.errors++;
+    });
+  };
+  const t0 = performance.now();
+  let sent = 0;
+  const tick = setInterval(() => {
+    const due = Math.floor(((performance.now() - t0) * rate) / 1000);
+    for (; sent < due; sent++) one(t0 + (sent * 1000) / rate);
+  }, 2);
   state.done = async () => {
-    state.stop = true;
-    await Promise.all(loops);
+    clearInterval(tick);
+    for (let i = 0; i < 200 && outstanding > 0; i++) await sleep(10);
     agent.destroy();
   };
   return state;
@@ -157,7 +174,8 @@ async function main() {
   if (!modes.includes('none')) throw new Error('the modes must include "none": it is the baseline');
   const rounds = Number(opt.rounds);
   const seconds = Number(opt.seconds);
-  const concurrency = Number(opt.concurrency);
+  const rate = Number(opt.rate);
+  if (rate * (seconds + 1) > 10_000) console.error(`warning: ${rate} req/s for ${seconds} s exceeds a session's 10,000 requests; sampling rounds would end early`);
   const profDir = mkdtempSync(join(tmpdir(), 'sonde-bench-prof-'));
   const operator = await startOperator();
   const servers = {};
@@ -169,7 +187,7 @@ async function main() {
     }
   }
   const node = servers.none.node;
-  console.error(`node ${node}, ${rounds} rounds × ${modes.length} modes × ${seconds}s, concurrency ${concurrency}, ${hasTaskset ? 'server on CPU 1, load on CPU 0' : 'NOT pinned (no taskset)'}`);
+  console.error(`node ${node}, ${rounds} rounds × ${modes.length} modes × ${seconds}s, ${rate} req/s, ${hasTaskset ? 'server on CPU 1, load on CPU 0' : 'NOT pinned (no taskset)'}`);
 
   const results = Object.fromEntries(modes.map((m) => [m, []]));
   for (let r = 0; r < rounds; r++) {
@@ -183,7 +201,7 @@ async function main() {
       if (m.intervalMs) {
         agent.ws.send(JSON.stringify({ type: 'start', session, request: m.request ?? 'GET /api/orders/:id', maxRequests: 10_000, deadline: Date.now() + 120_000, sampleIntervalMs: m.intervalMs }));
       }
-      const load = startLoad(s.port, concurrency);
+      const load = startLoad(s.port, rate);
       await sleep(700); // warm-up: JIT, sampler start
       s.child.send('mark');
       load.recording = true;
@@ -201,6 +219,7 @@ async function main() {
         if (!ended || ended.reason !== 'stopped') console.error(`warning: ${mode} round ${r + 1} session ended ${ended ? `by ${ended.reason}` : 'never'}: sampling may not have covered the round`);
         sampled = ended?.requests ?? 0;
       }
+      if (load.errors || load.skipped) console.error(`warning: ${mode} round ${r + 1}: ${load.errors} errors, ${load.skipped} requests skipped (server too slow for the rate)`);
       round[mode] = { cpuUsPerReq: cpuUs / requests, p99Ms: quantile(load.latencies, 0.99), rps: requests / seconds, errors: load.errors, sampled };
     }
     for (const mode of modes) {
@@ -237,8 +256,8 @@ async function main() {
       sampled: rs[0].sampled === null ? null : quantile(rs.map((x) => x.sampled), 0.5),
     };
   });
-  if (opt.json) console.log(JSON.stringify({ node, rounds, seconds, concurrency, pinned: hasTaskset, rows }, null, 2));
-  console.log(`\nnode ${node}; ${rounds} interleaved rounds of ${seconds} s per mode; closed-loop load, ${concurrency} connections\n`);
+  if (opt.json) console.log(JSON.stringify({ node, lines: Number(opt.lines), rounds, seconds, rate, pinned: hasTaskset, rows }, null, 2));
+  console.log(`\nnode ${node}; ${opt.lines} order lines per response; ${rounds} interleaved rounds of ${seconds} s per mode; ${rate} req/s open loop\n`);
   console.log('| mode | CPU µs/req (median) | CPU ratio median | CPU ratio min–max (IQR) | p99 ms | p99 ratio median | p99 ratio min–max (IQR) | req/s |');
   console.log('| --- | ---: | ---: | --- | ---: | ---: | --- | ---: |');
   for (const r of rows) {
