@@ -1,7 +1,7 @@
 // A two-route server for comparing sampler candidates (see docs/adr/0001-node-sampler.md).
 // argv: mode = none | dd | inspector, intervalUs. Talks to the parent over IPC.
 import http from 'node:http';
-import { AsyncLocalStorage, createHook } from 'node:async_hooks';
+import { createHook, executionAsyncResource } from 'node:async_hooks';
 import { createRequire } from 'node:module';
 import inspector from 'node:inspector';
 
@@ -33,7 +33,34 @@ async function handleB(req, res) { let s = 0; for (let i = 0; i < BURSTS; i++) {
 // ---- context plumbing per candidate ----
 let nextId = 1;
 const ctxType = new Map(); // id -> 'A' | 'B'
-const als = new AsyncLocalStorage();
+// Both candidates propagate contexts the same way when AsyncContextFrame is absent (as the agent does):
+// init stamps new async resources with the current context, before makes a resource's context current.
+const CTX = Symbol('ctx');
+let current;
+const propagation = (onSwitch) =>
+  createHook({
+    init(_id, _type, _trigger, resource) {
+      if (current !== undefined) resource[CTX] = current;
+    },
+    before() {
+      const c = executionAsyncResource()[CTX];
+      if (c !== current) {
+        current = c;
+        onSwitch(c);
+      }
+    },
+  }).enable();
+const runIn = (ctx, fn, onSwitch) => {
+  const prev = current;
+  current = ctx;
+  onSwitch(ctx);
+  try {
+    return fn();
+  } finally {
+    current = prev;
+    onSwitch(prev);
+  }
+};
 let wrap = (ctx, fn) => fn();
 let collect = () => [];
 
@@ -44,12 +71,9 @@ if (mode === 'dd') {
   time.start({ intervalMicros: intervalUs, withContexts: true, collectCpuTime: false, useCPED: cped, durationMillis: 3600_000 });
   if (cped) wrap = (ctx, fn) => time.runWithContext(ctx, fn);
   else {
-    let current;
-    createHook({
-      before() { const c = als.getStore(); if (c !== current) { current = c; time.setContext(c); } },
-      after() { if (current !== undefined) { current = undefined; time.setContext(undefined); } },
-    }).enable();
-    wrap = (ctx, fn) => als.run(ctx, () => { const prev = current; current = ctx; time.setContext(ctx); try { return fn(); } finally { current = prev; time.setContext(prev); } });
+    const set = (c) => time.setContext(c);
+    propagation(set);
+    wrap = (ctx, fn) => runIn(ctx, fn, set);
   }
   collect = () => {
     const out = [];
@@ -75,8 +99,9 @@ if (mode === 'dd') {
   const tAt = new Float64Array(cap), tCtx = new Int32Array(cap); let tn = 0;
   const nowUs = () => Number(process.hrtime.bigint() / 1000n);
   const mark = (id) => { if (tn < cap) { tAt[tn] = nowUs(); tCtx[tn++] = id; } };
-  createHook({ before() { mark(als.getStore()?.id ?? 0); }, after() { mark(0); } }).enable();
-  wrap = (ctx, fn) => als.run(ctx, () => { mark(ctx.id); try { return fn(); } finally { mark(0); } });
+  const set = (c) => mark(c?.id ?? 0);
+  propagation(set);
+  wrap = (ctx, fn) => runIn(ctx, fn, set);
   post('Profiler.start');
   collect = () => {
     const { profile } = post('Profiler.stop');
