@@ -228,10 +228,13 @@ export class Engine implements SessionEngine, HubListener {
         return this.onRequests(agent, message.session, message.seq, message.requests);
       case 'progress': {
         const pr = this.podOf(message.session, agent);
-        if (pr && message.samples > pr.samples) {
+        if (!pr) return;
+        if (pr.pid === agent.agent.pid) pr.claimed = Math.max(pr.claimed ?? 0, message.requests + message.inFlight);
+        if (message.samples > pr.samples) {
           pr.samples = message.samples;
           this.touch(this.runs.get(message.session)!);
         }
+        this.stopWhenClaimed(this.runs.get(message.session)!);
         return;
       }
       case 'ended':
@@ -252,8 +255,36 @@ export class Engine implements SessionEngine, HubListener {
       pr.state = 'Lost';
       pr.message = 'the agent disconnected; its finished requests are kept';
       this.updateReadiness(run);
+      this.finishWhenStopped(run);
       this.touch(run, true);
     }
+  }
+
+  /**
+   * N across pods, without waiting for records: once the agents have taken N matching requests between
+   * them, every agent is told to stop. Each reports what it took, then `ended`; the session completes
+   * when the stored count reaches N or every stopped agent has ended (`finishWhenStopped`).
+   */
+  private stopWhenClaimed(run: Run): void {
+    const target = run.resolved?.requests;
+    if (target === undefined || run.stopping || isTerminal(run.phase)) return;
+    let taken = 0;
+    for (const pr of run.pods.values()) taken += Math.max(pr.requests, pr.claimed ?? 0);
+    if (taken < target) return;
+    run.stopping = true;
+    this.log.info({ session: run.id, taken, target }, 'agents took N requests between them: stopping them');
+    for (const pr of run.pods.values()) {
+      if (pr.state !== 'Sampling' && pr.state !== 'Pending') continue;
+      const agent = this.hub.agentFor({ namespace: run.namespace, name: pr.name });
+      if (agent && agent.id === pr.agentId) this.hub.stop(agent, run.id, 'requests');
+    }
+  }
+
+  /** After `stopWhenClaimed`: completes the session once no pod is still sampling. */
+  private finishWhenStopped(run: Run): void {
+    if (!run.stopping || isTerminal(run.phase)) return;
+    for (const pr of run.pods.values()) if (pr.state === 'Sampling' || pr.state === 'Pending') return;
+    this.finish(run, 'Completed', R.RequestsReached, `${run.count} requests profiled (asked ${run.resolved?.requests ?? run.count})`);
   }
 
   // ───────────── lifecycle ─────────────
@@ -444,7 +475,7 @@ export class Engine implements SessionEngine, HubListener {
    */
   private consider(run: Run, agent: AgentConnection, report = true): void {
     const spec = run.resolved;
-    if (!spec || isTerminal(run.phase)) return;
+    if (!spec || isTerminal(run.phase) || run.stopping) return;
     let pr = run.pods.get(agent.pod.name);
     if (pr?.agentId === agent.id) return;
     if (!pr) {
@@ -614,6 +645,7 @@ export class Engine implements SessionEngine, HubListener {
         return;
       }
       this.updateReadiness(run);
+      this.finishWhenStopped(run);
     }
     this.touch(run, true);
   }

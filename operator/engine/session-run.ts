@@ -21,6 +21,12 @@ export interface PodRun {
   state: PodSessionState;
   /** Requests stored for this pod (the store's count, not the agent's). */
   requests: number;
+  /**
+   * Matching requests the agent process has finished and taken, from its `progress` (requests +
+   * inFlight). Agents send records only at their next collect, seconds later at coarse intervals; the
+   * taken count arrives within one progress tick, so stopping on it keeps the overshoot of N small.
+   */
+  claimed?: number;
   samples: number;
   message?: string;
 }
@@ -51,6 +57,8 @@ export interface Run {
   pods: Map<string, PodRun>;
   /** Requests stored across all pods. */
   count: number;
+  /** The agents were told to stop because they had taken N between them; their last records are on the way. */
+  stopping?: boolean;
   hotspots: Hotspot[];
   hotspotsStale: boolean;
   hotspotsAt: number;

@@ -64,6 +64,33 @@ describe('session engine', () => {
     expect(rig.store.getSession('s1')!.status.phase).toBe('Completed');
   });
 
+  it('stops every agent once they have taken N between them, before their records arrive, and completes when they end', async () => {
+    const [a, b] = [await rig.agent('web-1'), await rig.agent('web-2')];
+    rig.engine.apply(rig.input('s1', SPEC));
+    await Promise.all([a, b].map((x) => startOf(x, 's1')));
+    // Taken counts come in progress (reported + inFlight): 4 + 5 is short of N = 10, nothing stops.
+    a.progress('s1', 0, 0, 4);
+    b.progress('s1', 0, 0, 5);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(a.startOf('s1')).toBeDefined();
+    expect(rig.view('s1').status.phase).toBe('Running');
+    b.progress('s1', 0, 0, 6);
+    const stops = await Promise.all([a, b].map((x) => stopOf(x, 's1')));
+    expect(stops.map((s) => s.reason)).toEqual(['requests', 'requests']);
+    // Stopping is not completing: the taken requests are still on their way.
+    expect(rig.view('s1').status.phase).toBe('Running');
+    a.report('s1', reqs(4, 'a'));
+    a.ended('s1', 'stopped', 4);
+    await until(() => rig.view('s1').status.pods.find((p) => p.name === 'web-1')?.state === 'Done');
+    expect(rig.view('s1').status.phase).toBe('Running');
+    b.report('s1', reqs(5, 'b'));
+    b.ended('s1', 'stopped', 5);
+    await until(() => rig.view('s1').status.phase === 'Completed');
+    expect(rig.view('s1').status).toMatchObject({ requestsProfiled: 9, progress: '9/10' });
+    expect(rig.condition('s1', 'Complete')).toMatchObject({ reason: 'RequestsReached' });
+    expect(rig.store.requests('s1')).toHaveLength(9);
+  });
+
   it('ends at the deadline with partial results marked', async () => {
     const [a, b] = [await rig.agent('web-1'), await rig.agent('web-2')];
     rig.engine.apply(rig.input('s1', { ...SPEC, requests: 100 }));
