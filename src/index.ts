@@ -20,3 +20,4 @@ export * from './import/pprof.js';
 export * from './import/collapsed.js';
 export * from './import/speedscope.js';
 export * from './import/cpuprofile.js';
+export * from './session/workload.js';

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RequestTypeStats } from '../../src/protocol/messages.js';
 import type { AgentInfo } from '../store/contracts.js';
 import type { ApiDeps } from './deps.js';
-import { workloadOf } from './workload.js';
+import { workloadFromPodName } from '../../src/session/workload.js';
 
 /** One request type across every connected agent that has seen it. */
 export interface RequestTypeRow extends RequestTypeStats {
@@ -45,7 +45,7 @@ export function mergeCatalogues(agents: AgentInfo[]): RequestTypeRow[] {
       acc.p99 = Math.max(acc.p99, entry.p99Ms);
       acc.pods.add(`${agent.pod.namespace}/${agent.pod.name}`);
       acc.namespaces.add(agent.pod.namespace);
-      acc.workloads.add(workloadOf(agent.pod.name, agent.labels));
+      acc.workloads.add(workloadFromPodName(agent.pod.name, agent.labels));
     }
   }
   const round = (v: number): number => Math.round(v * 100) / 100;

@@ -4,7 +4,7 @@ import { statusHotspots } from '../../src/model/hotspots.js';
 import type { PodIdentity, RequestRecord, RequestTypeStats, SessionEndReason, StartMessage } from '../../src/protocol/messages.js';
 import { CONDITION, type SessionView } from '../../src/session/types.js';
 import { describeProblems, resolveSpec, selectorMatches } from '../../src/session/validate.js';
-import { workloadOf } from '../api/workload.js';
+import { workloadFromPodName } from '../../src/session/workload.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { AgentConnection, AgentReport } from '../hub/agent-connection.js';
 import type { HubListener } from '../hub/agent-hub.js';
@@ -652,7 +652,7 @@ export class Engine implements SessionEngine, HubListener {
 
   /** The pod's workload: the directory's (owner) where it knows, else from the pod name or `workload` label. */
   private workloadOf(agent: AgentConnection): string {
-    return this.pods.workloadFor?.(agent.pod) ?? workloadOf(agent.pod.name, this.pods.labelsOf(agent.pod) ?? agent.labels);
+    return this.pods.workloadFor?.(agent.pod) ?? workloadFromPodName(agent.pod.name, this.pods.labelsOf(agent.pod) ?? agent.labels);
   }
 
   private podOf(sessionId: string, agent: AgentConnection): PodRun | undefined {

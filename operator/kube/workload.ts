@@ -1,3 +1,5 @@
+import { workloadFromPodName } from '../../src/session/workload.js';
+
 /** The parts of a pod that name its workload (works on typed V1Pod and on raw watch JSON alike). */
 export interface PodLike {
   metadata?: {
@@ -7,8 +9,6 @@ export interface PodLike {
   };
 }
 
-/** ReplicaSet/pod suffixes: a pod-template-hash (up to 10 chars) and a 5-char random suffix. */
-const RS_POD_NAME = /^(.+)-[bcdfghjklmnpqrstvwxz2456789]{5,10}-[bcdfghjklmnpqrstvwxz2456789]{5}$/;
 const CRONJOB_JOB = /^(.+)-\d{8,}$/;
 
 /**
@@ -31,5 +31,5 @@ export function workloadOf(pod: PodLike): string {
     return owner.name;
   }
   if (hash && name.includes(`-${hash}-`)) return name.slice(0, name.lastIndexOf(`-${hash}-`));
-  return RS_POD_NAME.exec(name)?.[1] ?? name;
+  return workloadFromPodName(name);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseSessionDocuments } from '../../../operator/standalone/session-documents.js';
 import { sharedTokenAuthenticator } from '../../../operator/standalone/shared-token.js';
-import { workloadOf } from '../../../operator/api/workload.js';
+import { workloadFromPodName as workloadOf } from '../../../src/session/workload.js';
 import { mergeCatalogues } from '../../../operator/api/catalogue.js';
 import type { AgentInfo } from '../../../operator/store/contracts.js';
 
@@ -100,8 +100,8 @@ describe('workloads and the merged catalogue', () => {
       catalogue,
     });
     const rows = mergeCatalogues([
-      agent('shop-7d9f8b6c5-aaaa1', 'a', [{ type: 'GET /x', count: 30, errors: 1, p50Ms: 10, p90Ms: 20, p99Ms: 40 }]),
-      agent('shop-7d9f8b6c5-bbbb2', 'b', [
+      agent('shop-7d9f8b6c5-m2x7z', 'a', [{ type: 'GET /x', count: 30, errors: 1, p50Ms: 10, p90Ms: 20, p99Ms: 40 }]),
+      agent('shop-7d9f8b6c5-q7w4k', 'b', [
         { type: 'GET /x', count: 10, errors: 0, p50Ms: 30, p90Ms: 40, p99Ms: 90 },
         { type: 'POST /y', count: 5, errors: 5, p50Ms: 1, p90Ms: 2, p99Ms: 3 },
       ]),
