@@ -108,11 +108,16 @@ async function startServer(mode, nodeBin, operatorUrl, profDir) {
     const on = (msg) => {
       if (msg.type === type) {
         child.off('message', on);
+        child.off('exit', exit);
         resolve(msg);
       }
     };
+    const exit = (code) => {
+      child.off('message', on);
+      reject(new Error(`${mode} server exited (${code})`));
+    };
     child.on('message', on);
-    child.once('exit', (code) => reject(new Error(`${mode} server exited (${code})`)));
+    child.once('exit', exit);
   });
   const ready = await next('ready');
   return { mode, child, port: ready.port, node: ready.node, next };
