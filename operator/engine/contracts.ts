@@ -1,5 +1,5 @@
 import type { PodIdentity } from '../../src/protocol/messages.js';
-import type { SessionSource, SessionView } from '../../src/session/types.js';
+import type { SessionIdentity, SessionView } from '../../src/session/types.js';
 
 /**
  * The seams of the operator. The session engine knows nothing of where sessions come from (a
@@ -8,16 +8,7 @@ import type { SessionSource, SessionView } from '../../src/session/types.js';
  */
 
 /** Desired state of one session, from any source. */
-export interface SessionInput {
-  /** Stable id: the Kubernetes uid, or a generated one in standalone mode. */
-  id: string;
-  name: string;
-  namespace: string;
-  source: SessionSource;
-  /** RFC 3339. */
-  createdAt: string;
-  /** metadata.generation in Kubernetes; 1 elsewhere, bumped on each accepted edit. */
-  generation: number;
+export interface SessionInput extends SessionIdentity {
   /** As the user wrote it: the engine validates it and reports problems in the status. */
   spec: unknown;
 }

@@ -5,7 +5,7 @@ import type {
   PodSessionState,
   ProfilingSessionSpec,
   SessionPhase,
-  SessionSource,
+  SessionIdentity,
   SessionView,
 } from '../../src/session/types.js';
 
@@ -36,13 +36,7 @@ export interface PodRun {
  * bookkeeping of throttled status emission. Running sessions live here until they end and linger a
  * little longer (late in-flight requests); the store holds everything else.
  */
-export interface Run {
-  id: string;
-  name: string;
-  namespace: string;
-  source: SessionSource;
-  createdAt: string;
-  generation: number;
+export interface Run extends SessionIdentity {
   /** The spec in effect (with defaults), as the view shows it. For an invalid spec: what the user wrote. */
   spec: ProfilingSessionSpec;
   /** Undefined when the spec is invalid. */

@@ -1,21 +1,11 @@
 import type { CallTree } from '../../src/model/call-tree.js';
 import type { Frame } from '../../src/model/frame.js';
-import type { PodIdentity, RequestOutcome, RequestTypeStats } from '../../src/protocol/messages.js';
+import type { PodIdentity, RequestRecord, RequestTypeStats } from '../../src/protocol/messages.js';
 import type { SessionPhase, SessionView } from '../../src/session/types.js';
 
 /** A profiled request without its tree, as lists show it. */
-export interface RequestSummary {
-  id: string;
+export interface RequestSummary extends Omit<RequestRecord, 'tree'> {
   pod: string;
-  type: string;
-  startedAt: number;
-  durationMs: number;
-  outcome: RequestOutcome;
-  status?: number;
-  samples: number;
-  cpuUs: number;
-  waitingUs: number;
-  blockedUs: number;
 }
 
 export interface TreeFilter {

@@ -103,15 +103,21 @@ export const CONDITION = Object.freeze({
 /** Where a session came from. The API shows every session in the same shape whatever its source. */
 export type SessionSource = 'kubernetes' | 'api' | 'file';
 
-/** A session as the REST API and the UI see it. */
-export interface SessionView {
+/** Who a session is, wherever it came from: the fields every representation of a session shares. */
+export interface SessionIdentity {
   /** Stable id: the Kubernetes uid, or one the operator makes in standalone mode. */
   id: string;
   name: string;
   namespace: string;
   source: SessionSource;
+  /** RFC 3339. */
   createdAt: string;
+  /** metadata.generation in Kubernetes; 1 elsewhere, bumped on each accepted edit. */
   generation: number;
+}
+
+/** A session as the REST API and the UI see it. */
+export interface SessionView extends SessionIdentity {
   spec: ProfilingSessionSpec;
   status: ProfilingSessionStatus;
 }

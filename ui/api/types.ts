@@ -1,5 +1,6 @@
 import type { FrameKind } from '../../src/model/frame.js';
 import type { SerializedTree } from '../../src/model/serialized.js';
+import type { RequestTypeStats } from '../../src/protocol/messages.js';
 import type { SessionView } from '../../src/session/types.js';
 
 /** Shapes of the REST API's answers (docs/api.md), as the UI reads them. */
@@ -38,13 +39,7 @@ export interface RequestSummaryView {
 }
 
 /** One entry of the agents' request-type catalogue. */
-export interface RequestTypeView {
-  type: string;
-  count: number;
-  errors: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
+export interface RequestTypeView extends RequestTypeStats {
   pods: number;
   namespaces: string[];
   workloads: string[];
