@@ -120,7 +120,7 @@ export class AgentLink {
       labels: this.o.labels,
       agent: { runtime: 'node', runtimeVersion: process.versions.node, agentVersion: AGENT_VERSION, pid: process.pid },
       catalogue: this.o.catalogue.snapshot().slice(0, PROTOCOL_LIMITS.maxCatalogueEntries),
-      sessions: [...this.remote.values()].map((r) => ({ session: r.session.id, requests: r.session.taken })),
+      sessions: [...this.remote.values()].map((r) => ({ session: r.session.id, requests: r.session.reported })),
     };
     this.socket.send(JSON.stringify(hello));
     this.catalogueVersionSent = this.o.catalogue.version;

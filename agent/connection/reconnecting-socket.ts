@@ -47,7 +47,7 @@ export class ReconnectingSocket {
   }
 
   start(): void {
-    void this.dial();
+    this.dial().catch((err: unknown) => this.log.error({ err }, 'dial failed'));
   }
 
   /** The operator's announced ping interval: silence for three of them means the link is dead. */
@@ -103,6 +103,16 @@ export class ReconnectingSocket {
       return this.retry();
     }
     if (this.stopped) return;
+    try {
+      this.open(headers);
+    } catch (err) {
+      // A URL ws cannot parse, a socket that cannot be made: log, and try again later.
+      this.log.warn({ err, url: this.o.url }, 'cannot dial the operator; retrying');
+      this.retry();
+    }
+  }
+
+  private open(headers: Record<string, string>): void {
     const secure = this.o.url.startsWith('wss:');
     const ws = new WebSocket(this.o.url, {
       headers,
@@ -144,7 +154,9 @@ export class ReconnectingSocket {
   private retry(): void {
     if (this.stopped) return;
     const delay = backoffDelay(this.attempt++, this.o.backoff ?? DEFAULT_BACKOFF, this.o.random);
-    this.retryTimer = this.o.clock.setTimeout(() => void this.dial(), delay);
+    this.retryTimer = this.o.clock.setTimeout(() => {
+      this.dial().catch((err: unknown) => this.log.error({ err }, 'dial failed'));
+    }, delay);
   }
 
   /** Heard from the operator: restart the silence countdown. */

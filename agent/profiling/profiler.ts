@@ -243,6 +243,15 @@ export class Profiler {
     this.deadlines.delete(session);
     this.sessions = this.sessions.filter((s) => s !== session);
     session.finish(reason, this.clock.now(), error);
+    // Requests only ended sessions could have wanted (a long poll, say) are let go now, not when the
+    // sampler stops: they would hold context tracking on for nothing.
+    for (const r of this.inFlight) {
+      if (r.candidates.every((c) => c.status === 'ended')) {
+        r.retired = true;
+        this.inFlight.delete(r);
+      }
+    }
+    if (this.inFlight.size === 0) this.sampler.trackContexts(false);
     this.log.info({ session: session.id, reason, requests: session.reported }, 'session ended');
     if (this.sessions.length === 0) this.stopSampler();
     for (const l of this.endListeners) this.guard(() => l(session));

@@ -43,10 +43,17 @@ export class RequestTracker implements RequestHandler {
   }
 
   onRequest(req: IncomingMessage, res: ServerResponse, emit: () => boolean): boolean {
-    const url = req.url ?? '/';
-    const work: HttpWork = { tracker: this, req, url, startMs: performance.now(), state: this.profiler.begin({ method: req.method ?? 'GET', url }), threw: false };
-    (res as TrackedResponse)[WORK] = work;
-    res.on('close', onResponseClose);
+    let work: HttpWork;
+    try {
+      const url = req.url ?? '/';
+      work = { tracker: this, req, url, startMs: performance.now(), state: this.profiler.begin({ method: req.method ?? 'GET', url }), threw: false };
+      (res as TrackedResponse)[WORK] = work;
+      res.on('close', onResponseClose);
+    } catch (err) {
+      // The agent's trouble must not become the request's: serve it untracked.
+      this.log.error({ err }, 'could not track a request');
+      return emit();
+    }
     try {
       return work.state === undefined ? emit() : this.profiler.run(work.state, emit);
     } catch (err) {
@@ -62,7 +69,12 @@ export class RequestTracker implements RequestHandler {
       return fn();
     }
     const startMs = performance.now();
-    const state = this.profiler.begin({ type });
+    let state: RequestState | undefined;
+    try {
+      state = this.profiler.begin({ type });
+    } catch (err) {
+      this.log.error({ err }, 'could not track a transaction');
+    }
     const finish = (outcome: RequestOutcome): void => {
       try {
         this.catalogue.record(type, performance.now() - startMs, outcome === 'error');

@@ -45,7 +45,7 @@ describe('operator link', () => {
   it('says hello with its identity and token, runs a started session and streams its results', async () => {
     op = new FakeOperator();
     await op.start();
-    agent = startAgent({ url: op.url, token: 's3cret', pod: { name: 'web-1', namespace: 'shop', uid: 'u-1' }, labels: { app: 'web' }, logLevel: 'silent', samplerWarmupMs: 0, link: FAST });
+    agent = startAgent({ url: op.url, token: 's3cret', pod: { name: 'web-1', namespace: 'shop', uid: 'u-1' }, labels: { app: 'web' }, logLevel: 'silent', samplerWarmupMs: 0, collectEveryMs: 100, link: FAST });
     await until(() => op!.last?.messages.length === 1, 5000, 'hello');
     const c = op.last!;
     expect(c.authorization).toBe('Bearer s3cret');
@@ -76,7 +76,7 @@ describe('operator link', () => {
   it('answers a malformed operator message with an error and stays connected', async () => {
     op = new FakeOperator();
     await op.start();
-    agent = startAgent({ url: op.url, logLevel: 'silent', samplerWarmupMs: 0, link: FAST });
+    agent = startAgent({ url: op.url, logLevel: 'silent', samplerWarmupMs: 0, collectEveryMs: 100, link: FAST });
     await until(() => op!.last?.messages.length === 1, 5000, 'hello');
     const c = op.last!;
     c.ws.send('{not json');
@@ -96,7 +96,7 @@ describe('operator link', () => {
     writeFileSync(tokenFile, 'first\n');
     op = new FakeOperator();
     await op.start();
-    agent = startAgent({ url: op.url, tokenFile, logLevel: 'silent', samplerWarmupMs: 0, link: FAST });
+    agent = startAgent({ url: op.url, tokenFile, logLevel: 'silent', samplerWarmupMs: 0, collectEveryMs: 100, link: FAST });
     await until(() => op!.connections.length === 1, 5000, 'first connection');
     writeFileSync(tokenFile, 'rotated\n');
     op.last!.ws.close(1011, 'bye');
@@ -107,7 +107,7 @@ describe('operator link', () => {
   it('reconnects when the operator falls silent for three heartbeats', async () => {
     op = new FakeOperator();
     await op.start();
-    agent = startAgent({ url: op.url, logLevel: 'silent', samplerWarmupMs: 0, link: FAST });
+    agent = startAgent({ url: op.url, logLevel: 'silent', samplerWarmupMs: 0, collectEveryMs: 100, link: FAST });
     await until(() => op!.last?.messages.length === 1, 5000, 'hello');
     op.last!.send(welcome(150)); // and then never a ping
     const t0 = Date.now();
@@ -120,7 +120,7 @@ describe('operator link', () => {
     op = new FakeOperator();
     await op.start();
     const port = op.port;
-    agent = startAgent({ url: op.url, logLevel: 'silent', samplerWarmupMs: 0, link: FAST });
+    agent = startAgent({ url: op.url, logLevel: 'silent', samplerWarmupMs: 0, collectEveryMs: 100, link: FAST });
     await until(() => op!.last?.messages.length === 1, 5000, 'hello');
     op.last!.send(welcome());
     op.last!.send(start('s-2', 'GET /alpha/:id', 6));
@@ -157,7 +157,7 @@ describe('operator link', () => {
   it('stops a session when the operator says so', async () => {
     op = new FakeOperator();
     await op.start();
-    agent = startAgent({ url: op.url, logLevel: 'silent', samplerWarmupMs: 0, link: FAST });
+    agent = startAgent({ url: op.url, logLevel: 'silent', samplerWarmupMs: 0, collectEveryMs: 100, link: FAST });
     await until(() => op!.last?.messages.length === 1, 5000, 'hello');
     op.last!.send(welcome());
     op.last!.send(start('s-3', 'GET /alpha/:id', 100));
@@ -169,9 +169,13 @@ describe('operator link', () => {
     expect(op.all('requests').flatMap((b) => b.requests)).toHaveLength(1);
   });
 
-  it('never throws into the app when the operator is unreachable', async () => {
-    agent = startAgent({ url: 'ws://127.0.0.1:9/v1/agents', logLevel: 'silent', samplerWarmupMs: 0, link: FAST });
+  it('never throws into the app when the operator is unreachable or its URL unusable', async () => {
+    agent = startAgent({ url: 'ws://127.0.0.1:9/v1/agents', logLevel: 'silent', samplerWarmupMs: 0, collectEveryMs: 100, link: FAST });
     await sleep(300);
     expect(await get(appPort, '/alpha/1')).toBe(true);
+    await agent.close();
+    agent = startAgent({ url: 'ws://[not a host/v1/agents', logLevel: 'silent', link: FAST });
+    await sleep(300); // several failed dials: any unhandled rejection would fail this test file
+    expect(await get(appPort, '/alpha/2')).toBe(true);
   });
 });
