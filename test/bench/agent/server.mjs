@@ -5,12 +5,13 @@
 import Fastify from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+const LINES = Number(process.env.SONDE_BENCH_LINES ?? 40);
 const app = Fastify({ logger: false });
 const CATALOGUE = Array.from({ length: 200 }, (_, i) => ({ sku: `SKU-${1000 + i}`, name: `Item ${i}`, price: 1 + ((i * 37) % 500) / 10 }));
 
 function buildOrder(id) {
   const lines = [];
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < LINES; i++) {
     const item = CATALOGUE[(id * 7 + i * 13) % CATALOGUE.length];
     lines.push({ sku: item.sku, name: item.name, qty: 1 + ((id + i) % 5), unit: item.price });
   }
