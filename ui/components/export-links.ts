@@ -1,4 +1,4 @@
-import { EXPORTERS, EXPORT_FORMATS } from '../../src/export/index.js';
+import { EXPORT_FORMAT_META, EXPORT_FORMATS } from '../../src/export/formats.js';
 import { exportUrl, type TreeQuery } from '../api/client.js';
 import { h } from '../util/dom.js';
 
@@ -16,7 +16,7 @@ export function exportLinks(sessionId: string, q: TreeQuery, label = 'Export'): 
       'ul',
       { class: 'menu', role: 'list', 'aria-label': `${label}: download this tree` },
       ...EXPORT_FORMATS.map((f) =>
-        h('li', {}, h('a', { href: exportUrl(sessionId, f, q), download: '', 'data-format': f }, h('span', { class: 'menu-main' }, f), h('span', { class: 'menu-note' }, EXPORTERS[f].label))),
+        h('li', {}, h('a', { href: exportUrl(sessionId, f, q), download: '', 'data-format': f }, h('span', { class: 'menu-main' }, f), h('span', { class: 'menu-note' }, EXPORT_FORMAT_META[f].label))),
       ),
     ),
   );
