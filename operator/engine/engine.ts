@@ -229,7 +229,11 @@ export class Engine implements SessionEngine, HubListener {
       case 'progress': {
         const pr = this.podOf(message.session, agent);
         if (!pr) return;
-        if (pr.pid === agent.agent.pid) pr.claimed = Math.max(pr.claimed ?? 0, message.requests + message.inFlight);
+        if (pr.claimedPid !== agent.agent.pid) {
+          pr.claimedPid = agent.agent.pid;
+          pr.claimed = 0;
+        }
+        pr.claimed = Math.max(pr.claimed ?? 0, message.requests + message.inFlight);
         if (message.samples > pr.samples) {
           pr.samples = message.samples;
           this.touch(this.runs.get(message.session)!);

@@ -27,6 +27,8 @@ export interface PodRun {
    * taken count arrives within one progress tick, so stopping on it keeps the overshoot of N small.
    */
   claimed?: number;
+  /** The process `claimed` counts for: a replaced process's taken-but-undelivered requests never arrive. */
+  claimedPid?: number;
   samples: number;
   message?: string;
 }

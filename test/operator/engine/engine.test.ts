@@ -91,6 +91,24 @@ describe('session engine', () => {
     expect(rig.store.requests('s1')).toHaveLength(9);
   });
 
+  it('does not count what a replaced agent process took but never delivered', async () => {
+    const [a, b] = [await rig.agent('web-1'), await rig.agent('web-2')];
+    rig.engine.apply(rig.input('s1', SPEC));
+    await Promise.all([a, b].map((x) => startOf(x, 's1')));
+    a.progress('s1', 0, 0, 8); // took 8 …
+    a.report('s1', reqs(3, 'a')); // … delivered 3, then died
+    await until(() => rig.view('s1').status.requestsProfiled === 3);
+    await a.kill();
+    const again = await rig.agent('web-1', { app: 'shop' }, { pid: 101 });
+    await startOf(again, 's1');
+    again.progress('s1', 0, 0, 1);
+    b.progress('s1', 0, 0, 3);
+    // 3 stored + 1 + 3 taken is short of N = 10 (the dead process's 8 would have made it 11).
+    await new Promise((r) => setTimeout(r, 100));
+    expect(b.received.some((m) => m.type === 'stop')).toBe(false);
+    expect(rig.view('s1').status.phase).toBe('Running');
+  });
+
   it('ends at the deadline with partial results marked', async () => {
     const [a, b] = [await rig.agent('web-1'), await rig.agent('web-2')];
     rig.engine.apply(rig.input('s1', { ...SPEC, requests: 100 }));
