@@ -6,13 +6,13 @@
 // cycle, under the same open-loop load. Each window's CPU per request is divided by the "off" window of
 // the same cycle, so slow drift and neighbours' noise mostly cancel. The session is restarted each
 // window and its warm-up (500 ms) falls in a settle period before the measured window.
-import { execFileSync, fork, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { fork, spawn } from 'node:child_process';
 import http from 'node:http';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { hasTaskset, nodeBinary } from './runtime.mjs';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const { values: opt } = parseArgs({
@@ -24,23 +24,6 @@ const { values: opt } = parseArgs({
     lines: { type: 'string', default: '40' },
   },
 });
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-function nodeBinary(v) {
-  if (v === '22' || v === '24') return join(ROOT, `node_modules/node${v}/bin/node`);
-  if (v !== '20') return v;
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir && !dir.includes('node_modules') && existsSync(join(dir, 'node'))) return join(dir, 'node');
-  }
-  return process.execPath;
-}
 
 const STATES = {
   off: { agent: false, intervalMs: 0 },

@@ -6,15 +6,16 @@
 // random order; each round measures the server's own CPU per request (process.cpuUsage in the server)
 // and the client's p99 latency, as a ratio to the same round's "no agent". Medians and spread are
 // printed, ready for docs/BENCHMARKS.md.
-import { execFileSync, fork, spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'ws';
 
+import { hasTaskset, nodeBinary } from './runtime.mjs';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const { values: opt } = parseArgs({
@@ -32,24 +33,6 @@ const { values: opt } = parseArgs({
   },
 });
 
-const hasTaskset = (() => {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-function nodeBinary(v) {
-  if (v === '22' || v === '24') return join(ROOT, `node_modules/node${v}/bin/node`);
-  if (v !== '20') return v; // a path
-  // Not process.execPath: under npm, node_modules/.bin (where the node22 package puts a `node`) comes first.
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir && !dir.includes('node_modules') && existsSync(join(dir, 'node'))) return join(dir, 'node');
-  }
-  return process.execPath;
-}
 
 const MODES = {
   none: { label: 'no agent', flags: [] },

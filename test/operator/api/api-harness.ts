@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { loadConfig, startOperator, type RunningOperator } from '../../../operator/main.js';
 import { FakeAgent, type FakeAgentOptions } from '../../harness/fake-agent.js';
 import type { SessionView } from '../../../src/session/types.js';
+import { eventually } from '../../harness/eventually.js';
 
 /** Log lines an operator wrote, parsed, for tests that check what was logged. */
 export class LogSink extends Writable {
@@ -58,21 +59,7 @@ export async function startRig(extraFlags: string[] = [], env: NodeJS.ProcessEnv
   };
 }
 
-/** Polls `fn` until it returns a value other than undefined (or throws the last error after `timeoutMs`). */
-export async function eventually<T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { eventually };
 
 /** GET a session until its phase is one of `phases`. */
 export async function waitForPhase(base: string, id: string, phases: SessionView['status']['phase'][], timeoutMs = 15_000): Promise<SessionView> {
