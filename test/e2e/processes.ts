@@ -120,7 +120,7 @@ export interface AppProcess {
 }
 
 /** Starts the fixture app with the agent, connected to `agentUrl` as pod `pod`. */
-export async function startApp(options: { agentUrl: string; pod: string; namespace?: string; hot: 'alpha' | 'beta' | 'gamma'; labels?: string; token?: string; tokenFile?: string; uid?: string }): Promise<AppProcess> {
+export async function startApp(options: { agentUrl: string; pod: string; namespace?: string; hot: 'alpha' | 'beta' | 'gamma'; labels?: string; token?: string; tokenFile?: string; uid?: string; work?: number }): Promise<AppProcess> {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -132,6 +132,7 @@ export async function startApp(options: { agentUrl: string; pod: string; namespa
     SONDE_LABELS: options.labels ?? 'app=e2e',
     SONDE_LOG_LEVEL: 'warn',
   };
+  if (options.work !== undefined) env.WORK = String(options.work);
   if (options.token) env.SONDE_TOKEN = options.token;
   if (options.tokenFile) env.SONDE_TOKEN_FILE = options.tokenFile;
   const child = spawn(process.execPath, ['--import', AGENT, APP], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -6,6 +6,12 @@ import { deserializeTree, type SerializedTree } from '../../src/model/serialized
 import { type AppProcess, WORK_TYPE, createSession, drive, eventually, getJson, missingBuild, sessionView, startApp, startOperator, stopAll, waitForAgents } from './processes.js';
 
 const missing = missingBuild();
+/**
+ * Iterations of each app's hot loop per request: ~10-25 ms, several 5 ms samples per request. At the
+ * fixture's default (~1-2 ms) a pod that served only a few of the N requests could, by chance, have
+ * no sample in its hot function at all (CI saw betaHotLoop missing once).
+ */
+const HOT_WORK = 3_000_000;
 const dirs: string[] = [];
 
 afterAll(async () => {
@@ -24,7 +30,7 @@ describe.skipIf(missing)('standalone operator with three agent processes', () =>
     const token = 'e2e-shared-token';
     const op = await startOperator(['--standalone', '--data', join(dir, 'data')], { SONDE_TOKEN: token });
     const hots = ['alpha', 'beta', 'gamma'] as const;
-    const apps: AppProcess[] = await Promise.all(hots.map((hot, i) => startApp({ agentUrl: op.agentUrl, pod: `e2e-${hot}-${i}`, hot, token, labels: `app=e2e,workload=e2e-${hot}` })));
+    const apps: AppProcess[] = await Promise.all(hots.map((hot, i) => startApp({ agentUrl: op.agentUrl, pod: `e2e-${hot}-${i}`, hot, token, labels: `app=e2e,workload=e2e-${hot}`, work: HOT_WORK })));
     const stop = new AbortController();
     const traffic = drive(apps, stop.signal);
     try {
