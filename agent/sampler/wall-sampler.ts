@@ -2,7 +2,7 @@ import { createHook, executionAsyncResource, type AsyncHook } from 'node:async_h
 import { createRequire } from 'node:module';
 import type { Profile } from 'pprof-format';
 import { SondeError } from '../../src/errors.js';
-import type { Clock } from '../clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../log.js';
 import { FrameCache, profileToSamples, type SampleBatch, SampleSink } from './profile-samples.js';
 
@@ -20,8 +20,10 @@ import { FrameCache, profileToSamples, type SampleBatch, SampleSink } from './pr
  *   context of the code creating it, `before` makes a resource's context current when its callback
  *   runs. There is no `after`: it would double the hook's calls, and what runs between callbacks is
  *   either idle time (recognised as such whatever the context) or the runtime's own plumbing. The hook
- *   costs a little on every callback and promise, so it is on only while a request with a context is
- *   in flight (`trackContexts`).
+ *   costs a little on every callback and promise, so it is on only while requests with a context are
+ *   in flight (`trackContexts`), and it lingers HOOK_LINGER_MS after the last one ends: turning an
+ *   async hook on or off rebuilds Node's promise hooks, which under steady traffic (requests in flight
+ *   dropping to zero between arrivals, thousands of times a second) cost more than the hook itself.
  */
 export type ContextMode = 'cped' | 'hooks';
 
@@ -29,6 +31,9 @@ type PprofModule = typeof import('@datadog/pprof');
 type TimeApi = PprofModule['time'];
 
 const require = createRequire(import.meta.url);
+
+/** How long the async hook stays on after the last tracked request ended, waiting for the next one. */
+export const HOOK_LINGER_MS = 1000;
 
 /** Where hooks mode keeps a resource's context (a symbol on the resource, as AsyncLocalStorage does). */
 const CONTEXT = Symbol('sonde.context');
@@ -56,6 +61,10 @@ export class WallSampler {
   private intervalUs = 0;
   private lastCollectUs = 0;
   private hook: AsyncHook | undefined;
+  private hookOn = false;
+  /** Whether tracked requests are in flight (the hook's reason to be on). */
+  private contextsWanted = false;
+  private lingerTimer: TimerHandle | undefined;
   /** The context last handed to the profiler in hooks mode, to skip redundant native calls. */
   private current: object | undefined;
   private readonly log: Logger;
@@ -77,6 +86,11 @@ export class WallSampler {
 
   get mode(): ContextMode {
     return this.contextMode;
+  }
+
+  /** Whether the context hook is on (hooks mode only; it lingers after the last tracked request). */
+  get contextHookOn(): boolean {
+    return this.hookOn;
   }
 
   /** The interval the sampler runs at, in microseconds (0 when stopped). */
@@ -115,8 +129,17 @@ export class WallSampler {
    */
   trackContexts(on: boolean): void {
     if (this.contextMode !== 'hooks' || !this.started) return;
+    this.contextsWanted = on;
     if (on) this.enableHooks();
-    else this.disableHooks();
+    else if (this.hookOn && !this.lingerTimer) this.scheduleHookOff();
+  }
+
+  private scheduleHookOff(): void {
+    this.lingerTimer = this.clock.setTimeout(() => {
+      this.lingerTimer = undefined;
+      if (!this.started || this.contextsWanted) return;
+      this.disableHooks();
+    }, HOOK_LINGER_MS);
   }
 
   /**
@@ -172,6 +195,7 @@ export class WallSampler {
   }
 
   private enableHooks(): void {
+    if (this.hookOn) return;
     this.hook ??= createHook({
       init: (_id, _type, _trigger, resource) => {
         if (this.current !== undefined) (resource as Stamped)[CONTEXT] = this.current;
@@ -179,11 +203,15 @@ export class WallSampler {
       before: () => this.setContext((executionAsyncResource() as Stamped)[CONTEXT]),
     });
     this.hook.enable();
+    this.hookOn = true;
   }
 
   private disableHooks(): void {
+    if (this.lingerTimer) this.clock.clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
     if (this.contextMode !== 'hooks') return;
     this.hook?.disable();
+    this.hookOn = false;
     this.setContext(undefined);
   }
 }
