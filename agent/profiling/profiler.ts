@@ -153,6 +153,7 @@ export class Profiler {
       session.sampleIntervalMs = this.sampler.interval / 1000;
       this.log.info({ session: spec.id, asked: spec.sampleIntervalMs, used: session.sampleIntervalMs }, 'sharing the running sample interval');
     }
+    session.contextMode = this.sampler.mode;
     this.sessions = [...this.sessions, session];
     this.deadlines.set(session, this.clock.setTimeout(() => this.guard(() => this.stop(session.id, 'deadline')), remaining));
     this.scheduleCollect();

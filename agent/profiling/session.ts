@@ -29,6 +29,11 @@ export interface LocalSessionResult {
   endedAt: number;
   /** The interval the sampler actually ran at (a session that joins a running sampler shares its interval). */
   sampleIntervalMs: number;
+  /**
+   * How request contexts followed async work: `cped` (AsyncContextFrame: Node 24, or 22 with
+   * --experimental-async-context-frame; free) or `hooks` (an async hook; a cost on every callback).
+   */
+  contextMode?: 'cped' | 'hooks';
 }
 
 export type SessionStatus = 'running' | 'finishing' | 'ended';
@@ -47,6 +52,8 @@ export class Session implements Claimant {
   reported = 0;
   samples = 0;
   sampleIntervalMs: number;
+  /** Set by the profiler when the session starts sampling. */
+  contextMode: 'cped' | 'hooks' | undefined;
   private readonly listeners: ((record: RequestRecord) => void)[] = [];
   private resolve!: (r: LocalSessionResult) => void;
   readonly done: Promise<LocalSessionResult>;
@@ -119,6 +126,7 @@ export class Session implements Claimant {
       startedAt: this.startedAt,
       endedAt,
       sampleIntervalMs: this.sampleIntervalMs,
+      ...(this.contextMode === undefined ? {} : { contextMode: this.contextMode }),
     };
     if (error !== undefined) result.error = error;
     this.result = result;

@@ -14,6 +14,7 @@ interface Summary {
 }
 interface Result {
   reason: string;
+  contextMode: string;
   partial: boolean;
   requests: number;
   outcomes: string[];
@@ -28,24 +29,26 @@ const N = 20;
  * process with the compiled agent loaded through --import, on the Node version under test, and real
  * load from this process.
  */
-const CASES: [app: string, node: string][] = [
-  ['plain', '20'],
-  ['plain', '22'],
-  ['plain', '24'],
-  ['fastify', '20'],
-  ['express', '20'],
-  ['fastify', '24'],
+const CASES: [app: string, node: string, flags: string[], contextMode: 'cped' | 'hooks'][] = [
+  ['plain', '20', [], 'hooks'],
+  ['plain', '22', [], 'hooks'],
+  // Node 22 carries contexts for free once AsyncContextFrame is on (the default from Node 24).
+  ['fastify', '22', ['--experimental-async-context-frame'], 'cped'],
+  ['plain', '24', [], 'cped'],
+  ['fastify', '20', [], 'hooks'],
+  ['express', '20', [], 'hooks'],
+  ['fastify', '24', [], 'cped'],
 ];
 
 describe('attribution under concurrent load', () => {
   beforeAll(() => ensureAgentBuilt(), 120_000);
 
-  for (const [app, node] of CASES) {
-    describe(`${app} on Node ${node}`, () => {
+  for (const [app, node, flags, contextMode] of CASES) {
+    describe(`${app} on Node ${node}${flags.length ? ` ${flags.join(' ')}` : ''}`, () => {
       let server: ChildServer;
       let load: Load;
       beforeAll(async () => {
-        server = await startChildServer(NODES[node]!, app);
+        server = await startChildServer(NODES[node]!, app, {}, flags);
         load = new Load(server.port, [(k) => `/alpha/${k}`, (k) => `/beta/${k}`], 8);
       });
       afterAll(async () => {
@@ -66,6 +69,7 @@ describe('attribution under concurrent load', () => {
         const detail = `${server.node}: ${JSON.stringify(s)}`;
         console.log(`${app} ${server.node}: ${s.nonIdle} own samples, ${((100 * s.underHandler) / s.nonIdle).toFixed(2)}% under alphaHandler, ${((100 * s.otherHot) / s.nonIdle).toFixed(2)}% in hotBeta; waiting ${s.waiting}, held up ${s.blocked}`);
         expect(r.reason, detail).toBe('requests');
+        expect(r.contextMode).toBe(contextMode);
         expect(r.partial).toBe(false);
         expect(r.requests).toBe(N);
         expect(r.outcomes.every((o) => o === 'ok')).toBe(true);

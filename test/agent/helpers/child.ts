@@ -10,10 +10,10 @@ export interface ChildServer {
 }
 
 /** Starts a sample app in its own process on `nodeBin`, the agent loaded by `--import`. */
-export async function startChildServer(nodeBin: string, app: string, env: Record<string, string> = {}): Promise<ChildServer> {
+export async function startChildServer(nodeBin: string, app: string, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<ChildServer> {
   const child: ChildProcess = fork(join(ROOT, 'test/agent/fixtures/attribution-child.mjs'), [app, join(DIST_AGENT, 'index.js')], {
     execPath: nodeBin,
-    execArgv: ['--import', join(DIST_AGENT, 'register.js')],
+    execArgv: [...nodeFlags, '--import', join(DIST_AGENT, 'register.js')],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, SONDE_LOG_LEVEL: 'warn', ...env },
   });
