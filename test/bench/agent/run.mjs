@@ -1,4 +1,4 @@
-// Agent overhead benchmark: `npm run bench:agent [-- --node 22 --rounds 10 --seconds 3 --rate 2000 --lines 40]`.
+// Agent overhead benchmark: `npm run bench:agent [-- --node 22 --node-flags=--experimental-async-context-frame --rounds 10 --seconds 3 --rate 2000 --lines 40 --reuse]`.
 //
 // Five copies of one fastify service run side by side, each pinned to CPU 1 (the load generator and
 // this script take CPU 0): no agent / agent idle (loaded, connected, no session) / agent sampling every
@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { WebSocketServer } from 'ws';
 
+import { startOperator } from './mini-operator.mjs';
 import { hasTaskset, nodeBinary } from './runtime.mjs';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -30,8 +30,18 @@ const { values: opt } = parseArgs({
     // Order lines per response: the handler's size (40 ≈ 0.1 ms of CPU per request on Node 20).
     lines: { type: 'string', default: '40' },
     json: { type: 'boolean', default: false },
+    // Extra flags for every server, baseline included, e.g. `--node-flags=--experimental-async-context-frame`
+    // to run Node 22 the way its agent users are told to.
+    'node-flags': { type: 'string', default: '' },
+    // Keep one process per mode for all rounds instead of fresh processes every round. Fresh is the
+    // default: a process's own JIT and GC history biases it by several percent for its whole life, and
+    // only new processes per round turn that bias into noise that the median can remove.
+    reuse: { type: 'boolean', default: false },
+    // Load before each measured window: the sampler's start and warm-up, and the JIT of a fresh process.
+    settle: { type: 'string', default: '1.5' },
   },
 });
+const NODE_FLAGS = opt['node-flags'].split(' ').filter(Boolean);
 
 
 const MODES = {
@@ -45,42 +55,9 @@ const MODES = {
   nomatch10: { label: 'agent sampling 10 ms, no request matches', agent: true, intervalMs: 10, request: 'GET /nothing' },
 };
 
-/** The operator's side, reduced to what the benchmark needs: welcome, ping, start, stop, count. */
-async function startOperator() {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/v1/agents' });
-  await new Promise((r) => wss.once('listening', r));
-  const agents = new Map(); // pod name -> { ws, records, ended }
-  wss.on('connection', (ws) => {
-    ws.on('error', () => {});
-    ws.on('message', (data) => {
-      const m = JSON.parse(data.toString());
-      if (m.type === 'hello') {
-        const a = { ws, records: 0, ended: [] };
-        agents.set(m.pod.name, a);
-        ws.on('message', (d) => {
-          const x = JSON.parse(d.toString());
-          if (x.type === 'requests') a.records += x.requests.length;
-          if (x.type === 'ended') a.ended.push(x);
-        });
-        ws.send(JSON.stringify({ type: 'welcome', protocol: 1, agentId: m.pod.name, heartbeatMs: 10_000 }));
-      }
-    });
-  });
-  const ping = setInterval(() => wss.clients.forEach((c) => c.ping()), 10_000);
-  return {
-    url: `ws://127.0.0.1:${wss.address().port}/v1/agents`,
-    agents,
-    close: () => {
-      clearInterval(ping);
-      wss.clients.forEach((c) => c.terminate());
-      wss.close();
-    },
-  };
-}
-
 async function startServer(mode, nodeBin, operatorUrl, profDir) {
   const m = MODES[mode];
-  const flags = m.agent ? ['--import', join(ROOT, 'dist/agent/register.js')] : m.flags.slice();
+  const flags = [...NODE_FLAGS, ...(m.agent ? ['--import', join(ROOT, 'dist/agent/register.js')] : m.flags)];
   if (mode === 'cpuprof') flags.push('--cpu-prof-dir', profDir);
   const env = { ...process.env, SONDE_LOG_LEVEL: process.env.SONDE_BENCH_AGENT_LOG ?? 'error', SONDE_BENCH_LINES: opt.lines };
   delete env.SONDE_BENCH_PINNED;
@@ -166,19 +143,38 @@ async function main() {
   if (rate * (seconds + 1) > 10_000) console.error(`warning: ${rate} req/s for ${seconds} s exceeds a session's 10,000 requests; sampling rounds would end early`);
   const profDir = mkdtempSync(join(tmpdir(), 'sonde-bench-prof-'));
   const operator = await startOperator();
-  const servers = {};
-  for (const mode of modes) servers[mode] = await startServer(mode, nodeBin, operator.url, profDir);
-  for (const mode of modes.filter((m) => MODES[m].agent)) {
-    for (let i = 0; !operator.agents.has(`bench-${mode}`); i++) {
-      if (i > 200) throw new Error(`agent of ${mode} never connected`);
-      await sleep(25);
+  let servers = {};
+  const startAll = async () => {
+    for (const mode of modes) operator.agents.delete(`bench-${mode}`);
+    const started = {};
+    for (const mode of modes) started[mode] = await startServer(mode, nodeBin, operator.url, profDir);
+    for (const mode of modes.filter((m) => MODES[m].agent)) {
+      for (let i = 0; !operator.agents.has(`bench-${mode}`); i++) {
+        if (i > 200) throw new Error(`agent of ${mode} never connected`);
+        await sleep(25);
+      }
     }
-  }
+    return started;
+  };
+  const stopAll = async () => {
+    for (const s of Object.values(servers)) {
+      const gone = new Promise((r) => s.child.once('exit', r));
+      s.child.send('exit');
+      await Promise.race([gone, sleep(5000)]);
+      s.child.kill();
+    }
+    servers = {};
+  };
+  servers = await startAll();
   const node = servers.none.node;
-  console.error(`node ${node}, ${rounds} rounds × ${modes.length} modes × ${seconds}s, ${rate} req/s, ${hasTaskset ? 'server on CPU 1, load on CPU 0' : 'NOT pinned (no taskset)'}`);
+  console.error(`node ${node}${NODE_FLAGS.length ? ` ${NODE_FLAGS.join(' ')}` : ''}, ${rounds} rounds × ${modes.length} modes × ${seconds}s, ${rate} req/s, ${opt.reuse ? 'one process per mode for all rounds' : 'fresh processes every round'}, ${hasTaskset ? 'server on CPU 1, load on CPU 0' : 'NOT pinned (no taskset)'}`);
 
   const results = Object.fromEntries(modes.map((m) => [m, []]));
   for (let r = 0; r < rounds; r++) {
+    if (r > 0 && !opt.reuse) {
+      await stopAll();
+      servers = await startAll();
+    }
     const order = [...modes].sort(() => Math.random() - 0.5);
     const round = {};
     for (const mode of order) {
@@ -190,7 +186,7 @@ async function main() {
         agent.ws.send(JSON.stringify({ type: 'start', session, request: m.request ?? 'GET /api/orders/:id', maxRequests: 10_000, deadline: Date.now() + 120_000, sampleIntervalMs: m.intervalMs }));
       }
       const load = startLoad(s.port, rate);
-      await sleep(700); // warm-up: JIT, sampler start
+      await sleep(Number(opt.settle) * 1000); // warm-up: JIT, sampler start and its warm-up window
       s.child.send('mark');
       load.recording = true;
       await sleep(seconds * 1000);
@@ -216,12 +212,7 @@ async function main() {
     console.error(`round ${r + 1}/${rounds}: ` + modes.map((m) => `${m} ${round[m].cpuUsPerReq.toFixed(0)}µs/req ×${(round[m].cpuUsPerReq / round.none.cpuUsPerReq).toFixed(3)}`).join('  '));
   }
 
-  for (const s of Object.values(servers)) {
-    const gone = new Promise((r) => s.child.once('exit', r));
-    s.child.send('exit');
-    await Promise.race([gone, sleep(5000)]);
-    s.child.kill();
-  }
+  await stopAll();
   operator.close();
   rmSync(profDir, { recursive: true, force: true });
 
@@ -245,7 +236,7 @@ async function main() {
     };
   });
   if (opt.json) console.log(JSON.stringify({ node, lines: Number(opt.lines), rounds, seconds, rate, pinned: hasTaskset, rows }, null, 2));
-  console.log(`\nnode ${node}; ${opt.lines} order lines per response; ${rounds} interleaved rounds of ${seconds} s per mode; ${rate} req/s open loop\n`);
+  console.log(`\nnode ${node}${NODE_FLAGS.length ? ` ${NODE_FLAGS.join(' ')}` : ''}; ${opt.lines} order lines per response; ${rounds} interleaved rounds of ${seconds} s per mode (${opt.reuse ? 'same processes' : 'fresh processes'} each round); ${rate} req/s open loop\n`);
   console.log('| mode | CPU µs/req (median) | CPU ratio median | CPU ratio min–max (IQR) | p99 ms | p99 ratio median | p99 ratio min–max (IQR) | req/s |');
   console.log('| --- | ---: | ---: | --- | ---: | ---: | --- | ---: |');
   for (const r of rows) {

@@ -1,0 +1,184 @@
+// Agent overhead in instructions per request: `npm run bench:agent:instructions [-- --node 24 --reps 3]`.
+//
+// The CPU-time benchmark (run.mjs) cannot resolve 1% on these machines: "no agent" itself moves by
+// 10-30% between windows. Instructions executed do not depend on the neighbours, so here the same
+// fastify service runs under valgrind (callgrind, instrumentation off until the window starts): a
+// closed-loop warm-up of --warm requests, then instrumentation on for --requests requests, then a dump.
+// The figure is the server's instructions per request, all threads (JIT compiler and GC included), for:
+//   none      no agent
+//   idle      the agent loaded with --import and connected, no session
+//   profiled  (diagnostic, not in the default set) a session on the benchmarked type, sampling at its
+//             slowest (1 s), to see where a profiled request's fixed costs go (with --keep). Its total
+//             is not a per-request figure: the agent hands records over at each collect (every 10 s at
+//             that interval), so the window holds more or fewer records than requests — both printed.
+// Everything time-driven (samples, collects, progress) is ~50× too frequent per request under valgrind,
+// which slows time; sampling costs are measured by run.mjs in CPU time, not here.
+// What remains noisy: whether a major GC or a late optimisation lands in the window (±1-2%); each mode
+// runs --reps times in fresh processes and the medians are compared.
+import { execFileSync, fork } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startOperator } from './mini-operator.mjs';
+import { nodeBinary } from './runtime.mjs';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const { values: opt } = parseArgs({
+  options: {
+    node: { type: 'string', default: '20' },
+    'node-flags': { type: 'string', default: '' },
+    modes: { type: 'string', default: 'none,idle' },
+    reps: { type: 'string', default: '3' },
+    warm: { type: 'string', default: '5000' },
+    requests: { type: 'string', default: '3000' },
+    // Runs at once: instruction counts do not depend on sharing the CPU.
+    jobs: { type: 'string', default: '2' },
+    lines: { type: 'string', default: '40' },
+    // Keep the callgrind dumps here (with --node-flags=--perf-basic-prof, /tmp/perf-PID.map names the
+    // JIT code in them), to see where the instructions go.
+    keep: { type: 'string' },
+  },
+});
+const NODE_FLAGS = opt['node-flags'].split(' ').filter(Boolean);
+const MODES = {
+  none: { label: 'no agent' },
+  idle: { label: 'agent idle (connected)', agent: true },
+  profiled: { label: 'agent, every request profiled (sampling every 1 s)', agent: true, intervalMs: 1000 },
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+function hasValgrind() {
+  try {
+    execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+    execFileSync('callgrind_control', ['-h'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `total` requests, `concurrency` at a time, each waiting for its response. */
+async function closedLoop(port, total, concurrency) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  let next = 0;
+  let failed = 0;
+  const worker = async () => {
+    while (next < total) {
+      const id = next++;
+      await new Promise((resolve) => {
+        http
+          .get({ host: '127.0.0.1', port, path: `/api/orders/${id % 5000}`, agent }, (res) => {
+            res.resume();
+            res.on('end', resolve);
+          })
+          .on('error', () => {
+            failed++;
+            resolve();
+          });
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  agent.destroy();
+  if (failed) throw new Error(`${failed} requests failed`);
+}
+
+async function measure(mode, rep, nodeBin, operator, outDir) {
+  const m = MODES[mode];
+  const pod = `instr-${mode}-${rep}`;
+  const flags = [...NODE_FLAGS, ...(m.agent ? ['--import', join(ROOT, 'dist/agent/register.js')] : [])];
+  const env = { ...process.env, SONDE_LOG_LEVEL: 'error', SONDE_BENCH_LINES: opt.lines };
+  if (m.agent) Object.assign(env, { SONDE_URL: operator.url, POD_NAME: pod, POD_NAMESPACE: 'bench' });
+  const vg = ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(outDir, `${pod}.%p`)}`, '--smc-check=all-non-file', nodeBin, ...flags];
+  const child = fork(join(HERE, 'server.mjs'), [], { execPath: 'valgrind', execArgv: vg, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+  try {
+    const ready = await new Promise((resolve, reject) => {
+      child.on('message', (msg) => msg.type === 'ready' && resolve(msg));
+      child.once('exit', (code) => reject(new Error(`${pod} exited (${code}): ${stderr}`)));
+    });
+    if (m.agent) {
+      for (let i = 0; !operator.agents.has(pod); i++) {
+        if (i > 2400) throw new Error(`${pod}: the agent never connected`);
+        await sleep(25);
+      }
+      if (m.intervalMs) {
+        const total = Number(opt.warm) + Number(opt.requests);
+        operator.agents.get(pod).ws.send(JSON.stringify({ type: 'start', session: pod, request: 'GET /api/orders/:id', maxRequests: Math.min(10_000, total + 100), deadline: Date.now() + 3_600_000, sampleIntervalMs: m.intervalMs }));
+        await sleep(3000); // the sampler's warm-up window, slowed by valgrind
+      }
+    }
+    await closedLoop(ready.port, Number(opt.warm), 4);
+    const recordsBefore = operator.agents.get(pod)?.records ?? 0;
+    execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
+    await closedLoop(ready.port, Number(opt.requests), 4);
+    execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
+    execFileSync('callgrind_control', ['-i', 'off', String(child.pid)], { stdio: 'ignore' });
+    let dump;
+    for (let i = 0; i < 200 && !dump; i++) {
+      dump = readdirSync(outDir).find((f) => f.startsWith(`${pod}.`) && f.endsWith('.1'));
+      if (!dump) await sleep(50);
+    }
+    if (!dump) throw new Error(`${pod}: no callgrind dump`);
+    const text = readFileSync(join(outDir, dump), 'utf8');
+    const total = Number(/^(?:totals|summary): (\d+)/m.exec(text)?.[1]);
+    if (!(total > 0)) throw new Error(`${pod}: no instruction total in the dump`);
+    const profiled = m.intervalMs ? (operator.agents.get(pod)?.records ?? 0) - recordsBefore : undefined;
+    return { mode, rep, perRequest: total / Number(opt.requests), profiled };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+async function main() {
+  if (!hasValgrind()) {
+    console.error('valgrind (with callgrind_control) is not installed: apt-get install valgrind');
+    process.exit(2);
+  }
+  if (!existsSync(join(ROOT, 'dist/agent/register.js'))) throw new Error('dist/agent is missing: run `npm run build`');
+  const nodeBin = nodeBinary(opt.node);
+  const version = execFileSync(nodeBin, ['--version']).toString().trim();
+  const modes = opt.modes.split(',');
+  if (!modes.includes('none')) throw new Error('the modes must include "none": it is the baseline');
+  const outDir = mkdtempSync(join(tmpdir(), 'sonde-instr-'));
+  const operator = await startOperator();
+  const queue = [];
+  for (let rep = 0; rep < Number(opt.reps); rep++) for (const mode of [...modes].sort(() => Math.random() - 0.5)) queue.push([mode, rep]);
+  console.error(`node ${version}${NODE_FLAGS.length ? ` ${NODE_FLAGS.join(' ')}` : ''}: ${queue.length} runs under callgrind, ${opt.jobs} at a time, ${opt.warm} warm-up + ${opt.requests} measured requests each`);
+  const results = [];
+  const worker = async () => {
+    while (queue.length) {
+      const [mode, rep] = queue.shift();
+      const r = await measure(mode, rep, nodeBin, operator, outDir);
+      console.error(`  ${mode} #${rep + 1}: ${Math.round(r.perRequest).toLocaleString('en')} instructions/request${r.profiled === undefined ? '' : `, ${r.profiled} records received during the ${opt.requests} requests`}`);
+      results.push(r);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Number(opt.jobs) }, worker));
+  } finally {
+    operator.close();
+    if (opt.keep) {
+      execFileSync('cp', ['-r', `${outDir}/.`, opt.keep]);
+      console.error(`callgrind dumps kept in ${opt.keep}`);
+    }
+    rmSync(outDir, { recursive: true, force: true });
+  }
+  const base = median(results.filter((r) => r.mode === 'none').map((r) => r.perRequest));
+  console.log(`\nnode ${version}${NODE_FLAGS.length ? ` ${NODE_FLAGS.join(' ')}` : ''}; instructions per request under callgrind (all threads); ${opt.reps} fresh processes per mode; ${opt.lines} order lines\n`);
+  console.log('| mode | instructions/request (median) | ratio to no agent | runs |');
+  console.log('| --- | ---: | ---: | --- |');
+  for (const mode of modes) {
+    const xs = results.filter((r) => r.mode === mode).map((r) => r.perRequest);
+    const med = median(xs);
+    console.log(`| ${MODES[mode].label} | ${Math.round(med).toLocaleString('en')} | ${(med / base).toFixed(3)} | ${xs.map((x) => (x / base).toFixed(3)).join(', ')} |`);
+  }
+}
+
+await main();
