@@ -16,13 +16,12 @@ const REPORT_SLICE = 64;
 
 export interface ProfilerOptions {
   /**
-   * How often samples are collected and finished requests reported while sampling. By default 2000
-   * sample intervals, at least 1 s and at most 10 s (2 s at 1 ms, 10 s at 10 ms): each collect
-   * restarts V8's profile, which blocks the thread for about 1.5 intervals (measured in
-   * docs/adr/0001-node-sampler.md), and translates the whole profile tree into JavaScript objects, a
-   * cost per collect that grows with the tree's distinct stacks rather than with its samples, so
-   * collecting less often costs less per request (perf on Node 24 at 1 ms: the translation was 4.7% of
-   * the server's CPU at one collect a second). A session that reaches its N collects at once anyway.
+   * How often samples are collected and finished requests reported while sampling. By default 500
+   * sample intervals, at least 1 s and at most 30 s: each collect restarts V8's profile, which blocks
+   * the thread for about 1.5 intervals (measured in docs/adr/0001-node-sampler.md), and translates the
+   * profile into JavaScript objects, a cost that grows with the window: at 1 ms, collecting every 1 s
+   * took 5.4-7.0 ms per collect and every 2 s 9-16 ms (Node 20 and 24, 2,000 requests/s), the same
+   * per second but with twice the stall, so collects stay frequent and short.
    */
   collectEveryMs?: number;
   /**
@@ -281,7 +280,7 @@ export class Profiler {
 
   private scheduleCollect(): void {
     if (this.collectTimer || !this.sampler.running) return;
-    const every = this.collectEveryMs ?? Math.min(10_000, Math.max(1000, (2000 * this.sampler.interval) / 1000));
+    const every = this.collectEveryMs ?? Math.min(30_000, Math.max(1000, (500 * this.sampler.interval) / 1000));
     this.collectTimer = this.clock.setTimeout(() => {
       this.collectTimer = undefined;
       this.guard(() => this.collect());
