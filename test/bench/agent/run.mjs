@@ -37,8 +37,12 @@ const { values: opt } = parseArgs({
     // default: a process's own JIT and GC history biases it by several percent for its whole life, and
     // only new processes per round turn that bias into noise that the median can remove.
     reuse: { type: 'boolean', default: false },
-    // Load before each measured window: the sampler's start and warm-up, and the JIT of a fresh process.
+    // Load before each measured window: the sampler's start and its warm-up window.
     settle: { type: 'string', default: '1.5' },
+    // Fresh processes are first warmed together, with no session, for this many seconds at the same
+    // total rate: a young process still compiles, and a sampler started then logs every new code
+    // object, which is not the steady state of a service that has been up for a while.
+    warm: { type: 'string', default: '5' },
   },
 });
 const NODE_FLAGS = opt['node-flags'].split(' ').filter(Boolean);
@@ -154,6 +158,10 @@ async function main() {
         await sleep(25);
       }
     }
+    // All servers at once (they share CPU 1), the rate split between them.
+    const loads = modes.map((mode) => startLoad(started[mode].port, rate / modes.length));
+    await sleep(Number(opt.warm) * 1000);
+    await Promise.all(loads.map((l) => l.done()));
     return started;
   };
   const stopAll = async () => {
