@@ -11,10 +11,10 @@ class ManualTimers implements Clock {
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const t = { fn, ms, cleared: false };
     this.pending.push(t);
-    return t;
+    return { ...t, unref: () => undefined, ref: t } as TimerHandle;
   }
   clearTimeout(handle: TimerHandle): void {
-    (handle as { cleared: boolean }).cleared = true;
+    (handle as { ref: { cleared: boolean } }).ref.cleared = true;
   }
   live(): { fn: () => void; ms: number; cleared: boolean }[] {
     return this.pending.filter((t) => !t.cleared);

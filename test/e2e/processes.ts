@@ -192,3 +192,19 @@ export async function waitForAgents(base: string, count: number, type?: string, 
     return agents.items.length >= count || undefined;
   }, timeoutMs, `${count} agents${type ? ` reporting ${type}` : ''}`);
 }
+
+/**
+ * The session's view once its stored requests have stopped growing (unchanged for `quietMs`) and the
+ * status counts them all. Requests the agents took before the stop still land after Completed, each
+ * agent's at its next collect (every 2.5 s at 5 ms sampling), so "Completed" alone is not "final".
+ */
+export async function settledSession(url: string, id: string, quietMs = 3000): Promise<SessionView> {
+  return eventually(async () => {
+    const count = async (): Promise<number> => (await getJson<{ items: unknown[] }>(`${url}/api/v1/sessions/${id}/requests`)).items.length;
+    const n = await count();
+    await sleep(quietMs);
+    const v = await sessionView(url, id);
+    return (await count()) === n && v.status.requestsProfiled === n ? v : undefined;
+  }, 30_000, 'the stored requests to settle');
+}
+

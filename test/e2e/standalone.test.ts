@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deserializeTree, type SerializedTree } from '../../src/model/serialized.js';
-import { type AppProcess, WORK_TYPE, createSession, drive, eventually, getJson, missingBuild, sessionView, startApp, startOperator, stopAll, waitForAgents } from './processes.js';
+import { type AppProcess, WORK_TYPE, createSession, drive, eventually, getJson, missingBuild, sessionView, settledSession, startApp, startOperator, stopAll, waitForAgents } from './processes.js';
 
 const missing = missingBuild();
 /**
@@ -41,11 +41,7 @@ describe.skipIf(missing)('standalone operator with three agent processes', () =>
       stop.abort();
       await traffic;
       // Requests in flight at N still land after Completed; once they have, status and store agree.
-      const done = await eventually(async () => {
-        const v = await sessionView(op.url, created.id);
-        const rows = await getJson<{ items: unknown[] }>(`${op.url}/api/v1/sessions/${created.id}/requests`);
-        return rows.items.length === v.status.requestsProfiled ? v : undefined;
-      }, 15_000, 'status and store to agree');
+      const done = await settledSession(op.url, created.id);
 
       // N across pods: at least N, in-flight requests kept (so possibly a few more), every pod took part.
       expect(done.status.requestsProfiled).toBeGreaterThanOrEqual(N);
