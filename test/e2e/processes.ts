@@ -207,4 +207,3 @@ export async function settledSession(url: string, id: string, quietMs = 3000): P
     return (await count()) === n && v.status.requestsProfiled === n ? v : undefined;
   }, 30_000, 'the stored requests to settle');
 }
-
