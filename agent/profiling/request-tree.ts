@@ -1,13 +1,12 @@
 import { CallTreeBuilder } from '../../src/model/call-tree-builder.js';
 import { type Frame, FRAME_KINDS, frameKey, SYNTHETIC } from '../../src/model/frame.js';
 import { pruneTree } from '../../src/model/prune.js';
-import { type SerializedTree, serializeTree } from '../../src/model/serialized.js';
+import { FrameTableWriter, round3, type SerializedTree, serializeTree } from '../../src/model/serialized.js';
 import type { RequestState } from './request-state.js';
 
 /** Per-request trees are capped so one pathological request cannot blow the message size limit. */
 export const MAX_REQUEST_TREE_NODES = 5000;
 
-const KIND_INDEX = new Map(FRAME_KINDS.map((k, i) => [k, i]));
 
 /**
  * A finished request's tree in the wire form, built straight from its samples: its own stacks, plus its
@@ -18,24 +17,13 @@ const KIND_INDEX = new Map(FRAME_KINDS.map((k, i) => [k, i]));
  */
 export function serializeRequestTree(r: RequestState): SerializedTree {
   if (r.own.length === 0) return syntheticOnly(r);
-  const strings: string[] = [];
-  const stringIndex = new Map<string, number>();
-  const frames: number[] = [];
+  const table = new FrameTableWriter();
   const frameIndex = new Map<Frame, number>();
   const frameByKey = new Map<string, number>();
   const nodes: number[] = [];
   // Child lookup keyed by parent and frame packed in one number (parent · 2^20 + frame).
   const childOf = new Map<number, number>();
 
-  const intern = (s: string): number => {
-    let i = stringIndex.get(s);
-    if (i === undefined) {
-      i = strings.length;
-      strings.push(s);
-      stringIndex.set(s, i);
-    }
-    return i;
-  };
   const frameId = (f: Frame): number => {
     let i = frameIndex.get(f);
     if (i !== undefined) return i;
@@ -43,8 +31,7 @@ export function serializeRequestTree(r: RequestState): SerializedTree {
     const key = frameKey(f);
     i = frameByKey.get(key);
     if (i === undefined) {
-      i = frames.length / 5;
-      frames.push(intern(f.name), intern(f.file), f.line, f.column, KIND_INDEX.get(f.kind)!);
+      i = table.add(f);
       frameByKey.set(key, i);
     }
     frameIndex.set(f, i);
@@ -72,11 +59,11 @@ export function serializeRequestTree(r: RequestState): SerializedTree {
   if (r.waitingSamples > 0) add([SYNTHETIC.waiting], r.waitingSamples, r.waitingUs, 0);
   if (r.blockedSamples > 0) add([SYNTHETIC.otherWork], r.blockedSamples, r.blockedUs, 0);
   for (let o = 3; o < nodes.length; o += 5) {
-    nodes[o] = Math.round(nodes[o]! * 1000) / 1000;
-    nodes[o + 1] = Math.round(nodes[o + 1]! * 1000) / 1000;
+    nodes[o] = round3(nodes[o]!);
+    nodes[o + 1] = round3(nodes[o + 1]!);
   }
   if (nodes.length / 5 + 1 > MAX_REQUEST_TREE_NODES) return prunedTree(r);
-  return { version: 1, strings, frames, nodes };
+  return { version: 1, strings: table.strings, frames: table.frames, nodes };
 }
 
 const WAITING_KIND = FRAME_KINDS.indexOf('synthetic');
@@ -89,12 +76,12 @@ function syntheticOnly(r: RequestState): SerializedTree {
   if (r.waitingSamples > 0) {
     strings.push(SYNTHETIC.waiting.name);
     frames.push(strings.length - 1, 0, 0, 0, WAITING_KIND);
-    nodes.push(0, frames.length / 5 - 1, r.waitingSamples, Math.round(r.waitingUs * 1000) / 1000, 0);
+    nodes.push(0, frames.length / 5 - 1, r.waitingSamples, round3(r.waitingUs), 0);
   }
   if (r.blockedSamples > 0) {
     strings.push(SYNTHETIC.otherWork.name);
     frames.push(strings.length - 1, 0, 0, 0, WAITING_KIND);
-    nodes.push(0, frames.length / 5 - 1, r.blockedSamples, Math.round(r.blockedUs * 1000) / 1000, 0);
+    nodes.push(0, frames.length / 5 - 1, r.blockedSamples, round3(r.blockedUs), 0);
   }
   return { version: 1, strings, frames, nodes };
 }

@@ -23,21 +23,39 @@ export interface SerializedTree {
 export const SERIALIZED_TREE_VERSION = 1;
 const FRAME_WIDTH = 5;
 const NODE_WIDTH = 5;
+const KIND_INDEX = new Map(FRAME_KINDS.map((k, i) => [k, i]));
 
-export function serializeTree(tree: CallTree): SerializedTree {
-  const strings: string[] = [];
-  const stringIndex = new Map<string, number>();
-  const intern = (s: string): number => {
-    let i = stringIndex.get(s);
+/**
+ * The string and frame tables of the wire form as they are written: each distinct string once, frames
+ * appended in the order given. Shared by `serializeTree` and the agent's direct per-request writer.
+ */
+export class FrameTableWriter {
+  readonly strings: string[] = [];
+  readonly frames: number[] = [];
+  private readonly stringIndex = new Map<string, number>();
+
+  /** Appends `f` to the frame table; returns its index there. */
+  add(f: Frame): number {
+    const i = this.frames.length / FRAME_WIDTH;
+    this.frames.push(this.intern(f.name), this.intern(f.file), f.line, f.column, KIND_INDEX.get(f.kind) ?? -1);
+    return i;
+  }
+
+  private intern(s: string): number {
+    let i = this.stringIndex.get(s);
     if (i === undefined) {
-      i = strings.length;
-      strings.push(s);
-      stringIndex.set(s, i);
+      i = this.strings.length;
+      this.strings.push(s);
+      this.stringIndex.set(s, i);
     }
     return i;
-  };
-  const frames: number[] = [];
-  for (const f of tree.frames) frames.push(intern(f.name), intern(f.file), f.line, f.column, FRAME_KINDS.indexOf(f.kind));
+  }
+}
+
+export function serializeTree(tree: CallTree): SerializedTree {
+  const table = new FrameTableWriter();
+  for (const f of tree.frames) table.add(f);
+  const { strings, frames } = table;
   const nodes: number[] = new Array((tree.size - 1) * NODE_WIDTH);
   let o = 0;
   for (let i = 1; i < tree.size; i++) {
@@ -131,6 +149,7 @@ function weight(v: unknown, node: number): number {
   return v;
 }
 
-function round3(v: number): number {
+/** Weights in µs are kept to a thousandth on the wire. */
+export function round3(v: number): number {
   return Math.round(v * 1000) / 1000;
 }
