@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startOperator } from './mini-operator.mjs';
 import { nodeBinary } from './runtime.mjs';
+import { quantile, sleep } from './stats.mjs';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -49,8 +50,7 @@ const MODES = {
   idle: { label: 'agent idle (connected)', agent: true },
   profiled: { label: 'agent, every request profiled (sampling every 1 s)', agent: true, intervalMs: 1000 },
 };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const median = (xs) => quantile(xs, 0.5);
 
 function hasValgrind() {
   try {

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 
 import { startOperator } from './mini-operator.mjs';
 import { hasTaskset, nodeBinary } from './runtime.mjs';
+import { quantile, sleep } from './stats.mjs';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const { values: opt } = parseArgs({
@@ -130,11 +131,6 @@ function startLoad(port, rate) {
   return state;
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const quantile = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
-};
 
 async function main() {
   if (!existsSync(join(ROOT, 'dist/agent/register.js'))) throw new Error('dist/agent is missing: run `npm run build` (npm run bench:agent does)');
