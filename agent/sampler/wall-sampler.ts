@@ -21,9 +21,11 @@ import { FrameCache, profileToSamples, type SampleBatch, SampleSink } from './pr
  *   runs. There is no `after`: it would double the hook's calls, and what runs between callbacks is
  *   either idle time (recognised as such whatever the context) or the runtime's own plumbing. The hook
  *   costs a little on every callback and promise, so it is on only while requests with a context are
- *   in flight (`trackContexts`), and it lingers HOOK_LINGER_MS after the last one ends: turning an
- *   async hook on or off rebuilds Node's promise hooks, which under steady traffic (requests in flight
- *   dropping to zero between arrivals, thousands of times a second) cost more than the hook itself.
+ *   in flight (`trackContexts`). It is not turned off the moment none is: the first time none is, a
+ *   check is set HOOK_LINGER_MS ahead, and the hook goes off only if that check finds none in flight.
+ *   Turning an async hook on or off rebuilds Node's promise hooks, which under steady traffic
+ *   (requests in flight dropping to zero between arrivals, thousands of times a second) cost more than
+ *   the hook itself; this way it happens at most about once per HOOK_LINGER_MS.
  */
 export type ContextMode = 'cped' | 'hooks';
 
@@ -32,7 +34,7 @@ type TimeApi = PprofModule['time'];
 
 const require = createRequire(import.meta.url);
 
-/** How long the async hook stays on after the last tracked request ended, waiting for the next one. */
+/** How long after tracked requests last ran out the hook's off-check comes (it stays on if any is in flight then). */
 export const HOOK_LINGER_MS = 1000;
 
 /** Where hooks mode keeps a resource's context (a symbol on the resource, as AsyncLocalStorage does). */
@@ -88,7 +90,7 @@ export class WallSampler {
     return this.contextMode;
   }
 
-  /** Whether the context hook is on (hooks mode only; it lingers after the last tracked request). */
+  /** Whether the context hook is on (hooks mode only; it outlives the tracked requests until its off-check). */
   get contextHookOn(): boolean {
     return this.hookOn;
   }

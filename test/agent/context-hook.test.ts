@@ -35,7 +35,7 @@ describe('the context hook (hooks mode)', () => {
     sampler = undefined;
   });
 
-  it('stays on for HOOK_LINGER_MS after the last tracked request, so steady traffic does not rebuild it per request', (ctx) => {
+  it('goes off only when a check HOOK_LINGER_MS after tracked requests ran out finds none, so steady traffic does not rebuild it per request', (ctx) => {
     const clock = new ManualTimers();
     sampler = new WallSampler(clock, createRootLogger('silent'));
     sampler.start(10_000);
