@@ -64,7 +64,7 @@ export function attributeBatch(batch: SampleBatch, running: Iterable<RequestStat
   for (const s of samples) {
     const owner = s.context;
     if (owner instanceof RequestState && !owner.retired) {
-      owner.own.push(s);
+      owner.addOwn(s);
       if (s.ts >= owner.startUs && s.ts <= owner.endUs) owner.ownInWindow++;
     }
   }

@@ -117,7 +117,7 @@ export class Profiler {
     r.status = status;
     for (const s of r.candidates) {
       if (s.claim(r)) {
-        r.claimedBy.push(s);
+        r.claimFor(s);
         if (s.status === 'finishing') this.scheduleCollectSoon();
       }
     }

@@ -10,6 +10,13 @@ export interface Claimant {
 }
 
 let counter = 0;
+/** The process part of request ids, made once: ids are built only when a record is. */
+const PID = process.pid.toString(36);
+/**
+ * Shared by every request until it has an entry of its own (never written to): at coarse intervals most
+ * profiled requests get no sample and no second session, and an empty array each would be garbage.
+ */
+const NONE: never[] = [];
 
 /**
  * One unit of work (an HTTP request, a transaction) that started while a session was sampling. It is
@@ -18,22 +25,23 @@ let counter = 0;
  * other work, until its end is known and every sample of its lifetime has been collected.
  */
 export class RequestState {
-  readonly id: string;
+  /** Numbers this request within the process; its id is derived from it when reported. */
+  readonly seq: number;
   /** Epoch microseconds. */
   endUs = Number.POSITIVE_INFINITY;
   type = '';
   outcome: RequestOutcome = 'ok';
   status: number | undefined;
-  /** Samples of the request's own code. */
-  readonly own: RawSample[] = [];
+  /** Samples of the request's own code (add with `addOwn`). */
+  own: readonly RawSample[] = NONE;
   waitingSamples = 0;
   waitingUs = 0;
   blockedSamples = 0;
   blockedUs = 0;
   /** Own samples inside the request's lifetime within the batch being attributed (scratch). */
   ownInWindow = 0;
-  /** Sessions that took this request when it finished. */
-  readonly claimedBy: Claimant[] = [];
+  /** Sessions that took this request when it finished (add with `claimFor`). */
+  claimedBy: readonly Claimant[] = NONE;
   /** No session wants it, or it was reported: later samples of its context are ignored. */
   retired = false;
   /** The batch its last stretch of life is charged against when it is reported. */
@@ -44,7 +52,22 @@ export class RequestState {
     readonly startUs: number,
     readonly candidates: readonly Claimant[],
   ) {
-    this.id = `${process.pid.toString(36)}-${(++counter).toString(36)}`;
+    this.seq = ++counter;
+  }
+
+  /** Unique within the process, e.g. `1a2b-3c`. */
+  get id(): string {
+    return `${PID}-${this.seq.toString(36)}`;
+  }
+
+  addOwn(sample: RawSample): void {
+    if (this.own === NONE) this.own = [sample];
+    else (this.own as RawSample[]).push(sample);
+  }
+
+  claimFor(session: Claimant): void {
+    if (this.claimedBy === NONE) this.claimedBy = [session];
+    else (this.claimedBy as Claimant[]).push(session);
   }
 
   get ended(): boolean {

@@ -1,4 +1,3 @@
-import type { Profile } from 'pprof-format';
 import { type Frame, makeFrame, SYNTHETIC } from '../../src/model/frame.js';
 
 /** What the profiler recorded with one sample: the context current at that instant, when, and CPU. */
@@ -30,7 +29,7 @@ export interface RawSample {
 /**
  * The samples of one collect. Only samples taken while a context was current carry a stack; of the
  * rest only the time matters (is the thread idle, or busy with work no session follows), so they are
- * kept as bare timestamps and never become pprof samples: at low load most samples are idle.
+ * kept as bare timestamps: at low load most samples are idle.
  */
 export interface SampleBatch {
   /** The epoch-µs span the batch covers. */
@@ -46,26 +45,6 @@ export interface SampleBatch {
   busy: number[];
   /** Samples the profiler kept without a time (they cannot be placed). */
   unplaced: number;
-}
-
-/** Sorts the context-less samples out while the profiler serialises, before pprof objects are made. */
-export class SampleSink {
-  readonly contexts: ContextRecord[] = [];
-  readonly idle: number[] = [];
-  readonly busy: number[] = [];
-
-  /** The profiler's label callback: a label only for samples whose stack is needed. */
-  label(node: { name?: string }, context: ContextRecord | undefined): Record<string, number> {
-    if (!context || context.timestamp === 0n) return {};
-    const ts = Number(context.timestamp);
-    if (node.name === '(idle)') this.idle.push(ts);
-    else if (context.context === undefined) this.busy.push(ts);
-    else {
-      this.contexts.push(context);
-      return { s: this.contexts.length - 1 };
-    }
-    return {};
-  }
 }
 
 /**
@@ -92,71 +71,124 @@ export class FrameCache {
   }
 }
 
-const GC_NAME = 'Garbage Collection';
-const RUNTIME_NAME = 'Node.js';
+/** A node of the profile the wall profiler hands back on stop: V8's call tree, with per-sample contexts. */
+export interface TimeProfileNode {
+  name: string;
+  scriptName: string;
+  lineNumber: number;
+  hitCount: number;
+  children: TimeProfileNode[];
+  /** One entry per sample taken in this node (when the profiler keeps contexts). */
+  contexts?: ContextRecord[];
+}
+
+/** The wall profiler's raw profile. `startTime`/`endTime` are in microseconds. */
+export interface TimeProfile {
+  startTime: number;
+  endTime: number;
+  topDownRoot: TimeProfileNode;
+  totalHitCount?: number;
+}
+
+const IDLE_NAME = '(idle)';
+const FILE_URL = 'file://';
 
 /**
- * Turns the wall profiler's pprof output back into individual samples. The profiler aggregates by
- * stack; each sample with a context was emitted as a pprof sample carrying a numeric label `s` that
- * indexes the sink's contexts, which is how it gets its time and context back.
+ * Turns the wall profiler's raw call tree into individual samples. Each sample arrives as a context
+ * record on the node it hit; only samples taken under a context need their stack, so the walk builds
+ * frames for those alone and touches nothing but the node objects for the rest (at low load nearly
+ * every sample is idle). Walking the raw tree, rather than the pprof form the library can make of it,
+ * skips a location key string, a stack copy and a pprof Sample per node at every collect.
  */
-export function profileToSamples(
-  profile: Profile,
-  sink: SampleSink,
+export function timeProfileToSamples(
+  profile: TimeProfile,
   startUs: number,
   endUs: number,
   nominalIntervalUs: number,
   frameCache: FrameCache,
 ): SampleBatch {
-  const strings = profile.stringTable.strings;
-  const sKey = strings.indexOf('s');
-  const functions = new Map<number, { name: string; file: string }>();
-  for (const f of profile.function) functions.set(Number(f.id), { name: strings[Number(f.name)] ?? '', file: strings[Number(f.filename)] ?? '' });
-
-  const frameOf = new Map<number, Frame | null>();
-  for (const loc of profile.location) {
-    const line = loc.line[0];
-    const fn = line ? functions.get(Number(line.functionId)) : undefined;
-    frameOf.set(Number(loc.id), fn ? frameCache.get(fn.name, fn.file, Number(line!.line)) : null);
-  }
-
-  const period = profile.period ? Number(profile.period) / 1000 : 0;
-  const intervalUs = period > 0 ? period : nominalIntervalUs;
+  const intervalUs = effectiveInterval(profile, nominalIntervalUs);
   const samples: RawSample[] = [];
-  let unlabelled = 0;
-  for (const s of profile.sample) {
-    const hits = Number(s.value[0] ?? 0);
-    if (hits === 0) continue; // CPU-only rows (non-JS threads): no wall sample behind them
-    const label = sKey < 0 ? undefined : s.label.find((l) => Number(l.key) === sKey);
-    const record = label === undefined ? undefined : sink.contexts[Number(label.num)];
-    if (!record) {
-      unlabelled += hits;
-      continue;
+  const idle: number[] = [];
+  const busy: number[] = [];
+  let unplaced = 0;
+  // Depth-first, keeping the path from the root so a sample's stack is read off it only when needed.
+  const path: TimeProfileNode[] = [];
+  const pending: { node: TimeProfileNode; depth: number }[] = [];
+  for (const child of profile.topDownRoot.children) pending.push({ node: child, depth: 0 });
+  while (pending.length > 0) {
+    const { node, depth } = pending.pop()!;
+    path.length = depth;
+    path.push(node);
+    const contexts = node.contexts;
+    const placed = contexts === undefined ? 0 : contexts.length;
+    if (node.hitCount > placed) unplaced += node.hitCount - placed;
+    if (placed > 0) {
+      const isIdle = node.name === IDLE_NAME;
+      let stack: readonly Frame[] | undefined;
+      let kind: SampleKind = 'code';
+      for (const record of contexts!) {
+        if (record.timestamp === 0n) {
+          unplaced++;
+          continue;
+        }
+        const ts = Number(record.timestamp);
+        if (isIdle) idle.push(ts);
+        else if (record.context === undefined) busy.push(ts);
+        else {
+          if (stack === undefined) {
+            const frames: Frame[] = [];
+            for (const n of path) {
+              const frame = frameCache.get(n.name, stripFileUrl(n.scriptName), n.lineNumber);
+              if (frame === null) continue;
+              if (frame === SYNTHETIC.gc) kind = 'gc';
+              frames.push(frame);
+            }
+            stack = frames;
+          }
+          samples.push({ ts, context: record.context, stack, kind, cpuUs: (record.cpuTime ?? 0) / 1000, wallUs: intervalUs });
+        }
+      }
     }
-    const stack: Frame[] = [];
-    let kind: SampleKind = 'code';
-    // pprof lists the leaf first.
-    for (let i = s.locationId.length - 1; i >= 0; i--) {
-      const frame = frameOf.get(Number(s.locationId[i]));
-      if (frame === null || frame === undefined) continue;
-      if (frame === SYNTHETIC.gc) kind = 'gc';
-      stack.push(frame);
-    }
-    samples.push({ ts: Number(record.timestamp), context: record.context!, stack, kind, cpuUs: (record.cpuTime ?? 0) / 1000, wallUs: intervalUs });
+    for (const child of node.children) pending.push({ node: child, depth: depth + 1 });
   }
   samples.sort((a, b) => a.ts - b.ts);
-  // Unlabelled rows hold the idle and context-less samples the sink timed, plus any hit the profiler
-  // kept without a time: those are the unplaced ones.
-  const unplaced = Math.max(0, unlabelled - sink.idle.length - sink.busy.length);
-  return { startUs, endUs, intervalUs, samples, idle: sink.idle, busy: sink.busy, unplaced };
+  return { startUs, endUs, intervalUs, samples, idle, busy, unplaced };
+}
+
+/**
+ * The wall time one sample stands for. Timer signals arrive late, so samples are in practice further
+ * apart than asked (12.5 ms for 10 ms, say): the window's length over its hits, kept between the
+ * nominal interval and twice it (a window with one hit says little).
+ */
+function effectiveInterval(profile: TimeProfile, nominalUs: number): number {
+  const hits = profile.totalHitCount ?? countHits(profile.topDownRoot);
+  if (hits <= 0) return nominalUs;
+  return Math.min(Math.max(Math.floor((profile.endTime - profile.startTime) / hits), nominalUs), 2 * nominalUs);
+}
+
+function countHits(root: TimeProfileNode): number {
+  let hits = 0;
+  const pending = [root];
+  while (pending.length > 0) {
+    const n = pending.pop()!;
+    hits += n.hitCount;
+    for (const c of n.children) pending.push(c);
+  }
+  return hits;
+}
+
+/** ES modules' script names are URLs; frames carry paths, as CommonJS ones do. */
+function stripFileUrl(scriptName: string): string {
+  return scriptName.startsWith(FILE_URL) ? scriptName.slice(FILE_URL.length) : scriptName;
 }
 
 /** A profiler location as a Sonde frame; null for frames that are only packaging (hidden or runtime roots). */
 function toFrame(name: string, file: string, line: number, hideFile: (file: string) => boolean): Frame | null {
-  if (name === '(idle)') return SYNTHETIC.idle;
-  if (name === GC_NAME || name === '(garbage collector)') return SYNTHETIC.gc;
+  if (name === IDLE_NAME) return SYNTHETIC.idle;
+  if (name === '(garbage collector)') return SYNTHETIC.gc;
   if (name === '(program)') return SYNTHETIC.program;
-  if (name === RUNTIME_NAME && file === '') return null;
+  if (name === '(root)' && file === '') return null;
   if (file !== '' && hideFile(file)) return null;
   // V8 reports 1-based lines for profile nodes here (CpuProfileNode::GetLineNumber); 0 means unknown.
   return makeFrame(name, file, Number.isFinite(line) && line > 0 ? line : 0, 0, file === '' ? 'native' : 'code');

@@ -1,14 +1,17 @@
-import { createHook, executionAsyncResource, type AsyncHook } from 'node:async_hooks';
+import { AsyncLocalStorage, createHook, executionAsyncResource, type AsyncHook } from 'node:async_hooks';
 import { createRequire } from 'node:module';
-import type { Profile } from 'pprof-format';
+import { isMainThread } from 'node:worker_threads';
 import { SondeError } from '../../src/errors.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../log.js';
-import { FrameCache, profileToSamples, type SampleBatch, SampleSink } from './profile-samples.js';
+import { FrameCache, type SampleBatch, type TimeProfile, timeProfileToSamples } from './profile-samples.js';
 
 /**
  * The only file that touches the sampler's native interface (`@datadog/pprof`'s wall profiler); see
- * docs/adr/0001-node-sampler.md for why this sampler and not the inspector's.
+ * docs/adr/0001-node-sampler.md for why this sampler and not the inspector's. It drives the native
+ * profiler class directly rather than through the library's `time` module: that module turns every
+ * collect into a pprof profile (a location key string, a stack copy and a Sample object per node),
+ * which the agent would only read back; the raw call tree with per-sample contexts is what it needs.
  *
  * Per-sample context: the profiler reads "the current context" at the instant of each sample, so a
  * sample belongs to the request whose code was on the thread, exactly. How the current context follows
@@ -29,8 +32,20 @@ import { FrameCache, profileToSamples, type SampleBatch, SampleSink } from './pr
  */
 export type ContextMode = 'cped' | 'hooks';
 
-type PprofModule = typeof import('@datadog/pprof');
-type TimeApi = PprofModule['time'];
+/** The native wall profiler (`TimeProfiler` in @datadog/pprof's binding), as far as the agent uses it. */
+interface NativeWallProfiler {
+  start(): void;
+  /** Ends the current profile and returns it; with `restart` a new one has already begun. */
+  stop(restart: boolean): TimeProfile;
+  dispose(): void;
+  /** The context samples are tagged with in hooks mode. */
+  context: object | undefined;
+  /** Wraps a context for AsyncContextFrame mode (what the signal handler reads). */
+  createContextHolder(context: object): object;
+  /** Non-zero when V8's profiler thread may be stuck (a known V8 bug): the profiler must be restarted. */
+  v8ProfilerStuckEventLoopDetected(): number;
+}
+type NativeWallProfilerClass = new (options: Record<string, unknown>) => NativeWallProfiler;
 
 const require = createRequire(import.meta.url);
 
@@ -42,8 +57,9 @@ const CONTEXT = Symbol('sonde.context');
 type Stamped = { [CONTEXT]?: object };
 
 /** Loads the addon on first use, never at import: an idle agent must not load native code it may not need. */
-function loadPprof(): { time: TimeApi; acf: boolean } {
-  const pprof = require('@datadog/pprof') as PprofModule;
+function loadPprof(): { TimeProfiler: NativeWallProfilerClass; acf: boolean } {
+  const binding = require('@datadog/pprof/out/src/time-profiler-bindings.js') as { TimeProfiler?: NativeWallProfilerClass };
+  if (typeof binding.TimeProfiler !== 'function') throw new Error('@datadog/pprof has no TimeProfiler binding (unsupported version)');
   let acf = false;
   try {
     // An internal module; if it moves, fall back to hooks, which work with or without AsyncContextFrame.
@@ -52,12 +68,15 @@ function loadPprof(): { time: TimeApi; acf: boolean } {
   } catch {
     acf = false;
   }
-  return { time: pprof.time, acf };
+  return { TimeProfiler: binding.TimeProfiler, acf };
 }
 
 /** Starts, collects and stops the wall-clock sampler, and attaches request contexts to async work. */
 export class WallSampler {
-  private time: TimeApi | undefined;
+  private TimeProfiler: NativeWallProfilerClass | undefined;
+  private profiler: NativeWallProfiler | undefined;
+  /** AsyncContextFrame mode: the storage whose frames carry the context holders the profiler reads. */
+  private store: AsyncLocalStorage<object> | undefined;
   private contextMode: ContextMode = 'hooks';
   private started = false;
   private intervalUs = 0;
@@ -104,21 +123,32 @@ export class WallSampler {
   start(intervalUs: number): void {
     if (this.started) throw new Error('sampler already started');
     try {
-      if (!this.time) {
+      if (!this.TimeProfiler) {
         const loaded = loadPprof();
-        this.time = loaded.time;
+        this.TimeProfiler = loaded.TimeProfiler;
         this.contextMode = loaded.acf ? 'cped' : 'hooks';
       }
-      this.time.start({
+      const store = this.contextMode === 'cped' ? new AsyncLocalStorage<object>() : undefined;
+      const profiler = new this.TimeProfiler({
         intervalMicros: intervalUs,
         durationMillis: 3_600_000,
+        lineNumbers: false,
         withContexts: true,
+        workaroundV8Bug: true,
         collectCpuTime: true,
-        useCPED: this.contextMode === 'cped',
+        collectAsyncId: false,
+        useCPED: store !== undefined,
+        CPEDKey: store,
+        isMainThread,
       });
+      profiler.start();
+      this.profiler = profiler;
+      this.store = store;
     } catch (err) {
       throw new SondeError('SONDE_SAMPLER_FAILED', (err as Error)?.message ?? String(err), { cause: err });
     }
+    // A profiling signal landing while the process tears down can crash it: stop first.
+    process.once('exit', this.disposeOnExit);
     this.started = true;
     this.intervalUs = intervalUs;
     this.lastCollectUs = this.clock.nowUs();
@@ -150,7 +180,7 @@ export class WallSampler {
    */
   run<R>(context: object, fn: () => R): R {
     if (!this.started) return fn();
-    if (this.contextMode === 'cped') return this.time!.runWithContext(context, fn);
+    if (this.store !== undefined) return this.store.run(this.profiler!.createContextHolder(context), fn);
     const previous = this.current;
     this.setContext(context);
     try {
@@ -170,27 +200,62 @@ export class WallSampler {
     if (!this.started) return { startUs: this.lastCollectUs, endUs: this.lastCollectUs, intervalUs: 0, samples: [], idle: [], busy: [], unplaced: 0 };
     // Hooks first: they call into the profiler, which must not be asked anything once stopped.
     this.disableHooks();
-    const batch = this.take(false);
-    this.started = false;
+    let batch: SampleBatch;
+    try {
+      batch = this.take(false);
+    } finally {
+      this.dispose();
+    }
     this.log.debug('sampler stopped');
     return batch;
   }
 
   private take(restart: boolean): SampleBatch {
     if (!this.started) throw new Error('sampler not started');
-    const sink = new SampleSink();
-    const profile = this.time!.stop(restart, ({ node, context }) => sink.label(node, context)) as unknown as Profile;
+    const profiler = this.profiler!;
+    const profile = profiler.stop(restart);
+    if (restart && profiler.v8ProfilerStuckEventLoopDetected() > 0) {
+      // V8's profiler thread can get stuck in a loop and return empty profiles; a full restart clears it.
+      this.log.warn('V8 profiler thread stuck; restarting the profiler');
+      profiler.stop(false);
+      profiler.start();
+    }
     const endUs = this.clock.nowUs();
-    const batch = profileToSamples(profile, sink, this.lastCollectUs, endUs, this.intervalUs, this.frames);
+    const batch = timeProfileToSamples(profile, this.lastCollectUs, endUs, this.intervalUs, this.frames);
     this.lastCollectUs = endUs;
     return batch;
+  }
+
+  private readonly disposeOnExit = (): void => {
+    if (!this.started) return;
+    try {
+      this.disableHooks();
+      this.profiler!.stop(false);
+    } catch {
+      // The process is exiting; nothing to report to.
+    }
+    this.dispose();
+  };
+
+  /** Releases the native profiler and its context storage; the sampler can start again afterwards. */
+  private dispose(): void {
+    process.off('exit', this.disposeOnExit);
+    try {
+      this.profiler?.dispose();
+    } catch (err) {
+      this.log.warn({ err }, 'could not dispose of the profiler');
+    }
+    this.store?.disable();
+    this.profiler = undefined;
+    this.store = undefined;
+    this.started = false;
   }
 
   private setContext(context: object | undefined): void {
     if (context === this.current || !this.started) return;
     this.current = context;
     try {
-      this.time!.setContext(context);
+      this.profiler!.context = context;
     } catch {
       // Never let a profiler hiccup escape: inside an async hook it would abort the process.
     }

@@ -49,6 +49,7 @@ const MODES = {
   none: { label: 'no agent' },
   idle: { label: 'agent idle (connected)', agent: true },
   profiled: { label: 'agent, every request profiled (sampling every 1 s)', agent: true, intervalMs: 1000 },
+  sampling: { label: 'agent sampling every 1 s, no request matches', agent: true, intervalMs: 1000, request: 'GET /nothing' },
 };
 const median = (xs) => quantile(xs, 0.5);
 
@@ -110,7 +111,7 @@ async function measure(mode, rep, nodeBin, operator, outDir) {
       }
       if (m.intervalMs) {
         const total = Number(opt.warm) + Number(opt.requests);
-        operator.agents.get(pod).ws.send(JSON.stringify({ type: 'start', session: pod, request: 'GET /api/orders/:id', maxRequests: Math.min(10_000, total + 100), deadline: Date.now() + 3_600_000, sampleIntervalMs: m.intervalMs }));
+        operator.agents.get(pod).ws.send(JSON.stringify({ type: 'start', session: pod, request: m.request ?? 'GET /api/orders/:id', maxRequests: Math.min(10_000, total + 100), deadline: Date.now() + 3_600_000, sampleIntervalMs: m.intervalMs }));
         await sleep(3000); // the sampler's warm-up window, slowed by valgrind
       }
     }
