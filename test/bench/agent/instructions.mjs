@@ -11,8 +11,12 @@
 //             slowest (1 s), to see where a profiled request's fixed costs go (with --keep). Its total
 //             is not a per-request figure: the agent hands records over at each collect (every 10 s at
 //             that interval), so the window holds more or fewer records than requests — both printed.
+//   sampling  (diagnostic) the sampler running at 1 s with a session no request matches: what V8's
+//             profiler being on costs the app's own code (API calls through the profiling path, code
+//             logging), with no request tracked.
 // Everything time-driven (samples, collects, progress) is ~50× too frequent per request under valgrind,
 // which slows time; sampling costs are measured by run.mjs in CPU time, not here.
+// SONDE_BENCH_AGENT=/path/to/agent/register.js loads another build of the agent, to compare two builds.
 // What remains noisy: whether a major GC or a late optimisation lands in the window (±1-2%); each mode
 // runs --reps times in fresh processes and the medians are compared.
 import { execFileSync, fork } from 'node:child_process';
@@ -92,7 +96,7 @@ async function closedLoop(port, total, concurrency) {
 async function measure(mode, rep, nodeBin, operator, outDir) {
   const m = MODES[mode];
   const pod = `instr-${mode}-${rep}`;
-  const flags = [...NODE_FLAGS, ...(m.agent ? ['--import', join(ROOT, 'dist/agent/register.js')] : [])];
+  const flags = [...NODE_FLAGS, ...(m.agent ? ['--import', process.env.SONDE_BENCH_AGENT ?? join(ROOT, 'dist/agent/register.js')] : [])];
   const env = { ...process.env, SONDE_LOG_LEVEL: 'error', SONDE_BENCH_LINES: opt.lines };
   if (m.agent) Object.assign(env, { SONDE_URL: operator.url, POD_NAME: pod, POD_NAMESPACE: 'bench' });
   const vg = ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(outDir, `${pod}.%p`)}`, '--smc-check=all-non-file', nodeBin, ...flags];

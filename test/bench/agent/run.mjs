@@ -232,6 +232,9 @@ async function main() {
       cpuUsPerReq: quantile(rs.map((x) => x.cpuUsPerReq), 0.5),
       cpuRatio: quantile(cpu, 0.5),
       cpuSpread: spread(cpu),
+      // The agent's cost in absolute terms, which carries over to other request sizes: this round's CPU
+      // per request minus the same round's "no agent".
+      addedUsPerReq: quantile(rs.map((x) => x.cpuUsPerReq - x.cpuUsPerReq / x.cpuRatio), 0.5),
       p99Ms: quantile(rs.map((x) => x.p99Ms), 0.5),
       p99Ratio: quantile(p99, 0.5),
       p99Spread: spread(p99),
@@ -241,10 +244,10 @@ async function main() {
   });
   if (opt.json) console.log(JSON.stringify({ node, lines: Number(opt.lines), rounds, seconds, rate, pinned: hasTaskset, rows }, null, 2));
   console.log(`\nnode ${node}${NODE_FLAGS.length ? ` ${NODE_FLAGS.join(' ')}` : ''}; ${opt.lines} order lines per response; ${rounds} interleaved rounds of ${seconds} s per mode (${opt.reuse ? 'same processes' : 'fresh processes'} each round); ${rate} req/s open loop\n`);
-  console.log('| mode | CPU µs/req (median) | CPU ratio median | CPU ratio min–max (IQR) | p99 ms | p99 ratio median | p99 ratio min–max (IQR) | req/s |');
-  console.log('| --- | ---: | ---: | --- | ---: | ---: | --- | ---: |');
+  console.log('| mode | CPU µs/req (median) | added µs/req (median) | CPU ratio median | CPU ratio min–max (IQR) | p99 ms | p99 ratio median | p99 ratio min–max (IQR) | req/s |');
+  console.log('| --- | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: |');
   for (const r of rows) {
-    console.log(`| ${r.label} | ${r.cpuUsPerReq.toFixed(0)} | ${fmt(r.cpuRatio)} | ${r.cpuSpread} | ${r.p99Ms.toFixed(2)} | ${fmt(r.p99Ratio)} | ${r.p99Spread} | ${r.rps.toFixed(0)} |`);
+    console.log(`| ${r.label} | ${r.cpuUsPerReq.toFixed(0)} | ${r.addedUsPerReq.toFixed(1)} | ${fmt(r.cpuRatio)} | ${r.cpuSpread} | ${r.p99Ms.toFixed(2)} | ${fmt(r.p99Ratio)} | ${r.p99Spread} | ${r.rps.toFixed(0)} |`);
   }
 }
 
