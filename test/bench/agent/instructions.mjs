@@ -14,8 +14,14 @@
 //   sampling  (diagnostic) the sampler running at 1 s with a session no request matches: what V8's
 //             profiler being on costs the app's own code (API calls through the profiling path, code
 //             logging), with no request tracked.
-// Everything time-driven (samples, collects, progress) is ~50× too frequent per request under valgrind,
-// which slows time; sampling costs are measured by run.mjs in CPU time, not here.
+//   session10, session1  (diagnostic) a real session: the sampler first runs under load with a session
+//             nothing matches, then one session takes exactly the measured requests, so the window
+//             holds their tracking, sampling, the collect and every record. The interval is scaled to
+//             valgrind's slowdown (measured with instrumentation on) to give the samples per request
+//             that 10 ms / 1 ms give natively at --equivalent-rate (2,000) requests/s; see
+//             startEquivalentSession for what that does and does not reproduce.
+// Everything else time-driven (collects, progress) is ~50× too frequent per request under valgrind,
+// which slows time.
 // SONDE_BENCH_AGENT=/path/to/agent/register.js loads another build of the agent, to compare two builds.
 // What remains noisy: whether a major GC or a late optimisation lands in the window (±1-2%); each mode
 // runs --reps times in fresh processes and the medians are compared.
@@ -46,6 +52,8 @@ const { values: opt } = parseArgs({
     // Keep the callgrind dumps here (with --node-flags=--perf-basic-prof, /tmp/perf-PID.map names the
     // JIT code in them), to see where the instructions go.
     keep: { type: 'string' },
+    // The native load the session modes' interval is scaled to (see startEquivalentSession).
+    'equivalent-rate': { type: 'string', default: '2000' },
   },
 });
 const NODE_FLAGS = opt['node-flags'].split(' ').filter(Boolean);
@@ -54,6 +62,8 @@ const MODES = {
   idle: { label: 'agent idle (connected)', agent: true },
   profiled: { label: 'agent, every request profiled (sampling every 1 s)', agent: true, intervalMs: 1000 },
   sampling: { label: 'agent sampling every 1 s, no request matches', agent: true, intervalMs: 1000, request: 'GET /nothing' },
+  session10: { label: 'agent, a session of all measured requests, sampling at the 10 ms equivalent', agent: true, equivalentMs: 10 },
+  session1: { label: 'agent, a session of all measured requests, sampling at the 1 ms equivalent', agent: true, equivalentMs: 1 },
 };
 const median = (xs) => quantile(xs, 0.5);
 
@@ -82,6 +92,44 @@ function hasValgrind() {
   } catch {
     return false;
   }
+}
+
+/**
+ * The session modes measure what a real session costs once the sampler runs: one session for exactly
+ * the measured requests, so the window holds their tracking, the collect their last one triggers, and
+ * every record built, serialised and sent, but not the sampler's start or stop. Under valgrind time runs
+ * ~50× slower than the code, so a native interval would take ~50× too many samples per request; the
+ * interval is scaled instead, to give the samples per request that `equivalentMs` gives natively at
+ * --equivalent-rate requests per second. Natively most of those samples find the thread idle, here the
+ * server is always busy, so the sampling part is an upper bound.
+ */
+async function startEquivalentSession(m, pod, port, operator) {
+  const t0 = performance.now();
+  await closedLoop(port, 500, 4);
+  const ratePerS = 500 / ((performance.now() - t0) / 1000);
+  const samplesPerRequest = 1000 / (m.equivalentMs * Number(opt['equivalent-rate']));
+  const intervalMs = Math.max(1, Math.min(1000, Math.round(1000 / (samplesPerRequest * ratePerS))));
+  const agent = operator.agents.get(pod);
+  const start = (session, request, maxRequests) =>
+    agent.ws.send(JSON.stringify({ type: 'start', session, request, maxRequests, deadline: Date.now() + 3_600_000, sampleIntervalMs: intervalMs }));
+  // The sampler first runs under load with a session nothing matches, so that what V8 does once after
+  // its profiler starts (recompiling, logging code) is over before the window: a time that valgrind
+  // would otherwise stretch into it. The measured session then joins the running sampler.
+  start(`${pod}-background`, 'GET /nothing', 10_000);
+  await sleep(1000);
+  await closedLoop(port, Number(opt.warm), 4);
+  const session = `${pod}-session`;
+  start(session, 'GET /api/orders/:id', Number(opt.requests));
+  await sleep(200);
+  return {
+    intervalMs,
+    ended: async () => {
+      for (let i = 0; i < 2400 && !agent.ended.some((e) => e.session === session); i++) await sleep(50);
+      const ended = agent.ended.find((e) => e.session === session);
+      if (!ended) throw new Error(`${pod}: the session never ended`);
+      if (ended.requests !== Number(opt.requests)) console.error(`warning: ${pod}: the session profiled ${ended.requests} requests, not ${opt.requests}`);
+    },
+  };
 }
 
 /** `total` requests, `concurrency` at a time, each waiting for its response. */
@@ -137,9 +185,14 @@ async function measure(mode, rep, nodeBin, operator, outDir) {
       }
     }
     await closedLoop(ready.port, Number(opt.warm), 4);
-    const recordsBefore = operator.agents.get(pod)?.records ?? 0;
+    let equivalent;
     execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
+    // Instrumented code runs slower than uninstrumented: the session modes time the server with it on.
+    if (m.equivalentMs) equivalent = await startEquivalentSession(m, pod, ready.port, operator);
+    const recordsBefore = operator.agents.get(pod)?.records ?? 0;
+    execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore' });
     await closedLoop(ready.port, Number(opt.requests), 4);
+    if (equivalent) await equivalent.ended();
     execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
     execFileSync('callgrind_control', ['-i', 'off', String(child.pid)], { stdio: 'ignore' });
     let dump;
@@ -151,9 +204,11 @@ async function measure(mode, rep, nodeBin, operator, outDir) {
     const text = readFileSync(join(outDir, dump), 'utf8');
     const total = Number(/^(?:totals|summary): (\d+)/m.exec(text)?.[1]);
     if (!(total > 0)) throw new Error(`${pod}: no instruction total in the dump`);
-    const profiled = m.intervalMs ? (operator.agents.get(pod)?.records ?? 0) - recordsBefore : undefined;
+    const profiled = m.intervalMs || m.equivalentMs ? (operator.agents.get(pod)?.records ?? 0) - recordsBefore : undefined;
     const slowTick = inclusiveCost(join(outDir, dump), SLOW_TICK_FUNCTION) / Number(opt.requests);
-    return { mode, rep, perRequest: total / Number(opt.requests), slowTick, profiled };
+    return { mode, rep, perRequest: total / Number(opt.requests), slowTick, profiled, intervalMs: equivalent?.intervalMs };
+  } catch (err) {
+    throw new Error(`${pod}: ${err.message}${stderr ? `\n--- server stderr (last 4,000 characters) ---\n${stderr}` : ''}`, { cause: err });
   } finally {
     child.kill('SIGKILL');
   }
@@ -179,7 +234,7 @@ async function main() {
     while (queue.length) {
       const [mode, rep] = queue.shift();
       const r = await measure(mode, rep, nodeBin, operator, outDir);
-      console.error(`  ${mode} #${rep + 1}: ${Math.round(r.perRequest).toLocaleString('en')} instructions/request (nextTick slow path: ${Math.round(r.slowTick).toLocaleString('en')})${r.profiled === undefined ? '' : `, ${r.profiled} records received during the ${opt.requests} requests`}`);
+      console.error(`  ${mode} #${rep + 1}: ${Math.round(r.perRequest).toLocaleString('en')} instructions/request (nextTick slow path: ${Math.round(r.slowTick).toLocaleString('en')})${r.profiled === undefined ? '' : `, ${r.profiled} records received during the ${opt.requests} requests`}${r.intervalMs ? `, sampling every ${r.intervalMs} ms under valgrind` : ''}`);
       results.push(r);
     }
   };
