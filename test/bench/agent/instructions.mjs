@@ -112,24 +112,29 @@ async function startEquivalentSession(m, pod, port, operator) {
   const agent = operator.agents.get(pod);
   const start = (session, request, maxRequests) =>
     agent.ws.send(JSON.stringify({ type: 'start', session, request, maxRequests, deadline: Date.now() + 3_600_000, sampleIntervalMs: intervalMs }));
-  // The sampler first runs under load with a session nothing matches, so that what V8 does once after
-  // its profiler starts (recompiling, logging code) is over before the window: a time that valgrind
-  // would otherwise stretch into it. The measured session then joins the running sampler.
+  const ended = async (session, requests) => {
+    for (let i = 0; i < 2400 && !agent.ended.some((e) => e.session === session); i++) await sleep(50);
+    const end = agent.ended.find((e) => e.session === session);
+    if (!end) throw new Error(`${pod}: session ${session} never ended`);
+    if (end.requests !== requests) console.error(`warning: ${pod}: session ${session} profiled ${end.requests} requests, not ${requests}`);
+  };
+  // Before the window the sampler runs under load with a session nothing matches, and one rehearsal
+  // session of the same shape runs to its end: what V8 does once after its profiler starts (recompiling,
+  // logging code) and compiling the agent's own tracking and reporting path are then behind us, as they
+  // are a few seconds into a real session, instead of stretched over the window by valgrind's timing.
+  // The measured session then joins the running sampler.
   start(`${pod}-background`, 'GET /nothing', 10_000);
   await sleep(1000);
   await closedLoop(port, Number(opt.warm), 4);
+  const rehearsal = Math.min(Number(opt.requests), Number(opt.warm));
+  start(`${pod}-rehearsal`, 'GET /api/orders/:id', rehearsal);
+  await sleep(200);
+  await closedLoop(port, rehearsal, 4);
+  await ended(`${pod}-rehearsal`, rehearsal);
   const session = `${pod}-session`;
   start(session, 'GET /api/orders/:id', Number(opt.requests));
   await sleep(200);
-  return {
-    intervalMs,
-    ended: async () => {
-      for (let i = 0; i < 2400 && !agent.ended.some((e) => e.session === session); i++) await sleep(50);
-      const ended = agent.ended.find((e) => e.session === session);
-      if (!ended) throw new Error(`${pod}: the session never ended`);
-      if (ended.requests !== Number(opt.requests)) console.error(`warning: ${pod}: the session profiled ${ended.requests} requests, not ${opt.requests}`);
-    },
-  };
+  return { intervalMs, ended: () => ended(session, Number(opt.requests)) };
 }
 
 /** `total` requests, `concurrency` at a time, each waiting for its response. */
