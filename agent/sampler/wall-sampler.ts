@@ -141,7 +141,13 @@ export class WallSampler {
         CPEDKey: store,
         isMainThread,
       });
-      profiler.start();
+      try {
+        profiler.start();
+      } catch (err) {
+        profiler.dispose();
+        store?.disable();
+        throw err;
+      }
       this.profiler = profiler;
       this.store = store;
     } catch (err) {
