@@ -119,22 +119,33 @@ describe('KubeInformer against the fake API server', () => {
     const { inf } = podInformer(undefined, { clock, backoff: { initialMs: 1000, maxMs: 4000, jitter: 0 } });
     fake.failNext({ method: 'GET', path: '/api/v1/pods', code: 503, times: 4 });
     inf.start();
-    const listsAfter = async (ms: number): Promise<number> => {
+    const lists = (): number => fake.requests.filter((r) => r.path === '/api/v1/pods' && !r.watch).length;
+    /** Advances the clock; the list count must then stay at `count` (checked after a pause) or reach it. */
+    const advance = async (ms: number, count: number): Promise<void> => {
       clock.advance(ms);
-      await tick(30);
-      return fake.requests.filter((r) => r.path === '/api/v1/pods' && !r.watch).length;
+      if (count === lists()) {
+        await tick(30);
+        expect(lists()).toBe(count);
+      } else {
+        await until(() => lists() === count, `list #${count}`);
+      }
     };
-    await until(() => fake.requests.length === 1, 'first list');
-    expect(await listsAfter(999)).toBe(1); // 1 s after the 1st failure
-    expect(await listsAfter(1)).toBe(2);
-    await until(() => clock.pending === 1, 'retry scheduled');
-    expect(await listsAfter(1999)).toBe(2); // 2 s after the 2nd
-    expect(await listsAfter(1)).toBe(3);
-    await until(() => clock.pending === 1, 'retry scheduled');
-    expect(await listsAfter(4000)).toBe(4); // 4 s after the 3rd
-    await until(() => clock.pending === 1, 'retry scheduled');
-    expect(await listsAfter(3999)).toBe(4); // capped at 4 s, not 8
-    expect(await listsAfter(1)).toBe(5);
+    // Each step waits for the retry to be scheduled first: the request reaching the server is not the
+    // failure reaching the informer, and advancing the clock before would move the retry's due time.
+    const scheduled = () => until(() => clock.pending === 1, 'retry scheduled');
+    await until(() => lists() === 1, 'first list');
+    await scheduled();
+    await advance(999, 1); // 1 s after the 1st failure
+    await advance(1, 2);
+    await scheduled();
+    await advance(1999, 2); // 2 s after the 2nd
+    await advance(1, 3);
+    await scheduled();
+    await advance(3999, 3); // 4 s after the 3rd
+    await advance(1, 4);
+    await scheduled();
+    await advance(3999, 4); // capped at 4 s, not 8
+    await advance(1, 5);
     await inf.synced;
     expect(inf.stats.errors).toBe(4);
   });
