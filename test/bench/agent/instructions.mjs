@@ -110,11 +110,9 @@ async function startEquivalentSession(m, pod, port, operator) {
   const samplesPerRequest = 1000 / (m.equivalentMs * Number(opt['equivalent-rate']));
   const intervalMs = Math.max(1, Math.min(1000, Math.round(1000 / (samplesPerRequest * ratePerS))));
   const agent = operator.agents.get(pod);
-  const start = (session, request, maxRequests) =>
-    agent.ws.send(JSON.stringify({ type: 'start', session, request, maxRequests, deadline: Date.now() + 3_600_000, sampleIntervalMs: intervalMs }));
+  const start = (session, request, maxRequests) => agent.startSession({ session, request, maxRequests, sampleIntervalMs: intervalMs, deadlineMs: 3_600_000 });
   const ended = async (session, requests) => {
-    for (let i = 0; i < 2400 && !agent.ended.some((e) => e.session === session); i++) await sleep(50);
-    const end = agent.ended.find((e) => e.session === session);
+    const end = await agent.endedMessage(session, 2400, 50);
     if (!end) throw new Error(`${pod}: session ${session} never ended`);
     if (end.requests !== requests) console.error(`warning: ${pod}: session ${session} profiled ${end.requests} requests, not ${requests}`);
   };
@@ -185,7 +183,7 @@ async function measure(mode, rep, nodeBin, operator, outDir) {
       }
       if (m.intervalMs) {
         const total = Number(opt.warm) + Number(opt.requests);
-        operator.agents.get(pod).ws.send(JSON.stringify({ type: 'start', session: pod, request: m.request ?? 'GET /api/orders/:id', maxRequests: Math.min(10_000, total + 100), deadline: Date.now() + 3_600_000, sampleIntervalMs: m.intervalMs }));
+        operator.agents.get(pod).startSession({ session: pod, request: m.request ?? 'GET /api/orders/:id', maxRequests: Math.min(10_000, total + 100), sampleIntervalMs: m.intervalMs, deadlineMs: 3_600_000 });
         await sleep(3000); // the sampler's warm-up window, slowed by valgrind
       }
     }

@@ -1,7 +1,8 @@
 // The operator's side of the agent protocol, reduced to what the agent benchmarks need.
 import { WebSocketServer } from 'ws';
+import { sleep } from './stats.mjs';
 
-/** The operator's side, reduced to what the benchmark needs: welcome, ping, start, stop, count. */
+/** The operator's side, reduced to what the benchmark needs: welcome, ping, start, stop, count, wait for an end. */
 export async function startOperator() {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/v1/agents' });
   await new Promise((r) => wss.once('listening', r));
@@ -11,7 +12,20 @@ export async function startOperator() {
     ws.on('message', (data) => {
       const m = JSON.parse(data.toString());
       if (m.type === 'hello') {
-        const a = { ws, records: 0, ended: [] };
+        const a = {
+          ws,
+          records: 0,
+          ended: [],
+          /** Starts a session on this agent. */
+          startSession({ session, request, maxRequests, sampleIntervalMs, deadlineMs }) {
+            ws.send(JSON.stringify({ type: 'start', session, request, maxRequests, deadline: Date.now() + deadlineMs, sampleIntervalMs }));
+          },
+          /** The session's `ended` message, polling every `pollMs` for at most `polls` times; undefined if none came. */
+          async endedMessage(session, polls, pollMs) {
+            for (let i = 0; i < polls && !a.ended.some((e) => e.session === session); i++) await sleep(pollMs);
+            return a.ended.find((e) => e.session === session);
+          },
+        };
         agents.set(m.pod.name, a);
         ws.on('message', (d) => {
           const x = JSON.parse(d.toString());

@@ -187,7 +187,7 @@ async function main() {
       const agent = operator.agents.get(`bench-${mode}`);
       const session = `bench-${mode}-${r}`;
       if (m.intervalMs) {
-        agent.ws.send(JSON.stringify({ type: 'start', session, request: m.request ?? 'GET /api/orders/:id', maxRequests: 10_000, deadline: Date.now() + 120_000, sampleIntervalMs: m.intervalMs }));
+        agent.startSession({ session, request: m.request ?? 'GET /api/orders/:id', maxRequests: 10_000, sampleIntervalMs: m.intervalMs, deadlineMs: 120_000 });
       }
       const load = startLoad(s.port, rate);
       await sleep(Number(opt.settle) * 1000); // warm-up: JIT, sampler start and its warm-up window
@@ -202,8 +202,7 @@ async function main() {
       let sampled = null;
       if (m.intervalMs) {
         agent.ws.send(JSON.stringify({ type: 'stop', session, reason: 'stopped' }));
-        for (let i = 0; i < 200 && !agent.ended.some((e) => e.session === session); i++) await sleep(25);
-        const ended = agent.ended.find((e) => e.session === session);
+        const ended = await agent.endedMessage(session, 200, 25);
         if (!ended || ended.reason !== 'stopped') console.error(`warning: ${mode} round ${r + 1} session ended ${ended ? `by ${ended.reason}` : 'never'}: sampling may not have covered the round`);
         sampled = ended?.requests ?? 0;
       }
