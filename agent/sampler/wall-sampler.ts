@@ -141,16 +141,12 @@ export class WallSampler {
         CPEDKey: store,
         isMainThread,
       });
-      try {
-        profiler.start();
-      } catch (err) {
-        profiler.dispose();
-        store?.disable();
-        throw err;
-      }
       this.profiler = profiler;
       this.store = store;
+      profiler.start();
     } catch (err) {
+      // Whatever was made before the failure (the native profiler, its context storage) goes.
+      this.dispose();
       throw new SondeError('SONDE_SAMPLER_FAILED', (err as Error)?.message ?? String(err), { cause: err });
     }
     // A profiling signal landing while the process tears down can crash it: stop first.
