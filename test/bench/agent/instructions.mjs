@@ -27,11 +27,11 @@
 // runs --reps times in fresh processes and the medians are compared.
 import { execFileSync, fork } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { closedLoop } from './closed-loop.mjs';
 import { startOperator } from './mini-operator.mjs';
 import { nodeBinary } from './runtime.mjs';
 import { quantile, sleep } from './stats.mjs';
@@ -44,7 +44,7 @@ const { values: opt } = parseArgs({
     'node-flags': { type: 'string', default: '' },
     modes: { type: 'string', default: 'none,idle' },
     reps: { type: 'string', default: '3' },
-    warm: { type: 'string', default: '5000' },
+    warm: { type: 'string', default: '20000' },
     requests: { type: 'string', default: '3000' },
     // Runs at once: instruction counts do not depend on sharing the CPU.
     jobs: { type: 'string', default: '2' },
@@ -135,32 +135,6 @@ async function startEquivalentSession(m, pod, port, operator) {
   return { intervalMs, ended: () => ended(session, Number(opt.requests)) };
 }
 
-/** `total` requests, `concurrency` at a time, each waiting for its response. */
-async function closedLoop(port, total, concurrency) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  let next = 0;
-  let failed = 0;
-  const worker = async () => {
-    while (next < total) {
-      const id = next++;
-      await new Promise((resolve) => {
-        http
-          .get({ host: '127.0.0.1', port, path: `/api/orders/${id % 5000}`, agent }, (res) => {
-            res.resume();
-            res.on('end', resolve);
-          })
-          .on('error', () => {
-            failed++;
-            resolve();
-          });
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  agent.destroy();
-  if (failed) throw new Error(`${failed} requests failed`);
-}
-
 async function measure(mode, rep, nodeBin, operator, outDir) {
   const m = MODES[mode];
   const pod = `instr-${mode}-${rep}`;
@@ -181,13 +155,15 @@ async function measure(mode, rep, nodeBin, operator, outDir) {
         if (i > 2400) throw new Error(`${pod}: the agent never connected`);
         await sleep(25);
       }
-      if (m.intervalMs) {
-        const total = Number(opt.warm) + Number(opt.requests);
-        operator.agents.get(pod).startSession({ session: pod, request: m.request ?? 'GET /api/orders/:id', maxRequests: Math.min(10_000, total + 100), sampleIntervalMs: m.intervalMs, deadlineMs: 3_600_000 });
-        await sleep(3000); // the sampler's warm-up window, slowed by valgrind
-      }
+      // The sampler runs through the warm-up (a session nothing matches); `profiled` starts its own
+      // session after it, since a session takes at most 10,000 requests.
+      if (m.intervalMs) operator.agents.get(pod).startSession({ session: `${pod}-background`, request: 'GET /nothing', maxRequests: 10_000, sampleIntervalMs: m.intervalMs, deadlineMs: 3_600_000 });
     }
     await closedLoop(ready.port, Number(opt.warm), 4);
+    if (m.intervalMs && !m.request) {
+      operator.agents.get(pod).startSession({ session: pod, request: 'GET /api/orders/:id', maxRequests: Math.min(10_000, Number(opt.requests) + 100), sampleIntervalMs: m.intervalMs, deadlineMs: 3_600_000 });
+      await sleep(3000); // the session's warm-up window, slowed by valgrind
+    }
     let equivalent;
     execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
     // Instrumented code runs slower than uninstrumented: the session modes time the server with it on.
