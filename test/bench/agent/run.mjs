@@ -69,6 +69,9 @@ const MODES = {
   idle: { label: 'agent idle (connected)', agent: true },
   sample10: { label: 'agent sampling 10 ms', agent: true, intervalMs: 10 },
   sample1: { label: 'agent sampling 1 ms', agent: true, intervalMs: 1 },
+  // Diagnostic, not in the default set: as sample10, but its process runs no rehearsal, so the
+  // measured session is its first (and its sampler the process's first).
+  sample10first: { label: 'agent sampling 10 ms, first session in the process', agent: true, intervalMs: 10, rehearse: false },
   cpuprof: { label: 'node --cpu-prof 1 ms', flags: ['--cpu-prof', '--cpu-prof-interval', '1000'] },
   // Diagnostic, not in the default set: V8's own profiler at 10 ms, on from the process's start.
   cpuprof10: { label: 'node --cpu-prof 10 ms', flags: ['--cpu-prof', '--cpu-prof-interval', '10000'] },
@@ -175,7 +178,7 @@ async function main() {
     await Promise.all(modes.map((mode) => closedLoop(started[mode].port, Number(opt.warm), 8)));
     // Then each sampling server's rehearsal session, under load until it ends (its first requests fall
     // in the sampler's warm-up and are not profiled).
-    const rehearsals = Number(opt.rehearsal) > 0 ? modes.filter((m) => MODES[m].intervalMs) : [];
+    const rehearsals = Number(opt.rehearsal) > 0 ? modes.filter((m) => MODES[m].intervalMs && MODES[m].rehearse !== false) : [];
     await Promise.all(rehearsals.map(async (mode) => {
       const agent = operator.agents.get(`bench-${mode}`);
       const session = `rehearsal-${mode}`;
