@@ -26,10 +26,17 @@ export interface AgentOptions {
   /** A logger to use instead of making one (its children are the agent's modules). */
   logger?: Logger;
   clock?: Clock;
-  /** How often samples are collected while sessions run (default: 500 sample intervals, 1–30 s). */
+  /** How often samples are collected while sessions run (default: 100 sample intervals, 1–30 s). */
   collectEveryMs?: number;
   /** Requests starting this soon after the sampler starts from cold are not profiled (default 500 ms; see the ADR). */
   samplerWarmupMs?: number;
+  /**
+   * Wait for a profiling signal around each collect's profile restart, as @datadog/pprof does by default
+   * to make a V8 bug (its profiler thread stuck, profiles empty) less likely. Off by default: the wait
+   * blocks the app's thread ~1.5 sample intervals per collect (~15 ms at 10 ms), and a stuck profiler is
+   * detected at the next collect and restarted either way. Env: `SONDE_V8_BUG_WORKAROUND=1`.
+   */
+  v8BugWorkaround?: boolean;
   /** Pacing of the operator link (reconnect backoff, catalogue and progress intervals); defaults suit production. */
   link?: LinkTuning;
 }
@@ -100,7 +107,7 @@ class AgentImpl implements Agent {
     this.clock = options.clock ?? systemClock;
     this.pod = { name: options.pod?.name ?? 'local', namespace: options.pod?.namespace ?? 'default', uid: options.pod?.uid ?? '' };
     this.cat = new Catalogue(this.clock);
-    const sampler = new WallSampler(this.clock, this.log, isAgentFile);
+    const sampler = new WallSampler(this.clock, this.log, isAgentFile, { v8BugWorkaround: options.v8BugWorkaround ?? false });
     this.profiler = new Profiler(sampler, this.clock, this.log, {
       ...(options.collectEveryMs === undefined ? {} : { collectEveryMs: options.collectEveryMs }),
       ...(options.samplerWarmupMs === undefined ? {} : { warmupMs: options.samplerWarmupMs }),

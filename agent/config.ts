@@ -15,6 +15,8 @@ export interface AgentConfig {
   /** Labels sessions select on outside Kubernetes. */
   labels: Record<string, string>;
   logLevel: LogLevel;
+  /** `SONDE_V8_BUG_WORKAROUND=1`: see AgentOptions.v8BugWorkaround. */
+  v8BugWorkaround?: boolean;
 }
 
 /** A configuration problem, reported with the variable that caused it. */
@@ -45,6 +47,11 @@ export function readAgentConfig(env: Record<string, string | undefined>): AgentC
   if (token !== undefined) config.token = token;
   const tokenFile = nonEmpty(env.SONDE_TOKEN_FILE);
   if (tokenFile !== undefined) config.tokenFile = tokenFile;
+  const workaround = nonEmpty(env.SONDE_V8_BUG_WORKAROUND)?.toLowerCase();
+  if (workaround !== undefined) {
+    if (!['1', 'true', '0', 'false'].includes(workaround)) throw new ConfigError(`SONDE_V8_BUG_WORKAROUND must be 1, true, 0 or false, got ${JSON.stringify(workaround)}`);
+    config.v8BugWorkaround = workaround === '1' || workaround === 'true';
+  }
   return config;
 }
 

@@ -16,12 +16,13 @@ const REPORT_SLICE = 64;
 
 export interface ProfilerOptions {
   /**
-   * How often samples are collected and finished requests reported while sampling. By default 500
-   * sample intervals, at least 1 s and at most 30 s: each collect restarts V8's profile, which blocks
-   * the thread for about 1.5 intervals (measured in docs/adr/0001-node-sampler.md), and translates the
-   * profile into JavaScript objects, a cost that grows with the window: at 1 ms, collecting every 1 s
-   * took 5.4-7.0 ms per collect and every 2 s 9-16 ms (Node 20 and 24, 2,000 requests/s), the same
-   * per second but with twice the stall, so collects stay frequent and short.
+   * How often samples are collected and finished requests reported while sampling. By default 100
+   * sample intervals, at least 1 s and at most 30 s (1 s at 1 ms and at 10 ms). A collect restarts
+   * V8's profile and translates it into JavaScript objects, a stall that grows with the window (at
+   * 1 ms, every 1 s took 5.4-7.0 ms per collect and every 2 s 9-16 ms), while a finished request is
+   * kept until the collect that has all its samples: frequent collects keep both small, and records
+   * reach the operator within about a second. (It was 500 intervals while each collect also slept
+   * ~1.5 intervals for the V8-bug workaround, now off: docs/adr/0001-node-sampler.md.)
    */
   collectEveryMs?: number;
   /**
@@ -280,7 +281,7 @@ export class Profiler {
 
   private scheduleCollect(): void {
     if (this.collectTimer || !this.sampler.running) return;
-    const every = this.collectEveryMs ?? Math.min(30_000, Math.max(1000, (500 * this.sampler.interval) / 1000));
+    const every = this.collectEveryMs ?? Math.min(30_000, Math.max(1000, (100 * this.sampler.interval) / 1000));
     this.collectTimer = this.clock.setTimeout(() => {
       this.collectTimer = undefined;
       this.guard(() => this.collect());

@@ -30,12 +30,20 @@ describe('agent configuration from the environment', () => {
     expect(c.pod.namespace).toBe('default');
     expect(c.pod.name.length).toBeGreaterThan(0);
     expect(c.labels).toEqual({});
+    expect(c.v8BugWorkaround).toBeUndefined();
+  });
+
+  it('turns the V8-bug workaround on or off', () => {
+    expect(readAgentConfig({ SONDE_V8_BUG_WORKAROUND: '1' }).v8BugWorkaround).toBe(true);
+    expect(readAgentConfig({ SONDE_V8_BUG_WORKAROUND: 'TRUE' }).v8BugWorkaround).toBe(true);
+    expect(readAgentConfig({ SONDE_V8_BUG_WORKAROUND: '0' }).v8BugWorkaround).toBe(false);
   });
 
   it('names the variable that is wrong', () => {
     expect(() => readAgentConfig({ SONDE_URL: 'http://x' })).toThrow(ConfigError);
     expect(() => readAgentConfig({ SONDE_URL: 'http://x' })).toThrow(/SONDE_URL must be a ws:\/\/ or wss:\/\/ URL/);
     expect(() => readAgentConfig({ SONDE_LOG_LEVEL: 'loud' })).toThrow(/SONDE_LOG_LEVEL must be one of/);
+    expect(() => readAgentConfig({ SONDE_V8_BUG_WORKAROUND: 'yes' })).toThrow(/SONDE_V8_BUG_WORKAROUND must be 1, true, 0 or false/);
     expect(() => parseLabels('app')).toThrow(/"app" is not key=value/);
     expect(() => parseLabels('-bad=x')).toThrow(/not a valid label key/);
     expect(() => parseLabels('app=has space')).toThrow(/not a valid label value/);
