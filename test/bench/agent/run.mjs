@@ -49,12 +49,12 @@ const { values: opt } = parseArgs({
     // as they answer): a young process still compiles, and while V8's profiler is on every compile
     // costs more (code logging, source positions), which is not the steady state of a service that
     // has been up for a while. Measured: 5,000 requests of warm-up left a session at the 10 ms
-    // equivalent at 1.14 in instructions, 20,000 at 1.006 (docs/BENCHMARKS.md).
+    // equivalent at 1.13 in instructions, 20,000 at 1.01 (docs/BENCHMARKS.md).
     warm: { type: 'string', default: '30000' },
     // During the warm-up each sampling server runs one session of this many requests at its interval,
     // to its end, so that the measured session is not the process's first: a first session compiles
-    // the agent's tracking, collecting and reporting code inside the window (a one-off, reported
-    // apart as "first session"). 0 measures first sessions.
+    // the agent's tracking, collecting and reporting code inside the window (a one-off; 0 here, or
+    // the sample10first mode, measures first sessions).
     rehearsal: { type: 'string', default: '500' },
   },
 });
