@@ -134,6 +134,9 @@ export class WallSampler {
         this.TimeProfiler = loaded.TimeProfiler;
         this.contextMode = loaded.acf ? 'cped' : 'hooks';
       }
+      // A new storage per start, never reused: frames kept by long-lived resources (a pool's socket
+      // opened during a profiled request) can still hold context holders made by an earlier profiler,
+      // whose native side was freed when it was disposed; under a new key no later profiler reads them.
       const store = this.contextMode === 'cped' ? new AsyncLocalStorage<object>() : undefined;
       const profiler = new this.TimeProfiler({
         intervalMicros: intervalUs,
