@@ -137,7 +137,7 @@ async function startEquivalentSession(m, pod, port, operator) {
   if (m.restart) {
     // The sampler stops (no session left) and a new one starts: the measured session runs on the
     // process's second sampler, as every session after an idle spell does.
-    agent.ws.send(JSON.stringify({ type: 'stop', session: `${pod}-background`, reason: 'stopped' }));
+    agent.stopSession(`${pod}-background`);
     await ended(`${pod}-background`, 0);
     start(`${pod}-background2`, 'GET /nothing', 10_000);
     await sleep(1000);

@@ -20,6 +20,10 @@ export async function startOperator() {
           startSession({ session, request, maxRequests, sampleIntervalMs, deadlineMs }) {
             ws.send(JSON.stringify({ type: 'start', session, request, maxRequests, deadline: Date.now() + deadlineMs, sampleIntervalMs }));
           },
+          /** Stops a session on this agent; its `ended` follows. */
+          stopSession(session) {
+            ws.send(JSON.stringify({ type: 'stop', session, reason: 'stopped' }));
+          },
           /** The session's `ended` message, polling every `pollMs` for at most `polls` times; undefined if none came. */
           async endedMessage(session, polls, pollMs) {
             for (let i = 0; i < polls && !a.ended.some((e) => e.session === session); i++) await sleep(pollMs);

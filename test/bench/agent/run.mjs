@@ -231,7 +231,7 @@ async function main() {
       await load.done();
       let sampled = null;
       if (m.intervalMs) {
-        agent.ws.send(JSON.stringify({ type: 'stop', session, reason: 'stopped' }));
+        agent.stopSession(session);
         const ended = await agent.endedMessage(session, 200, 25);
         if (!ended || ended.reason !== 'stopped') console.error(`warning: ${mode} round ${r + 1} session ended ${ended ? `by ${ended.reason}` : 'never'}: sampling may not have covered the round`);
         sampled = ended?.requests ?? 0;
