@@ -107,7 +107,7 @@ class AgentImpl implements Agent {
     this.clock = options.clock ?? systemClock;
     this.pod = { name: options.pod?.name ?? 'local', namespace: options.pod?.namespace ?? 'default', uid: options.pod?.uid ?? '' };
     this.cat = new Catalogue(this.clock);
-    const sampler = new WallSampler(this.clock, this.log, isAgentFile, { v8BugWorkaround: options.v8BugWorkaround ?? false });
+    const sampler = new WallSampler(this.clock, this.log, isAgentFile, { v8BugWorkaround: options.v8BugWorkaround });
     this.profiler = new Profiler(sampler, this.clock, this.log, {
       ...(options.collectEveryMs === undefined ? {} : { collectEveryMs: options.collectEveryMs }),
       ...(options.samplerWarmupMs === undefined ? {} : { warmupMs: options.samplerWarmupMs }),
