@@ -4,7 +4,8 @@
 # No Docker engine runs on the development machines: `npm test` checks this file statically
 # (test/dockerfile.test.ts: every COPY source exists after `npm run build`, the entrypoint resolves).
 
-# ── build: compile TypeScript, bundle the UI, build native addons for this exact runtime ──
+# ── build: compile TypeScript, bundle the UI, build native addons (better-sqlite3 for this runtime; the
+#    agent's interrupt sampler for this runtime and for the Node 22 and 24 the devDependencies bring) ──
 FROM node:24-bookworm AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -24,6 +25,8 @@ WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+# The interrupt sampler's addons, one per Node ABI the build stage had (agent/native/README.md).
+COPY --from=build /src/agent/native/out ./agent/native/out
 USER 65532:65532
 EXPOSE 7070
 # `sonde operator` in a cluster; `sonde operator --standalone` without one.

@@ -12,6 +12,9 @@ import { checkSessionParams, type LocalSessionParams } from './profiling/session
 import { installHttpHook } from './requests/http-hook.js';
 import { RequestTracker } from './requests/request-tracker.js';
 import { watchFrameworkRoutes } from './requests/route-sources.js';
+import { InterruptSampler } from './sampler/interrupt-sampler.js';
+import { addonPath } from './sampler/native-addon.js';
+import type { Sampler } from './sampler/sampler.js';
 import { WallSampler } from './sampler/wall-sampler.js';
 
 /** How to start an agent. Every field is optional; `readAgentConfig(process.env)` gives the injected defaults. */
@@ -37,6 +40,12 @@ export interface AgentOptions {
    * detected at the next collect and restarted either way. Env: `SONDE_V8_BUG_WORKAROUND=1`.
    */
   v8BugWorkaround?: boolean;
+  /**
+   * Which sampler: `interrupt` (Sonde's own, agent/native/), `v8` (V8's CPU profiler through
+   * @datadog/pprof), or `auto` (default): interrupt where its addon is built for this runtime, else v8.
+   * docs/adr/0003-interrupt-sampler.md says why and what each costs. Env: `SONDE_SAMPLER`.
+   */
+  sampler?: 'auto' | 'interrupt' | 'v8';
   /** Pacing of the operator link (reconnect backoff, catalogue and progress intervals); defaults suit production. */
   link?: LinkTuning;
 }
@@ -69,6 +78,13 @@ const AGENT_DIR = dirname(fileURLToPath(import.meta.url));
 /** The agent's own wrappers and the sampler's JavaScript say nothing about the app: keep them out of stacks. */
 function isAgentFile(file: string): boolean {
   return file.startsWith(AGENT_DIR) || file.includes('/@datadog/pprof/');
+}
+
+function makeSampler(options: AgentOptions, clock: Clock, log: Logger): Sampler {
+  const kind = options.sampler ?? 'auto';
+  if (kind === 'interrupt' || (kind === 'auto' && addonPath() !== undefined)) return new InterruptSampler(clock, log, isAgentFile);
+  if (kind === 'auto') log.info({ abi: process.versions.modules }, "no interrupt sampler built for this runtime: using V8's sampler");
+  return new WallSampler(clock, log, isAgentFile, { v8BugWorkaround: options.v8BugWorkaround });
 }
 
 let current: AgentImpl | undefined;
@@ -107,7 +123,7 @@ class AgentImpl implements Agent {
     this.clock = options.clock ?? systemClock;
     this.pod = { name: options.pod?.name ?? 'local', namespace: options.pod?.namespace ?? 'default', uid: options.pod?.uid ?? '' };
     this.cat = new Catalogue(this.clock);
-    const sampler = new WallSampler(this.clock, this.log, isAgentFile, { v8BugWorkaround: options.v8BugWorkaround });
+    const sampler = makeSampler(options, this.clock, this.log);
     this.profiler = new Profiler(sampler, this.clock, this.log, {
       ...(options.collectEveryMs === undefined ? {} : { collectEveryMs: options.collectEveryMs }),
       ...(options.samplerWarmupMs === undefined ? {} : { warmupMs: options.samplerWarmupMs }),

@@ -17,6 +17,8 @@ export interface AgentConfig {
   logLevel: LogLevel;
   /** `SONDE_V8_BUG_WORKAROUND=1`: see AgentOptions.v8BugWorkaround. */
   v8BugWorkaround?: boolean;
+  /** `SONDE_SAMPLER`: see AgentOptions.sampler. */
+  sampler?: 'auto' | 'interrupt' | 'v8';
 }
 
 /** A configuration problem, reported with the variable that caused it. */
@@ -51,6 +53,11 @@ export function readAgentConfig(env: Record<string, string | undefined>): AgentC
   if (workaround !== undefined) {
     if (!['1', 'true', '0', 'false'].includes(workaround)) throw new ConfigError(`SONDE_V8_BUG_WORKAROUND must be 1, true, 0 or false, got ${JSON.stringify(workaround)}`);
     config.v8BugWorkaround = workaround === '1' || workaround === 'true';
+  }
+  const sampler = nonEmpty(env.SONDE_SAMPLER)?.toLowerCase();
+  if (sampler !== undefined) {
+    if (sampler !== 'auto' && sampler !== 'interrupt' && sampler !== 'v8') throw new ConfigError(`SONDE_SAMPLER must be auto, interrupt or v8, got ${JSON.stringify(sampler)}`);
+    config.sampler = sampler;
   }
   return config;
 }

@@ -49,6 +49,13 @@ describe('Dockerfile', () => {
     expect(out).toMatch(/demo/);
   });
 
+  it("ships the agent's interrupt sampler built for the image's Node (24: ABI 137)", () => {
+    expect(instructions.some((l) => /^COPY --from=build \/src\/agent\/native\/out \.\/agent\/native\/out$/.test(l))).toBe(true);
+    // What the build stage's `npm run build` makes for the image's runtime, as it does here.
+    expect(existsSync(join(root, 'agent/native/out/abi137/sonde_sampler.node')), 'run npm run build first').toBe(true);
+    expect(readFileSync(join(root, '.dockerignore'), 'utf8')).not.toMatch(/^agent\/native\/?$/m);
+  });
+
   it('prunes dev dependencies before the runtime stage copies node_modules', () => {
     const prune = instructions.findIndex((l) => /npm prune --omit=dev/.test(l));
     const copyModules = instructions.findIndex((l) => /COPY --from=build .*node_modules/.test(l));

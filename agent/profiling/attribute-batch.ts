@@ -1,4 +1,4 @@
-import type { SampleBatch } from '../sampler/profile-samples.js';
+import type { RawSample, SampleBatch } from '../sampler/profile-samples.js';
 import { RequestState } from './request-state.js';
 
 /**
@@ -41,13 +41,16 @@ export class Timeline {
  * completes thousands of requests costs no search per request here.
  */
 export function attributeBatch(batch: SampleBatch, running: Iterable<RequestState>): Timeline {
-  const { samples, idle, busy } = batch;
-  // One timeline of every sample, each time doubled plus 1 when idle: a typed-array sort then orders
-  // them (epoch µs · 2 stays well inside 2^53).
-  const n = samples.length + idle.length + busy.length;
+  const { samples, idle, busy, intervalUs } = batch;
+  // One timeline of every tick, each time doubled plus 1 when idle: a typed-array sort then orders
+  // them (epoch µs · 2 stays well inside 2^53). A sample standing for several ticks (the interrupt
+  // sampler's busy ticks in native code before it) puts each at its own time, one interval apart.
+  let sampleTicks = 0;
+  for (const s of samples) sampleTicks += s.weight;
+  const n = sampleTicks + idle.length + busy.length;
   const line = new Float64Array(n);
   let k = 0;
-  for (const s of samples) line[k++] = s.ts * 2;
+  for (const s of samples) for (let w = 0; w < s.weight; w++) line[k++] = (s.ts - w * intervalUs) * 2;
   for (const t of busy) line[k++] = t * 2;
   for (const t of idle) line[k++] = t * 2 + 1;
   line.sort();
@@ -61,16 +64,32 @@ export function attributeBatch(batch: SampleBatch, running: Iterable<RequestStat
     idleBefore[i + 1] = idleBefore[i]! + isIdle;
     busyBefore[i + 1] = busyBefore[i]! + (1 - isIdle);
   }
-  for (const s of samples) {
-    const owner = s.context;
+  for (const sample of samples) {
+    const owner = sample.context;
     if (owner instanceof RequestState && !owner.retired) {
+      const s = withinLife(sample, owner.startUs, intervalUs);
       owner.addOwn(s);
-      if (s.ts >= owner.startUs && s.ts <= owner.endUs) owner.ownInWindow++;
+      for (let w = 0; w < s.weight; w++) {
+        const t = s.ts - w * intervalUs;
+        if (t >= owner.startUs && t <= owner.endUs) owner.ownInWindow++;
+      }
     }
   }
   const timeline = new Timeline(batch.startUs, batch.endUs, batch.intervalUs, ts, idleBefore, busyBefore);
   for (const r of running) timeline.charge(r);
   return timeline;
+}
+
+/**
+ * A sample whose earlier ticks (busy in native code) began before its request did: only the ticks
+ * inside the request's life are its own; the earlier ones stay on the timeline as work of no one.
+ */
+function withinLife(s: RawSample, startUs: number, intervalUs: number): RawSample {
+  if (s.weight <= 1) return s;
+  const inLife = 1 + Math.max(0, Math.min(s.weight - 1, Math.floor((s.ts - startUs) / intervalUs)));
+  if (inLife === s.weight) return s;
+  const share = inLife / s.weight;
+  return { ...s, weight: inLife, wallUs: s.wallUs * share, cpuUs: s.cpuUs * share };
 }
 
 /** First index whose value is ≥ x. */

@@ -3,7 +3,7 @@ import type { RequestOutcome, SessionEndReason } from '../../src/protocol/messag
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { SampleBatch } from '../sampler/profile-samples.js';
-import type { WallSampler } from '../sampler/wall-sampler.js';
+import type { Sampler } from '../sampler/sampler.js';
 import { attributeBatch } from './attribute-batch.js';
 import { buildRequestRecord } from './request-record.js';
 import { RequestState } from './request-state.js';
@@ -16,19 +16,17 @@ const REPORT_SLICE = 64;
 
 export interface ProfilerOptions {
   /**
-   * How often samples are collected and finished requests reported while sampling. By default 100
-   * sample intervals, at least 1 s and at most 30 s (1 s at 1 ms and at 10 ms). A collect restarts
-   * V8's profile and translates it into JavaScript objects, a stall that grows with the window (at
-   * 1 ms, every 1 s took 5.4-7.0 ms per collect and every 2 s 9-16 ms), while a finished request is
-   * kept until the collect that has all its samples: frequent collects keep both small, and records
-   * reach the operator within about a second. (It was 500 intervals while each collect also slept
-   * ~1.5 intervals for the V8-bug workaround, now off: docs/adr/0001-node-sampler.md.)
+   * How often samples are collected and finished requests reported while sampling. By default the
+   * sampler's own `collectEveryMs` (V8's: 100 intervals, 1-30 s; the interrupt sampler's: 100 ms). A
+   * finished request is kept until the collect that has all its samples: frequent collects keep memory
+   * small, and records reach the operator sooner.
    */
   collectEveryMs?: number;
   /**
-   * After the sampler starts from cold, requests that start within this window are not profiled:
-   * code V8 optimised before the profiler started loses its own frames for a few hundred
-   * milliseconds (measured in docs/adr/0001-node-sampler.md). Default 500 ms.
+   * After the sampler starts from cold, requests that start within this window are not profiled.
+   * Default: the sampler's own `warmupMs` (V8's: 500 ms, because code V8 optimised before its
+   * profiler started loses its own frames for a few hundred milliseconds, measured in
+   * docs/adr/0001-node-sampler.md; the interrupt sampler's: none).
    */
   warmupMs?: number;
 }
@@ -61,14 +59,14 @@ export class Profiler {
   private reporting = false;
 
   constructor(
-    private readonly sampler: WallSampler,
+    private readonly sampler: Sampler,
     private readonly clock: Clock,
     log: Logger,
     options: ProfilerOptions = {},
   ) {
     this.log = log.child({ module: 'profiler' });
     this.collectEveryMs = options.collectEveryMs;
-    this.warmupMs = options.warmupMs ?? 500;
+    this.warmupMs = options.warmupMs ?? sampler.warmupMs;
   }
 
   /** Sessions still running. */
@@ -154,6 +152,7 @@ export class Profiler {
       this.log.info({ session: spec.id, asked: spec.sampleIntervalMs, used: session.sampleIntervalMs }, 'sharing the running sample interval');
     }
     session.contextMode = this.sampler.mode;
+    session.sampler = this.sampler.kind;
     this.sessions = [...this.sessions, session];
     this.deadlines.set(session, this.clock.setTimeout(() => this.guard(() => this.stop(session.id, 'deadline')), remaining));
     this.scheduleCollect();
@@ -281,7 +280,7 @@ export class Profiler {
 
   private scheduleCollect(): void {
     if (this.collectTimer || !this.sampler.running) return;
-    const every = this.collectEveryMs ?? Math.min(30_000, Math.max(1000, (100 * this.sampler.interval) / 1000));
+    const every = this.collectEveryMs ?? this.sampler.collectEveryMs;
     this.collectTimer = this.clock.setTimeout(() => {
       this.collectTimer = undefined;
       this.guard(() => this.collect());

@@ -55,7 +55,7 @@ export function serializeRequestTree(r: RequestState): SerializedTree {
     nodes[o + 4]! += cpuUs;
   };
 
-  for (const s of r.own) add(s.stack.length > 0 ? s.stack : [SYNTHETIC.program], 1, s.wallUs, s.cpuUs);
+  for (const s of r.own) add(s.stack.length > 0 ? s.stack : [SYNTHETIC.program], s.weight, s.wallUs, s.cpuUs);
   if (r.waitingSamples > 0) add([SYNTHETIC.waiting], r.waitingSamples, r.waitingUs, 0);
   if (r.blockedSamples > 0) add([SYNTHETIC.otherWork], r.blockedSamples, r.blockedUs, 0);
   for (let o = 3; o < nodes.length; o += 5) {
@@ -89,7 +89,7 @@ function syntheticOnly(r: RequestState): SerializedTree {
 /** The rare huge request: build, prune (weight kept as "(pruned)"), serialise. */
 function prunedTree(r: RequestState): SerializedTree {
   const b = new CallTreeBuilder();
-  for (const s of r.own) b.addStack(s.stack.length > 0 ? s.stack : [SYNTHETIC.program], { samples: 1, wallUs: s.wallUs, cpuUs: s.cpuUs });
+  for (const s of r.own) b.addStack(s.stack.length > 0 ? s.stack : [SYNTHETIC.program], { samples: s.weight, wallUs: s.wallUs, cpuUs: s.cpuUs });
   if (r.waitingSamples > 0) b.addStack([SYNTHETIC.waiting], { samples: r.waitingSamples, wallUs: r.waitingUs, cpuUs: 0 });
   if (r.blockedSamples > 0) b.addStack([SYNTHETIC.otherWork], { samples: r.blockedSamples, wallUs: r.blockedUs, cpuUs: 0 });
   return serializeTree(pruneTree(b.build(), { maxNodes: MAX_REQUEST_TREE_NODES }));

@@ -34,6 +34,8 @@ export interface LocalSessionResult {
    * --experimental-async-context-frame; free) or `hooks` (an async hook; a cost on every callback).
    */
   contextMode?: 'cped' | 'hooks';
+  /** Which sampler took the samples (docs/adr/0003-interrupt-sampler.md). */
+  sampler?: 'interrupt' | 'v8';
 }
 
 export type SessionStatus = 'running' | 'finishing' | 'ended';
@@ -54,6 +56,7 @@ export class Session implements Claimant {
   sampleIntervalMs: number;
   /** Set by the profiler when the session starts sampling. */
   contextMode: 'cped' | 'hooks' | undefined;
+  sampler: 'interrupt' | 'v8' | undefined;
   private readonly listeners: ((record: RequestRecord) => void)[] = [];
   private resolve!: (r: LocalSessionResult) => void;
   readonly done: Promise<LocalSessionResult>;
@@ -127,6 +130,7 @@ export class Session implements Claimant {
       endedAt,
       sampleIntervalMs: this.sampleIntervalMs,
       ...(this.contextMode === undefined ? {} : { contextMode: this.contextMode }),
+      ...(this.sampler === undefined ? {} : { sampler: this.sampler }),
     };
     if (error !== undefined) result.error = error;
     this.result = result;

@@ -22,7 +22,9 @@ export interface RawSample {
   stack: readonly Frame[];
   kind: SampleKind;
   cpuUs: number;
-  /** The wall time this sample stands for: its batch's effective interval. */
+  /** The sampler ticks this sample stands for: 1 for V8's sampler; the interrupt sampler adds busy ticks spent in native code that returned into this stack. */
+  weight: number;
+  /** The wall time this sample stands for: its weight times the batch's effective interval. */
   wallUs: number;
 }
 
@@ -146,7 +148,7 @@ export function timeProfileToSamples(
             }
             stack = frames;
           }
-          samples.push({ ts, context: record.context, stack, kind, cpuUs: (record.cpuTime ?? 0) / 1000, wallUs: intervalUs });
+          samples.push({ ts, context: record.context, stack, kind, cpuUs: (record.cpuTime ?? 0) / 1000, wallUs: intervalUs, weight: 1 });
         }
       }
     }

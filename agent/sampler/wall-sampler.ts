@@ -1,37 +1,27 @@
-import { AsyncLocalStorage, createHook, executionAsyncResource, type AsyncHook } from 'node:async_hooks';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
 import { isMainThread } from 'node:worker_threads';
 import { SondeError } from '../../src/errors.js';
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import { ContextHook } from './context-hook.js';
 import { FrameCache, type SampleBatch, type TimeProfile, timeProfileToSamples } from './profile-samples.js';
+import type { ContextMode, Sampler } from './sampler.js';
 
 /**
- * The only file that touches the sampler's native interface (`@datadog/pprof`'s wall profiler); see
- * docs/adr/0001-node-sampler.md for why this sampler and not the inspector's. It drives the native
- * profiler class directly rather than through the library's `time` module: that module turns every
- * collect into a pprof profile (a location key string, a stack copy and a Sample object per node),
- * which the agent would only read back; the raw call tree with per-sample contexts is what it needs.
+ * The V8 sampler: `@datadog/pprof`'s wall profiler, which runs V8's CPU profiler and tags each sample
+ * with the current context. The agent's fallback where the interrupt sampler's addon is not built for
+ * the runtime, and on request (`SONDE_SAMPLER=v8`); docs/adr/0001-node-sampler.md and 0003. The only
+ * file that touches this native interface. It drives the native profiler class directly rather than
+ * through the library's `time` module: that module turns every collect into a pprof profile (a
+ * location key string, a stack copy and a Sample object per node), which the agent would only read
+ * back; the raw call tree with per-sample contexts is what it needs.
  *
  * Per-sample context: the profiler reads "the current context" at the instant of each sample, so a
- * sample belongs to the request whose code was on the thread, exactly. How the current context follows
- * a request across awaits depends on the runtime:
- * - `cped`: with AsyncContextFrame (Node 24 by default) the context rides in the continuation-preserved
- *   embedder data that V8 carries through promises and callbacks for free; the agent sets it once per
- *   request with `runWithContext`.
- * - `hooks`: before that, one async hook carries it: `init` stamps each new async resource with the
- *   context of the code creating it, `before` makes a resource's context current when its callback
- *   runs. There is no `after`: it would double the hook's calls, and what runs between callbacks is
- *   either idle time (recognised as such whatever the context) or the runtime's own plumbing. The hook
- *   costs a little on every callback and promise, so it is on only while requests with a context are
- *   in flight (`trackContexts`). It is not turned off the moment none is: the first time none is, a
- *   check is set HOOK_LINGER_MS ahead, and the hook goes off only if that check finds none in flight.
- *   Turning an async hook on or off rebuilds Node's promise hooks, which under steady traffic
- *   (requests in flight dropping to zero between arrivals, thousands of times a second) cost more than
- *   the hook itself; this way it happens at most about once per HOOK_LINGER_MS.
+ * sample belongs to the request whose code was on the thread, exactly. In `cped` mode each request's
+ * context is wrapped in the profiler's context holder (what its signal handler can read) and carried
+ * by an AsyncLocalStorage; in `hooks` mode a ContextHook sets the profiler's current context.
  */
-export type ContextMode = 'cped' | 'hooks';
-
 /** The native wall profiler (`TimeProfiler` in @datadog/pprof's binding), as far as the agent uses it. */
 interface NativeWallProfiler {
   start(): void;
@@ -48,13 +38,6 @@ interface NativeWallProfiler {
 type NativeWallProfilerClass = new (options: Record<string, unknown>) => NativeWallProfiler;
 
 const require = createRequire(import.meta.url);
-
-/** How long after tracked requests last ran out the hook's off-check comes (it stays on if any is in flight then). */
-export const HOOK_LINGER_MS = 1000;
-
-/** Where hooks mode keeps a resource's context (a symbol on the resource, as AsyncLocalStorage does). */
-const CONTEXT = Symbol('sonde.context');
-type Stamped = { [CONTEXT]?: object };
 
 /** Loads the addon on first use, never at import: an idle agent must not load native code it may not need. */
 function loadPprof(): { TimeProfiler: NativeWallProfilerClass; acf: boolean } {
@@ -76,8 +59,11 @@ export interface WallSamplerOptions {
   v8BugWorkaround?: boolean;
 }
 
-/** Starts, collects and stops the wall-clock sampler, and attaches request contexts to async work. */
-export class WallSampler {
+/** Starts, collects and stops V8's sampler, and attaches request contexts to async work. */
+export class WallSampler implements Sampler {
+  readonly kind = 'v8' as const;
+  /** V8's profiler starts by logging every compiled function and compiles differently for a while. */
+  readonly warmupMs = 500;
   private TimeProfiler: NativeWallProfilerClass | undefined;
   private profiler: NativeWallProfiler | undefined;
   /** AsyncContextFrame mode: the storage whose frames carry the context holders the profiler reads. */
@@ -86,13 +72,7 @@ export class WallSampler {
   private started = false;
   private intervalUs = 0;
   private lastCollectUs = 0;
-  private hook: AsyncHook | undefined;
-  private hookOn = false;
-  /** Whether tracked requests are in flight (the hook's reason to be on). */
-  private contextsWanted = false;
-  private lingerTimer: TimerHandle | undefined;
-  /** The context last handed to the profiler in hooks mode, to skip redundant native calls. */
-  private current: object | undefined;
+  private readonly hook: ContextHook;
   private readonly log: Logger;
   private readonly frames: FrameCache;
 
@@ -105,6 +85,14 @@ export class WallSampler {
   ) {
     this.log = log.child({ module: 'sampler' });
     this.frames = new FrameCache(hideFile);
+    this.hook = new ContextHook(clock, (context) => {
+      if (!this.started) return;
+      try {
+        this.profiler!.context = context;
+      } catch {
+        // Never let a profiler hiccup escape: inside an async hook it would abort the process.
+      }
+    });
   }
 
   get running(): boolean {
@@ -117,7 +105,17 @@ export class WallSampler {
 
   /** Whether the context hook is on (hooks mode only; it outlives the tracked requests until its off-check). */
   get contextHookOn(): boolean {
-    return this.hookOn;
+    return this.hook.isOn;
+  }
+
+  /**
+   * 100 sample intervals, at least 1 s and at most 30 s (1 s at 1 ms and at 10 ms). A collect restarts
+   * V8's profile and translates it into JavaScript objects, a stall that grows with the window (at 1 ms,
+   * every 1 s took 5.4-7.0 ms per collect and every 2 s 9-16 ms); fewer collects would keep finished
+   * requests in memory longer.
+   */
+  get collectEveryMs(): number {
+    return Math.min(30_000, Math.max(1000, (100 * this.interval) / 1000));
   }
 
   /** The interval the sampler runs at, in microseconds (0 when stopped). */
@@ -170,23 +168,10 @@ export class WallSampler {
     this.log.debug({ intervalUs, mode: this.contextMode }, 'sampler started');
   }
 
-  /**
-   * Whether contexts must follow async work: on while any request with a context is in flight. Only
-   * hooks mode has anything to switch; with AsyncContextFrame propagation is free.
-   */
+  /** Only hooks mode has anything to switch; with AsyncContextFrame propagation is free. */
   trackContexts(on: boolean): void {
     if (this.contextMode !== 'hooks' || !this.started) return;
-    this.contextsWanted = on;
-    if (on) this.enableHooks();
-    else if (this.hookOn && !this.lingerTimer) this.scheduleHookOff();
-  }
-
-  private scheduleHookOff(): void {
-    this.lingerTimer = this.clock.setTimeout(() => {
-      this.lingerTimer = undefined;
-      if (!this.started || this.contextsWanted) return;
-      this.disableHooks();
-    }, HOOK_LINGER_MS);
+    this.hook.track(on);
   }
 
   /**
@@ -196,16 +181,9 @@ export class WallSampler {
   run<R>(context: object, fn: () => R): R {
     if (!this.started) return fn();
     if (this.store !== undefined) return this.store.run(this.profiler!.createContextHolder(context), fn);
-    const previous = this.current;
-    this.setContext(context);
-    try {
-      return fn();
-    } finally {
-      this.setContext(previous);
-    }
+    return this.hook.run(context, fn);
   }
 
-  /** The samples since the last collect; sampling goes on. */
   collect(): SampleBatch {
     return this.take(true);
   }
@@ -214,7 +192,7 @@ export class WallSampler {
   stop(): SampleBatch {
     if (!this.started) return { startUs: this.lastCollectUs, endUs: this.lastCollectUs, intervalUs: 0, samples: [], idle: [], busy: [], unplaced: 0 };
     // Hooks first: they call into the profiler, which must not be asked anything once stopped.
-    this.disableHooks();
+    this.hook.disable();
     let batch: SampleBatch;
     try {
       batch = this.take(false);
@@ -244,7 +222,7 @@ export class WallSampler {
   private readonly disposeOnExit = (): void => {
     if (!this.started) return;
     try {
-      this.disableHooks();
+      this.hook.disable();
       this.profiler!.stop(false);
     } catch {
       // The process is exiting; nothing to report to.
@@ -264,36 +242,5 @@ export class WallSampler {
     this.profiler = undefined;
     this.store = undefined;
     this.started = false;
-  }
-
-  private setContext(context: object | undefined): void {
-    if (context === this.current || !this.started) return;
-    this.current = context;
-    try {
-      this.profiler!.context = context;
-    } catch {
-      // Never let a profiler hiccup escape: inside an async hook it would abort the process.
-    }
-  }
-
-  private enableHooks(): void {
-    if (this.hookOn) return;
-    this.hook ??= createHook({
-      init: (_id, _type, _trigger, resource) => {
-        if (this.current !== undefined) (resource as Stamped)[CONTEXT] = this.current;
-      },
-      before: () => this.setContext((executionAsyncResource() as Stamped)[CONTEXT]),
-    });
-    this.hook.enable();
-    this.hookOn = true;
-  }
-
-  private disableHooks(): void {
-    if (this.lingerTimer) this.clock.clearTimeout(this.lingerTimer);
-    this.lingerTimer = undefined;
-    if (this.contextMode !== 'hooks') return;
-    this.hook?.disable();
-    this.hookOn = false;
-    this.setContext(undefined);
   }
 }

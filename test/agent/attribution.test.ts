@@ -15,6 +15,7 @@ interface Summary {
 interface Result {
   reason: string;
   contextMode: string;
+  sampler: string;
   partial: boolean;
   requests: number;
   outcomes: string[];
@@ -29,26 +30,29 @@ const N = 20;
  * process with the compiled agent loaded through --import, on the Node version under test, and real
  * load from this process.
  */
-const CASES: [app: string, node: string, flags: string[], contextMode: 'cped' | 'hooks'][] = [
-  ['plain', '20', [], 'hooks'],
-  ['plain', '22', [], 'hooks'],
+const CASES: [app: string, node: string, flags: string[], contextMode: 'cped' | 'hooks', sampler: 'interrupt' | 'v8'][] = [
+  ['plain', '20', [], 'hooks', 'interrupt'],
+  ['plain', '22', [], 'hooks', 'interrupt'],
   // Node 22 carries contexts for free once AsyncContextFrame is on (the default from Node 24).
-  ['fastify', '22', ['--experimental-async-context-frame'], 'cped'],
-  ['plain', '24', [], 'cped'],
-  ['fastify', '20', [], 'hooks'],
-  ['express', '20', [], 'hooks'],
-  ['fastify', '24', [], 'cped'],
+  ['fastify', '22', ['--experimental-async-context-frame'], 'cped', 'interrupt'],
+  ['plain', '24', [], 'cped', 'interrupt'],
+  ['fastify', '20', [], 'hooks', 'interrupt'],
+  ['express', '20', [], 'hooks', 'interrupt'],
+  ['fastify', '24', [], 'cped', 'interrupt'],
+  // V8's sampler, the fallback where the interrupt sampler's addon is not built: both context modes.
+  ['fastify', '20', [], 'hooks', 'v8'],
+  ['express', '24', [], 'cped', 'v8'],
 ];
 
 describe('attribution under concurrent load', () => {
   beforeAll(() => ensureAgentBuilt(), 120_000);
 
-  for (const [app, node, flags, contextMode] of CASES) {
-    describe(`${app} on Node ${node}${flags.length ? ` ${flags.join(' ')}` : ''}`, () => {
+  for (const [app, node, flags, contextMode, sampler] of CASES) {
+    describe(`${app} on Node ${node}${flags.length ? ` ${flags.join(' ')}` : ''}, ${sampler} sampler`, () => {
       let server: ChildServer;
       let load: Load;
       beforeAll(async () => {
-        server = await startChildServer(NODES[node]!, app, {}, flags);
+        server = await startChildServer(NODES[node]!, app, { SONDE_SAMPLER: sampler }, flags);
         load = new Load(server.port, [(k) => `/alpha/${k}`, (k) => `/beta/${k}`], 8);
       });
       afterAll(async () => {
@@ -67,9 +71,10 @@ describe('attribution under concurrent load', () => {
         );
         const s = r.summary;
         const detail = `${server.node}: ${JSON.stringify(s)}`;
-        console.log(`${app} ${server.node}: ${s.nonIdle} own samples, ${((100 * s.underHandler) / s.nonIdle).toFixed(2)}% under alphaHandler, ${((100 * s.otherHot) / s.nonIdle).toFixed(2)}% in hotBeta; waiting ${s.waiting}, held up ${s.blocked}`);
+        console.log(`${app} ${server.node} ${sampler}: ${s.nonIdle} own samples, ${((100 * s.underHandler) / s.nonIdle).toFixed(2)}% under alphaHandler, ${((100 * s.otherHot) / s.nonIdle).toFixed(2)}% in hotBeta; waiting ${s.waiting}, held up ${s.blocked}`);
         expect(r.reason, detail).toBe('requests');
         expect(r.contextMode).toBe(contextMode);
+        expect(r.sampler).toBe(sampler);
         expect(r.partial).toBe(false);
         expect(r.requests).toBe(N);
         expect(r.outcomes.every((o) => o === 'ok')).toBe(true);

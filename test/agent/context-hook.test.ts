@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock, TimerHandle } from '../../agent/clock.js';
 import { createRootLogger } from '../../agent/log.js';
-import { HOOK_LINGER_MS, WallSampler } from '../../agent/sampler/wall-sampler.js';
+import { HOOK_LINGER_MS } from '../../agent/sampler/context-hook.js';
+import { WallSampler } from '../../agent/sampler/wall-sampler.js';
 
 /** Real time for samples, timers fired by hand. */
 class ManualTimers implements Clock {

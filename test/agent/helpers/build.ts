@@ -18,8 +18,11 @@ function newest(dir: string): number {
 /**
  * Child processes run the compiled agent (dist/), as a real deployment does. Build it when it is
  * missing or older than its sources. tsc emits even when another part of the tree has type errors.
+ * The interrupt sampler's addons too (the script rebuilds only what is stale), strictly: a test that
+ * silently fell back to V8's sampler would test the wrong thing.
  */
 export function ensureAgentBuilt(): void {
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build-native.mjs'), '--strict'], { cwd: ROOT, stdio: 'pipe' });
   const marker = join(DIST_AGENT, 'index.js');
   const sources = Math.max(newest(join(ROOT, 'agent')), newest(join(ROOT, 'src')));
   if (existsSync(marker) && statSync(marker).mtimeMs >= sources) return;

@@ -78,6 +78,10 @@ const MODES = {
   // Diagnostic, not in the default set: sampling runs but no request matches, so no records are made.
   // The difference to sample10 is the cost of recording and sending requests.
   nomatch10: { label: 'agent sampling 10 ms, no request matches', agent: true, intervalMs: 10, request: 'GET /nothing' },
+  // Diagnostic, not in the default set: the agent on V8's sampler (@datadog/pprof), the fallback
+  // where the interrupt sampler is not built, and the default before 2026-12 (ADR 0003).
+  v8sample10: { label: "agent sampling 10 ms, V8's sampler", agent: true, intervalMs: 10, env: { SONDE_SAMPLER: 'v8' } },
+  v8sample1: { label: "agent sampling 1 ms, V8's sampler", agent: true, intervalMs: 1, env: { SONDE_SAMPLER: 'v8' } },
 };
 
 async function startServer(mode, nodeBin, operatorUrl, profDir) {
@@ -86,7 +90,7 @@ async function startServer(mode, nodeBin, operatorUrl, profDir) {
   if (mode.startsWith('cpuprof')) flags.push('--cpu-prof-dir', profDir);
   const env = { ...process.env, SONDE_LOG_LEVEL: process.env.SONDE_BENCH_AGENT_LOG ?? 'error', SONDE_BENCH_LINES: opt.lines };
   delete env.SONDE_BENCH_PINNED;
-  if (m.agent) Object.assign(env, { SONDE_URL: operatorUrl, POD_NAME: `bench-${mode}`, POD_NAMESPACE: 'bench' });
+  if (m.agent) Object.assign(env, { SONDE_URL: operatorUrl, POD_NAME: `bench-${mode}`, POD_NAMESPACE: 'bench' }, m.env);
   const exec = hasTaskset ? { execPath: 'taskset', execArgv: ['-c', '1', nodeBin, ...flags] } : { execPath: nodeBin, execArgv: flags };
   const child = fork(join(HERE, 'server.mjs'), [], { ...exec, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const next = (type) => new Promise((resolve, reject) => {

@@ -23,16 +23,19 @@ let tracker;
 let profiler;
 if (mode !== 'none') {
   const load = (path) => import(`${DIST}/${path}`);
-  const [{ Catalogue }, { systemClock }, { createRootLogger }, { Profiler }, { RequestTracker }, { WallSampler }] = await Promise.all([
+  const [{ Catalogue }, { systemClock }, { createRootLogger }, { Profiler }, { RequestTracker }, { WallSampler }, { InterruptSampler }] = await Promise.all([
     load('catalogue/catalogue.js'),
     load('clock.js'),
     load('log.js'),
     load('profiling/profiler.js'),
     load('requests/request-tracker.js'),
     load('sampler/wall-sampler.js'),
+    load('sampler/interrupt-sampler.js'),
   ]);
   const log = createRootLogger('error');
-  profiler = new Profiler(new WallSampler(systemClock, log), systemClock, log, { warmupMs: 0 });
+  // SONDE_SAMPLER=v8 measures V8's sampler; otherwise the interrupt sampler, the agent's default.
+  const Sampler = process.env.SONDE_SAMPLER === 'v8' ? WallSampler : InterruptSampler;
+  profiler = new Profiler(new Sampler(systemClock, log), systemClock, log, { warmupMs: 0 });
   tracker = new RequestTracker(new Catalogue(systemClock), profiler, log);
 }
 

@@ -1,0 +1,423 @@
+// Sonde's interrupt sampler: the Node.js shape of the original Python design (a thread that wakes every
+// few milliseconds and reads the interpreter's current frames).
+//
+// A ticker thread wakes every interval and asks V8 to interrupt the JavaScript thread
+// (Isolate::RequestInterrupt). V8 runs the interrupt on the JavaScript thread at its next safe point (a
+// function entry or a loop back edge), where it reads the current request's context and, only when
+// there is one, the current stack (StackTrace::CurrentStackTrace). There is no V8 CPU profiler: no
+// code-event logging, no profiler thread, no signal per sample, no source positions forced on every
+// compile; the cost is per sample, not per compiled function or per request.
+//
+// A tick whose interrupt has not run by the next tick says the thread is not in JavaScript. The
+// JavaScript thread's CPU clock, read by the ticker, tells which way: it advanced (busy in native code,
+// GC, a long builtin such as JSON.parse) or not (waiting in the event loop: idle). Busy ticks are
+// owed to the stack the interrupt finally sees, if the thread stays busy until then (the native work
+// returned into that JavaScript, the same bias as a Python frame charged for the C function it called);
+// an idle tick in between makes them unplaceable busy time.
+//
+// Contexts: in `cped` mode the current AsyncContextFrame (continuation-preserved embedder data, a Map)
+// is searched for the key of Sonde's AsyncLocalStorage; in `slot` mode an async hook keeps the current
+// context in element 0 of an array this code reads. Either way nothing here runs JavaScript.
+#include <node.h>
+#include <node_object_wrap.h>
+#include <pthread.h>
+#include <time.h>
+#include <uv.h>
+#include <v8.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace sonde {
+
+using v8::Array;
+using v8::ArrayBuffer;
+using v8::Context;
+using v8::Float64Array;
+using v8::FunctionCallbackInfo;
+using v8::FunctionTemplate;
+using v8::Global;
+using v8::HandleScope;
+using v8::Integer;
+using v8::Isolate;
+using v8::Local;
+using v8::Map;
+using v8::Number;
+using v8::Object;
+using v8::StackFrame;
+using v8::StackTrace;
+using v8::String;
+using v8::Uint32Array;
+using v8::Value;
+
+// Deeper stacks keep their innermost frames (the hot ones).
+constexpr int kMaxFrames = 128;
+// Samples kept between two collects at most; beyond it they are counted as dropped (a collect is due
+// every 100 intervals, so this is ~100 collects missed).
+constexpr size_t kMaxSamples = 10000;
+
+int64_t CpuNs(clockid_t clock) {
+  timespec ts;
+  if (clock_gettime(clock, &ts) != 0) return 0;
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+struct Sample {
+  double ts;         // epoch µs
+  double cpuUs;      // JavaScript thread CPU since the previous sample, capped at weight × interval
+  double weight;     // ticks this sample stands for (1 + busy ticks owed to it)
+  double context;    // index into the batch's contexts array
+  double stackStart; // index into the batch's stacks array (frame ids, innermost first)
+  double stackLen;
+};
+
+struct FrameKey {
+  int script;
+  int line;
+  int column;
+  bool operator==(const FrameKey& o) const { return script == o.script && line == o.line && column == o.column; }
+};
+struct FrameKeyHash {
+  size_t operator()(const FrameKey& k) const {
+    return (static_cast<size_t>(k.script) * 1000003u) ^ (static_cast<size_t>(k.line) << 20) ^ static_cast<size_t>(k.column);
+  }
+};
+
+// What the ticker thread, the interrupts and the JavaScript thread share. Held by shared_ptr: an
+// interrupt requested just before a stop can run after it, and must find this alive.
+struct State {
+  Isolate* isolate = nullptr;
+  int64_t intervalUs = 0;
+  double epochOffsetUs = 0;  // epoch µs = uv_hrtime µs + this (the agent's clock)
+  clockid_t jsCpuClock{};
+
+  // Guarded by mu: the ticker's view, and the times of ticks without a stack.
+  std::mutex mu;
+  std::condition_variable wake;
+  bool running = false;
+  bool pending = false;   // an interrupt was requested and has not run yet
+  bool owed = false;      // the tick that requested it is still owed a sample
+  uint32_t busyOwed = 0;  // busy ticks since, owed to the stack the interrupt will see
+  double requestTs = 0;
+  std::vector<double> idle;
+  std::vector<double> busy;
+
+  // JavaScript thread only (interrupts, collect, stop).
+  int64_t lastCpuNs = 0;
+  std::vector<Sample> samples;
+  std::vector<uint32_t> stacks;
+  Global<Array> contexts;
+  uint32_t contextCount = 0;
+  Global<Array> newFrames;  // [name, script, line, column] per frame first seen since the last collect
+  uint32_t newFrameCount = 0;
+  std::unordered_map<FrameKey, uint32_t, FrameKeyHash> frameIds;
+  Global<Array> slot;   // slot mode
+  Global<Value> key;    // cped mode
+  double dropped = 0;
+
+  double NowUs() const { return static_cast<double>(uv_hrtime()) / 1000.0 + epochOffsetUs; }
+};
+
+void PushTicks(std::vector<double>& to, double lastTs, uint32_t n, int64_t intervalUs) {
+  for (uint32_t i = 0; i < n; i++) to.push_back(lastTs - static_cast<double>(i) * static_cast<double>(intervalUs));
+}
+
+// The current request's context, or an empty handle.
+Local<Value> CurrentContext(State* s, Isolate* isolate, Local<Context> context) {
+  if (!s->slot.IsEmpty()) {
+    Local<Value> v;
+    if (s->slot.Get(isolate)->Get(context, 0).ToLocal(&v) && v->IsObject()) return v;
+    return Local<Value>();
+  }
+#if NODE_MAJOR_VERSION >= 22
+  if (!s->key.IsEmpty()) {
+    Local<Value> frame = isolate->GetContinuationPreservedEmbedderData();
+    if (frame.IsEmpty() || !frame->IsMap()) return Local<Value>();
+    // AsArray copies the (small) frame without running JavaScript, which Map::Get would.
+    Local<Array> pairs = frame.As<Map>()->AsArray();
+    Local<Value> key = s->key.Get(isolate);
+    uint32_t n = pairs->Length();
+    for (uint32_t i = 0; i + 1 < n; i += 2) {
+      Local<Value> k;
+      if (!pairs->Get(context, i).ToLocal(&k)) return Local<Value>();
+      if (!k->StrictEquals(key)) continue;
+      Local<Value> v;
+      if (pairs->Get(context, i + 1).ToLocal(&v) && v->IsObject()) return v;
+      return Local<Value>();
+    }
+  }
+#endif
+  return Local<Value>();
+}
+
+uint32_t FrameId(State* s, Isolate* isolate, Local<Context> context, Local<StackFrame> frame) {
+  FrameKey key{frame->GetScriptId(), frame->GetLineNumber(), frame->GetColumn()};
+  auto found = s->frameIds.find(key);
+  if (found != s->frameIds.end()) return found->second;
+  uint32_t id = static_cast<uint32_t>(s->frameIds.size());
+  s->frameIds.emplace(key, id);
+  Local<Array> frames = s->newFrames.Get(isolate);
+  Local<String> name = frame->GetFunctionName();
+  Local<String> script = frame->GetScriptNameOrSourceURL();
+  uint32_t at = s->newFrameCount * 4;
+  frames->Set(context, at, name.IsEmpty() ? String::Empty(isolate) : name).Check();
+  frames->Set(context, at + 1, script.IsEmpty() ? String::Empty(isolate) : script).Check();
+  frames->Set(context, at + 2, Integer::New(isolate, key.line)).Check();
+  frames->Set(context, at + 3, Integer::New(isolate, key.column)).Check();
+  s->newFrameCount++;
+  return id;
+}
+
+void OnInterrupt(Isolate* isolate, void* data) {
+  std::unique_ptr<std::shared_ptr<State>> held(static_cast<std::shared_ptr<State>*>(data));
+  State* s = held->get();
+  double ts = s->NowUs();
+  uint32_t weight;
+  {
+    std::lock_guard<std::mutex> lock(s->mu);
+    s->pending = false;
+    if (!s->running) return;
+    weight = (s->owed ? 1 : 0) + s->busyOwed;
+    s->owed = false;
+    s->busyOwed = 0;
+  }
+  int64_t cpu = CpuNs(CLOCK_THREAD_CPUTIME_ID);
+  double cpuUs = static_cast<double>(cpu - s->lastCpuNs) / 1000.0;
+  s->lastCpuNs = cpu;
+  // The thread went idle after the request: that tick was counted idle by the ticker.
+  if (weight == 0) return;
+
+  HandleScope scope(isolate);
+  Local<Context> context = isolate->GetCurrentContext();
+  Local<Value> current = context.IsEmpty() ? Local<Value>() : CurrentContext(s, isolate, context);
+  if (current.IsEmpty()) {
+    // Code no session follows: only the time matters.
+    std::lock_guard<std::mutex> lock(s->mu);
+    PushTicks(s->busy, ts, weight, s->intervalUs);
+    return;
+  }
+  if (s->samples.size() >= kMaxSamples) {
+    s->dropped += weight;
+    return;
+  }
+  Local<StackTrace> trace = StackTrace::CurrentStackTrace(
+      isolate, kMaxFrames,
+      static_cast<StackTrace::StackTraceOptions>(StackTrace::kLineNumber | StackTrace::kColumnOffset | StackTrace::kScriptId |
+                                                 StackTrace::kFunctionName | StackTrace::kScriptNameOrSourceURL));
+  int n = trace->GetFrameCount();
+  Sample sample;
+  sample.ts = ts;
+  sample.weight = weight;
+  sample.cpuUs = std::max(0.0, std::min(cpuUs, static_cast<double>(weight) * static_cast<double>(s->intervalUs)));
+  sample.context = s->contextCount;
+  sample.stackStart = static_cast<double>(s->stacks.size());
+  for (int i = 0; i < n; i++) s->stacks.push_back(FrameId(s, isolate, context, trace->GetFrame(isolate, i)));
+  sample.stackLen = n;
+  s->contexts.Get(isolate)->Set(context, s->contextCount++, current).Check();
+  s->samples.push_back(sample);
+}
+
+void Ticker(std::shared_ptr<State> s) {
+  // Named so that a look at the process (top -H, /proc/<pid>/task/*/comm) tells it apart.
+  pthread_setname_np(pthread_self(), "sonde:sampler");
+  using Clock = std::chrono::steady_clock;
+  const auto interval = std::chrono::microseconds(s->intervalUs);
+  auto next = Clock::now() + interval;
+  auto lastWall = Clock::now();
+  int64_t lastCpu = CpuNs(s->jsCpuClock);
+  std::unique_lock<std::mutex> lock(s->mu);
+  while (s->running) {
+    s->wake.wait_until(lock, next, [&] { return !s->running; });
+    if (!s->running) break;
+    auto now = Clock::now();
+    next += interval;
+    if (next <= now) next = now + interval;  // after a stall, go on from now rather than catch up in a burst
+    int64_t cpu = CpuNs(s->jsCpuClock);
+    int64_t wallNs = std::chrono::duration_cast<std::chrono::nanoseconds>(now - lastWall).count();
+    // Busy: the JavaScript thread ran at least half of the time since the last tick.
+    bool busy = (cpu - lastCpu) * 2 >= wallNs;
+    lastCpu = cpu;
+    lastWall = now;
+    double ts = s->NowUs();
+    if (!s->pending) {
+      s->pending = true;
+      s->owed = true;
+      s->busyOwed = 0;
+      s->requestTs = ts;
+      s->isolate->RequestInterrupt(OnInterrupt, new std::shared_ptr<State>(s));
+    } else if (busy) {
+      s->busyOwed++;
+    } else {
+      // Waiting in the event loop. What was owed can no longer be put on a stack: the requesting tick
+      // was idle too if nothing busy came between, otherwise it and the busy ticks were busy.
+      if (s->owed) (s->busyOwed == 0 ? s->idle : s->busy).push_back(s->requestTs);
+      PushTicks(s->busy, ts - static_cast<double>(s->intervalUs), s->busyOwed, s->intervalUs);
+      s->owed = false;
+      s->busyOwed = 0;
+      s->idle.push_back(ts);
+    }
+  }
+}
+
+Local<Value> CopyDoubles(Isolate* isolate, const double* data, size_t n) {
+  std::shared_ptr<v8::BackingStore> store = ArrayBuffer::NewBackingStore(isolate, n * sizeof(double));
+  if (n > 0) std::memcpy(store->Data(), data, n * sizeof(double));
+  return Float64Array::New(ArrayBuffer::New(isolate, store), 0, n);
+}
+
+class Sampler : public node::ObjectWrap {
+ public:
+  static void Init(Local<Object> exports, Local<Context> context) {
+    Isolate* isolate = context->GetIsolate();
+    Local<FunctionTemplate> tpl = FunctionTemplate::New(isolate, New);
+    tpl->SetClassName(String::NewFromUtf8Literal(isolate, "InterruptSampler"));
+    tpl->InstanceTemplate()->SetInternalFieldCount(1);
+    NODE_SET_PROTOTYPE_METHOD(tpl, "start", Start);
+    NODE_SET_PROTOTYPE_METHOD(tpl, "collect", Collect);
+    NODE_SET_PROTOTYPE_METHOD(tpl, "stop", Stop);
+    exports->Set(context, String::NewFromUtf8Literal(isolate, "InterruptSampler"), tpl->GetFunction(context).ToLocalChecked()).Check();
+  }
+
+  // The wrapper can be collected only when JavaScript let go of it; a running sampler stops then.
+  ~Sampler() override {
+    if (state_) node::RemoveEnvironmentCleanupHook(state_->isolate, CleanupHook, this);
+    Halt();
+  }
+
+ private:
+  std::shared_ptr<State> state_;
+  std::thread ticker_;
+
+  static void New(const FunctionCallbackInfo<Value>& args) {
+    if (!args.IsConstructCall()) {
+      args.GetIsolate()->ThrowException(v8::Exception::TypeError(String::NewFromUtf8Literal(args.GetIsolate(), "use new")));
+      return;
+    }
+    (new Sampler())->Wrap(args.This());
+    args.GetReturnValue().Set(args.This());
+  }
+
+  static void Throw(Isolate* isolate, const char* message) {
+    isolate->ThrowException(v8::Exception::Error(String::NewFromUtf8(isolate, message).ToLocalChecked()));
+  }
+
+  // start(intervalUs, epochOffsetUs, slotArray | undefined, storeKey | undefined)
+  static void Start(const FunctionCallbackInfo<Value>& args) {
+    Isolate* isolate = args.GetIsolate();
+    Sampler* self = ObjectWrap::Unwrap<Sampler>(args.This());
+    if (self->state_) return Throw(isolate, "sampler already started");
+    if (!args[0]->IsNumber() || !args[1]->IsNumber()) return Throw(isolate, "start(intervalUs, epochOffsetUs, slot, key)");
+    double interval = args[0].As<Number>()->Value();
+    if (!(interval >= 100 && interval <= 10000000)) return Throw(isolate, "intervalUs must be between 100 and 10,000,000");
+    auto s = std::make_shared<State>();
+    s->isolate = isolate;
+    s->intervalUs = static_cast<int64_t>(interval);
+    s->epochOffsetUs = args[1].As<Number>()->Value();
+    if (pthread_getcpuclockid(pthread_self(), &s->jsCpuClock) != 0) return Throw(isolate, "no CPU clock for the JavaScript thread");
+    if (args[2]->IsArray()) s->slot.Reset(isolate, args[2].As<Array>());
+    if (!args[3]->IsUndefined()) s->key.Reset(isolate, args[3]);
+    s->contexts.Reset(isolate, Array::New(isolate));
+    s->newFrames.Reset(isolate, Array::New(isolate));
+    s->lastCpuNs = CpuNs(CLOCK_THREAD_CPUTIME_ID);
+    s->running = true;
+    self->state_ = s;
+    try {
+      self->ticker_ = std::thread(Ticker, s);
+    } catch (...) {
+      self->state_.reset();
+      return Throw(isolate, "could not start the sampler thread");
+    }
+    // The thread must be gone before the isolate is: the environment's teardown stops it.
+    node::AddEnvironmentCleanupHook(isolate, CleanupHook, self);
+  }
+
+  // collect() → { samples, stacks, contexts, frames, idle, busy, dropped }; sampling goes on.
+  static void Collect(const FunctionCallbackInfo<Value>& args) {
+    Sampler* self = ObjectWrap::Unwrap<Sampler>(args.This());
+    if (!self->state_) return Throw(args.GetIsolate(), "sampler not started");
+    args.GetReturnValue().Set(Take(args.GetIsolate(), self->state_.get()));
+  }
+
+  // stop() → the last batch; the thread is gone afterwards.
+  static void Stop(const FunctionCallbackInfo<Value>& args) {
+    Sampler* self = ObjectWrap::Unwrap<Sampler>(args.This());
+    if (!self->state_) return Throw(args.GetIsolate(), "sampler not started");
+    std::shared_ptr<State> s = self->state_;
+    node::RemoveEnvironmentCleanupHook(args.GetIsolate(), CleanupHook, self);
+    self->Halt();
+    args.GetReturnValue().Set(Take(args.GetIsolate(), s.get()));
+    s->contexts.Reset();
+    s->newFrames.Reset();
+    s->slot.Reset();
+    s->key.Reset();
+  }
+
+  static void CleanupHook(void* arg) { static_cast<Sampler*>(arg)->Halt(); }
+
+  void Halt() {
+    if (!state_) return;
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      state_->running = false;
+    }
+    state_->wake.notify_all();
+    if (ticker_.joinable()) ticker_.join();
+    state_.reset();
+  }
+
+  static Local<Object> Take(Isolate* isolate, State* s) {
+    Local<Context> context = isolate->GetCurrentContext();
+    std::vector<double> idle;
+    std::vector<double> busy;
+    {
+      std::lock_guard<std::mutex> lock(s->mu);
+      idle.swap(s->idle);
+      busy.swap(s->busy);
+    }
+    Local<Object> out = Object::New(isolate);
+    auto set = [&](const char* name, Local<Value> value) {
+      out->Set(context, String::NewFromUtf8(isolate, name).ToLocalChecked(), value).Check();
+    };
+    set("samples", CopyDoubles(isolate, reinterpret_cast<const double*>(s->samples.data()), s->samples.size() * 6));
+    std::shared_ptr<v8::BackingStore> store = ArrayBuffer::NewBackingStore(isolate, s->stacks.size() * sizeof(uint32_t));
+    if (!s->stacks.empty()) std::memcpy(store->Data(), s->stacks.data(), s->stacks.size() * sizeof(uint32_t));
+    set("stacks", Uint32Array::New(ArrayBuffer::New(isolate, store), 0, s->stacks.size()));
+    set("contexts", s->contexts.Get(isolate));
+    set("frames", s->newFrames.Get(isolate));
+    set("idle", CopyDoubles(isolate, idle.data(), idle.size()));
+    set("busy", CopyDoubles(isolate, busy.data(), busy.size()));
+    set("dropped", Number::New(isolate, s->dropped));
+    s->samples.clear();
+    s->stacks.clear();
+    s->contexts.Reset(isolate, Array::New(isolate));
+    s->contextCount = 0;
+    s->newFrames.Reset(isolate, Array::New(isolate));
+    s->newFrameCount = 0;
+    s->dropped = 0;
+    return out;
+  }
+};
+
+// currentFrame() → the continuation-preserved embedder data (the AsyncContextFrame, where there is one):
+// lets the agent check that AsyncLocalStorage puts its stores where the interrupt looks.
+void CurrentFrame(const FunctionCallbackInfo<Value>& args) {
+#if NODE_MAJOR_VERSION >= 22
+  args.GetReturnValue().Set(args.GetIsolate()->GetContinuationPreservedEmbedderData());
+#endif
+}
+
+static_assert(sizeof(Sample) == 6 * sizeof(double), "samples are copied out as six doubles each");
+
+}  // namespace sonde
+
+NODE_MODULE_INIT(/* exports, module, context */) {
+  sonde::Sampler::Init(exports, context);
+  NODE_SET_METHOD(exports, "currentFrame", sonde::CurrentFrame);
+}

@@ -1,0 +1,164 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { isMap } from 'node:util/types';
+import { SondeError } from '../../src/errors.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import { ContextHook } from './context-hook.js';
+import { type InterruptSamplerAddon, loadInterruptSampler, type NativeInterruptSampler } from './native-addon.js';
+import { NativeFrameTable, nativeBatchToSamples } from './native-batch.js';
+import { FrameCache, type SampleBatch } from './profile-samples.js';
+import type { ContextMode, Sampler } from './sampler.js';
+
+/**
+ * Whether AsyncLocalStorage keeps its stores in AsyncContextFrame (Node 24; Node 22 with
+ * `--experimental-async-context-frame`), where the addon reads them: asked of V8 rather than inferred
+ * from the version and flags.
+ */
+function asyncContextFrameActive(addon: InterruptSamplerAddon): boolean {
+  const probe = new AsyncLocalStorage<object>();
+  const marker = {};
+  try {
+    const frame = probe.run(marker, () => addon.currentFrame());
+    // Node's frame is a Map of its own realm's primordials: `instanceof Map` is false, the brand check is not.
+    return isMap(frame) && Map.prototype.get.call(frame, probe) === marker;
+  } finally {
+    probe.disable();
+  }
+}
+
+/**
+ * The interrupt sampler: agent/native/interrupt_sampler.cc. A native thread asks V8 every interval to
+ * interrupt the JavaScript thread, which then records the current request's context and stack; no V8
+ * CPU profiler runs. Why, and what it costs against V8's sampler: docs/adr/0003-interrupt-sampler.md.
+ *
+ * Contexts: in `cped` mode Sonde's AsyncLocalStorage holds the request's state itself (the addon finds
+ * it in the current AsyncContextFrame); in `hooks` mode a ContextHook keeps the current state in a
+ * one-element array the addon reads.
+ */
+export class InterruptSampler implements Sampler {
+  readonly kind = 'interrupt' as const;
+  /** Nothing to warm up: no code logging, no recompiling. */
+  readonly warmupMs = 0;
+  private addon: InterruptSamplerAddon | undefined;
+  private native: NativeInterruptSampler | undefined;
+  private store: AsyncLocalStorage<object> | undefined;
+  private readonly slot: (object | undefined)[] = [undefined];
+  private contextMode: ContextMode = 'hooks';
+  private readonly hook: ContextHook;
+  private readonly log: Logger;
+  private readonly cache: FrameCache;
+  private frames: NativeFrameTable | undefined;
+  private intervalUs = 0;
+  private lastCollectUs = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    log: Logger,
+    /** Frames to leave out of stacks (the agent's own wrappers). */
+    hideFile: (file: string) => boolean = () => false,
+  ) {
+    this.log = log.child({ module: 'sampler' });
+    this.cache = new FrameCache(hideFile);
+    this.hook = new ContextHook(clock, (context) => {
+      this.slot[0] = context;
+    });
+  }
+
+  get running(): boolean {
+    return this.native !== undefined;
+  }
+
+  get mode(): ContextMode {
+    return this.contextMode;
+  }
+
+  get contextHookOn(): boolean {
+    return this.hook.isOn;
+  }
+
+  /**
+   * A collect copies a few arrays out of the addon, so it can be frequent: every 100 ms, finished
+   * requests (kept until the collect that has all their samples) mostly die before the garbage
+   * collector's next scavenge instead of being copied and promoted to the old generation.
+   */
+  readonly collectEveryMs = 100;
+
+  get interval(): number {
+    return this.running ? this.intervalUs : 0;
+  }
+
+  start(intervalUs: number): void {
+    if (this.native) throw new Error('sampler already started');
+    try {
+      if (!this.addon) {
+        const addon = loadInterruptSampler();
+        this.contextMode = asyncContextFrameActive(addon) ? 'cped' : 'hooks';
+        this.addon = addon;
+      }
+      const native = new this.addon.InterruptSampler();
+      // A new storage per start: contexts kept by long-lived resources from an earlier session are
+      // then invisible to this one.
+      const store = this.contextMode === 'cped' ? new AsyncLocalStorage<object>() : undefined;
+      // The addon stamps samples with uv_hrtime; this puts them on the agent's clock.
+      const epochOffsetUs = this.clock.nowUs() - Number(process.hrtime.bigint() / 1000n);
+      native.start(intervalUs, epochOffsetUs, store === undefined ? this.slot : undefined, store);
+      this.native = native;
+      this.store = store;
+    } catch (err) {
+      throw new SondeError('SONDE_SAMPLER_FAILED', (err as Error)?.message ?? String(err), { cause: err });
+    }
+    process.once('exit', this.stopOnExit);
+    this.frames = new NativeFrameTable(this.cache);
+    this.intervalUs = intervalUs;
+    this.lastCollectUs = this.clock.nowUs();
+    this.log.debug({ intervalUs, mode: this.contextMode }, 'interrupt sampler started');
+  }
+
+  trackContexts(on: boolean): void {
+    if (this.contextMode !== 'hooks' || !this.native) return;
+    this.hook.track(on);
+  }
+
+  run<R>(context: object, fn: () => R): R {
+    if (!this.native) return fn();
+    if (this.store !== undefined) return this.store.run(context, fn);
+    return this.hook.run(context, fn);
+  }
+
+  collect(): SampleBatch {
+    if (!this.native) throw new Error('sampler not started');
+    return this.toBatch(this.native.collect());
+  }
+
+  stop(): SampleBatch {
+    const native = this.native;
+    if (!native) return { startUs: this.lastCollectUs, endUs: this.lastCollectUs, intervalUs: 0, samples: [], idle: [], busy: [], unplaced: 0 };
+    this.hook.disable();
+    process.off('exit', this.stopOnExit);
+    this.native = undefined;
+    try {
+      return this.toBatch(native.stop());
+    } finally {
+      this.store?.disable();
+      this.store = undefined;
+      this.frames = undefined;
+      this.log.debug('interrupt sampler stopped');
+    }
+  }
+
+  private toBatch(raw: ReturnType<NativeInterruptSampler['collect']>): SampleBatch {
+    const endUs = this.clock.nowUs();
+    const batch = nativeBatchToSamples(raw, this.frames!, this.lastCollectUs, endUs, this.intervalUs);
+    this.lastCollectUs = endUs;
+    return batch;
+  }
+
+  private readonly stopOnExit = (): void => {
+    try {
+      this.native?.stop();
+    } catch {
+      // The process is exiting; nothing to report to.
+    }
+    this.native = undefined;
+  };
+}

@@ -1,0 +1,64 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** One batch as the addon hands it over (agent/native/interrupt_sampler.cc, `Take`). */
+export interface NativeBatch {
+  /** Six numbers per sample: epoch µs, CPU µs, weight in ticks, context index, stack start, stack length. */
+  samples: Float64Array;
+  /** Frame ids, innermost first, per sample. */
+  stacks: Uint32Array;
+  contexts: object[];
+  /** Four entries per frame first seen since the last collect: name, script, line, column. */
+  frames: (string | number)[];
+  idle: Float64Array;
+  busy: Float64Array;
+  dropped: number;
+}
+
+/** The addon's sampler class, as far as the agent uses it. */
+export interface NativeInterruptSampler {
+  /** `slot` (hooks mode): element 0 holds the current context. `key` (cped mode): Sonde's AsyncLocalStorage. */
+  start(intervalUs: number, epochOffsetUs: number, slot: unknown[] | undefined, key: object | undefined): void;
+  collect(): NativeBatch;
+  stop(): NativeBatch;
+}
+export type NativeInterruptSamplerClass = new () => NativeInterruptSampler;
+
+/** What the addon exports. */
+export interface InterruptSamplerAddon {
+  InterruptSampler: NativeInterruptSamplerClass;
+  /** The continuation-preserved embedder data right now (undefined before Node 22). */
+  currentFrame(): unknown;
+}
+
+const ADDON = 'sonde_sampler.node';
+
+/**
+ * Where the addon for this runtime lives: `agent/native/out/abi<N>/`, one per Node.js ABI
+ * (`process.versions.modules`), built by scripts/build-native.mjs. Found from the package root, which
+ * is above this file in the source tree and in dist/ alike.
+ */
+export function addonPath(abi: string = process.versions.modules): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'agent', 'native', 'out', `abi${abi}`, ADDON);
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+const require = createRequire(import.meta.url);
+
+/** Loads the addon (on first use, never at import). Throws with the reason when there is none for this runtime. */
+export function loadInterruptSampler(): InterruptSamplerAddon {
+  const path = addonPath();
+  if (path === undefined) {
+    throw new Error(`no interrupt sampler built for this Node.js (ABI ${process.versions.modules}); run npm run build, or set SONDE_SAMPLER=v8`);
+  }
+  const addon = require(path) as Partial<InterruptSamplerAddon>;
+  if (typeof addon.InterruptSampler !== 'function' || typeof addon.currentFrame !== 'function') throw new Error(`${path} is not Sonde's interrupt sampler`);
+  return addon as InterruptSamplerAddon;
+}

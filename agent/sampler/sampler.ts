@@ -1,0 +1,36 @@
+import type { SampleBatch } from './profile-samples.js';
+
+/**
+ * How the current request's context follows async work:
+ * - `cped`: with AsyncContextFrame (Node 24 by default, Node 22 with `--experimental-async-context-frame`)
+ *   it rides in the continuation-preserved embedder data V8 carries through promises and callbacks;
+ *   the agent sets it once per request.
+ * - `hooks`: before that, an async hook carries it (agent/sampler/context-hook.ts).
+ */
+export type ContextMode = 'cped' | 'hooks';
+
+/** Which sampler takes the samples: see docs/adr/0003-interrupt-sampler.md. */
+export type SamplerKind = 'interrupt' | 'v8';
+
+/** What the profiler needs of a sampler: start, attach request contexts, collect, stop. */
+export interface Sampler {
+  readonly kind: SamplerKind;
+  readonly running: boolean;
+  readonly mode: ContextMode;
+  /** The interval the sampler runs at, in microseconds (0 when stopped). */
+  readonly interval: number;
+  /** Requests starting this soon after a start from cold are not profiled (the sampler's own start-up). */
+  readonly warmupMs: number;
+  /** How often the profiler should collect, by default, while sampling (ProfilerOptions.collectEveryMs). */
+  readonly collectEveryMs: number;
+  /** Starts sampling every `intervalUs`. Throws SONDE_SAMPLER_FAILED with the cause when it cannot. */
+  start(intervalUs: number): void;
+  /** Whether contexts must follow async work (on while requests with a context are in flight). */
+  trackContexts(on: boolean): void;
+  /** Runs `fn` with `context` as the current context of everything it starts, synchronously or later. */
+  run<R>(context: object, fn: () => R): R;
+  /** The samples since the last collect; sampling goes on. */
+  collect(): SampleBatch;
+  /** The last samples; the sampler and its context tracking are gone afterwards. */
+  stop(): SampleBatch;
+}
