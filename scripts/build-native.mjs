@@ -8,7 +8,7 @@
 // only when it is older than its sources. Without --strict a failure is a warning: the agent then
 // falls back to V8's sampler on that runtime (SONDE_SAMPLER=v8) and says so when a session starts.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -48,7 +48,10 @@ for (const binary of runtimes) {
     if (why) throw new Error(why);
     execFileSync(binary, [nodeGyp, 'rebuild', `--nodedir=${headers}`, '--loglevel=warn'], { cwd: src, stdio: ['ignore', 'ignore', 'inherit'] });
     mkdirSync(dirname(out), { recursive: true });
-    copyFileSync(join(src, 'build', 'Release', 'sonde_sampler.node'), out);
+    // Copy, then rename over: a process that has the old addon loaded keeps its file; writing into it
+    // in place would change code under a running process.
+    copyFileSync(join(src, 'build', 'Release', 'sonde_sampler.node'), `${out}.tmp`);
+    renameSync(`${out}.tmp`, out);
     console.log(`build-native: ${out.slice(root.length + 1)} (${binary})`);
   } catch (err) {
     failed++;

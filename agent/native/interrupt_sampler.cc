@@ -9,8 +9,9 @@
 // compile; the cost is per sample, not per compiled function or per request.
 //
 // A tick whose interrupt has not run by the next tick says the thread is not in JavaScript. The
-// JavaScript thread's CPU clock, read by the ticker, tells which way: it advanced (busy in native code,
-// GC, a long builtin such as JSON.parse) or not (waiting in the event loop: idle). Busy ticks are
+// JavaScript thread's CPU clock and scheduler state, read by the ticker, tell which way: on the CPU for
+// most of the tick, or running or waiting for a CPU now (busy in native code, GC, a long builtin such as
+// JSON.parse), or neither (asleep in the event loop's wait, or blocked in the kernel: idle). Busy ticks are
 // owed to the stack the interrupt finally sees, if the thread stays busy until then (the native work
 // returned into that JavaScript, the same bias as a Python frame charged for the C function it called);
 // an idle tick in between makes them unplaceable busy time.
@@ -20,14 +21,19 @@
 // context in element 0 of an array this code reads. Either way nothing here runs JavaScript.
 #include <node.h>
 #include <node_object_wrap.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 #include <v8.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -69,6 +75,21 @@ int64_t CpuNs(clockid_t clock) {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
+// Whether the thread is running or waiting for a CPU (state R in /proc/<tid>/stat, read through a file
+// descriptor kept open): 1, 0 (sleeping: the event loop's wait, a blocking read), or -1 when unreadable.
+// A point-in-time answer, unlike CPU time over the tick: a thread that wants the CPU but waits for it (a
+// loaded machine, a container at its CPU limit) is busy, not idle.
+int ThreadRunnable(int fd) {
+  char buf[256];
+  ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  // "tid (comm) S …": the state follows the last ')' (a thread's name may hold one).
+  const char* paren = std::strrchr(buf, ')');
+  if (paren == nullptr || paren[1] != ' ' || paren[2] == 0) return -1;
+  return paren[2] == 'R' ? 1 : 0;
+}
+
 struct Sample {
   double ts;         // epoch µs
   double cpuUs;      // JavaScript thread CPU since the previous sample, capped at weight × interval
@@ -76,7 +97,10 @@ struct Sample {
   double context;    // index into the batch's contexts array
   double stackStart; // index into the batch's stacks array (frame ids, innermost first)
   double stackLen;
+  double native;     // of the weight, ticks the thread spent in native code before returning here
 };
+
+constexpr size_t kSampleFields = 7;
 
 struct FrameKey {
   int script;
@@ -97,6 +121,7 @@ struct State {
   int64_t intervalUs = 0;
   double epochOffsetUs = 0;  // epoch µs = uv_hrtime µs + this (the agent's clock)
   clockid_t jsCpuClock{};
+  int statFd = -1;  // the JavaScript thread's /proc/<tid>/stat, or -1: its CPU clock then
 
   // Guarded by mu: the ticker's view, and the times of ticks without a stack.
   std::mutex mu;
@@ -105,6 +130,7 @@ struct State {
   bool pending = false;   // an interrupt was requested and has not run yet
   bool owed = false;      // the tick that requested it is still owed a sample
   uint32_t busyOwed = 0;  // busy ticks since, owed to the stack the interrupt will see
+  uint32_t idleRun = 0;   // idle ticks in a row since the request
   double requestTs = 0;
   std::vector<double> idle;
   std::vector<double> busy;
@@ -123,6 +149,10 @@ struct State {
   double dropped = 0;
 
   double NowUs() const { return static_cast<double>(uv_hrtime()) / 1000.0 + epochOffsetUs; }
+
+  ~State() {
+    if (statFd >= 0) close(statFd);
+  }
 };
 
 void PushTicks(std::vector<double>& to, double lastTs, uint32_t n, int64_t intervalUs) {
@@ -180,11 +210,14 @@ void OnInterrupt(Isolate* isolate, void* data) {
   State* s = held->get();
   double ts = s->NowUs();
   uint32_t weight;
+  uint32_t native;
   {
     std::lock_guard<std::mutex> lock(s->mu);
     s->pending = false;
     if (!s->running) return;
     weight = (s->owed ? 1 : 0) + s->busyOwed;
+    // The requesting tick too was native work if JavaScript took over half an interval to answer it.
+    native = s->busyOwed + (s->owed && ts - s->requestTs > static_cast<double>(s->intervalUs) / 2 ? 1 : 0);
     s->owed = false;
     s->busyOwed = 0;
   }
@@ -220,6 +253,7 @@ void OnInterrupt(Isolate* isolate, void* data) {
   sample.stackStart = static_cast<double>(s->stacks.size());
   for (int i = 0; i < n; i++) s->stacks.push_back(FrameId(s, isolate, context, trace->GetFrame(isolate, i)));
   sample.stackLen = n;
+  sample.native = native;
   s->contexts.Get(isolate)->Set(context, s->contextCount++, current).Check();
   s->samples.push_back(sample);
 }
@@ -241,8 +275,11 @@ void Ticker(std::shared_ptr<State> s) {
     if (next <= now) next = now + interval;  // after a stall, go on from now rather than catch up in a burst
     int64_t cpu = CpuNs(s->jsCpuClock);
     int64_t wallNs = std::chrono::duration_cast<std::chrono::nanoseconds>(now - lastWall).count();
-    // Busy: the JavaScript thread ran at least half of the time since the last tick.
-    bool busy = (cpu - lastCpu) * 2 >= wallNs;
+    // Busy: the JavaScript thread ran at least half the time since the last tick, or it is running or
+    // waiting for a CPU now (on a loaded machine it may get less than half). Asleep and mostly off the
+    // CPU is idle; asleep but mostly on it is busy (the garbage collector's main thread waits for its
+    // helpers now and then).
+    bool busy = (cpu - lastCpu) * 2 >= wallNs || (s->statFd >= 0 && ThreadRunnable(s->statFd) == 1);
     lastCpu = cpu;
     lastWall = now;
     double ts = s->NowUs();
@@ -252,16 +289,27 @@ void Ticker(std::shared_ptr<State> s) {
       s->busyOwed = 0;
       s->requestTs = ts;
       s->isolate->RequestInterrupt(OnInterrupt, new std::shared_ptr<State>(s));
+      s->idleRun = 0;
     } else if (busy) {
       s->busyOwed++;
+      s->idleRun = 0;
     } else {
-      // Waiting in the event loop. What was owed can no longer be put on a stack: the requesting tick
-      // was idle too if nothing busy came between, otherwise it and the busy ticks were busy.
-      if (s->owed) (s->busyOwed == 0 ? s->idle : s->busy).push_back(s->requestTs);
-      PushTicks(s->busy, ts - static_cast<double>(s->intervalUs), s->busyOwed, s->intervalUs);
-      s->owed = false;
-      s->busyOwed = 0;
       s->idle.push_back(ts);
+      // The requesting tick found the thread on its way to sleep: it was idle too (unless busy ticks
+      // came between), whenever JavaScript answers.
+      if (s->owed && s->busyOwed == 0) {
+        s->idle.push_back(s->requestTs);
+        s->owed = false;
+      }
+      // One idle tick can be a pause inside native work (the garbage collector's main thread waiting for
+      // its helpers); two in a row are the event loop's wait, and what was owed can no longer be put on
+      // a stack: the requesting tick and the busy ticks were busy time of no one.
+      if (++s->idleRun >= 2) {
+        if (s->owed) s->busy.push_back(s->requestTs);
+        PushTicks(s->busy, ts - 2 * static_cast<double>(s->intervalUs), s->busyOwed, s->intervalUs);
+        s->owed = false;
+        s->busyOwed = 0;
+      }
     }
   }
 }
@@ -321,6 +369,13 @@ class Sampler : public node::ObjectWrap {
     s->intervalUs = static_cast<int64_t>(interval);
     s->epochOffsetUs = args[1].As<Number>()->Value();
     if (pthread_getcpuclockid(pthread_self(), &s->jsCpuClock) != 0) return Throw(isolate, "no CPU clock for the JavaScript thread");
+    char path[64];
+    std::snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", static_cast<long>(syscall(SYS_gettid)));
+    s->statFd = open(path, O_RDONLY | O_CLOEXEC);
+    if (s->statFd >= 0 && ThreadRunnable(s->statFd) < 0) {
+      close(s->statFd);
+      s->statFd = -1;
+    }
     if (args[2]->IsArray()) s->slot.Reset(isolate, args[2].As<Array>());
     if (!args[3]->IsUndefined()) s->key.Reset(isolate, args[3]);
     s->contexts.Reset(isolate, Array::New(isolate));
@@ -385,7 +440,7 @@ class Sampler : public node::ObjectWrap {
     auto set = [&](const char* name, Local<Value> value) {
       out->Set(context, String::NewFromUtf8(isolate, name).ToLocalChecked(), value).Check();
     };
-    set("samples", CopyDoubles(isolate, reinterpret_cast<const double*>(s->samples.data()), s->samples.size() * 6));
+    set("samples", CopyDoubles(isolate, reinterpret_cast<const double*>(s->samples.data()), s->samples.size() * kSampleFields));
     std::shared_ptr<v8::BackingStore> store = ArrayBuffer::NewBackingStore(isolate, s->stacks.size() * sizeof(uint32_t));
     if (!s->stacks.empty()) std::memcpy(store->Data(), s->stacks.data(), s->stacks.size() * sizeof(uint32_t));
     set("stacks", Uint32Array::New(ArrayBuffer::New(isolate, store), 0, s->stacks.size()));
@@ -413,7 +468,7 @@ void CurrentFrame(const FunctionCallbackInfo<Value>& args) {
 #endif
 }
 
-static_assert(sizeof(Sample) == 6 * sizeof(double), "samples are copied out as six doubles each");
+static_assert(sizeof(Sample) == kSampleFields * sizeof(double), "samples are copied out as seven doubles each");
 
 }  // namespace sonde
 

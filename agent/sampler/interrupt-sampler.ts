@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { isMap } from 'node:util/types';
 import { SondeError } from '../../src/errors.js';
+import type { Frame } from '../../src/model/frame.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { ContextHook } from './context-hook.js';
@@ -25,6 +26,15 @@ function asyncContextFrameActive(addon: InterruptSamplerAddon): boolean {
     probe.disable();
   }
 }
+
+/**
+ * Node's dispatchers: the first JavaScript a callback from the event loop enters (timers, ticks, async
+ * hooks). In hooks mode the context is set by the `before` hook, which runs inside them, so a sample
+ * whose innermost frame is one of them may carry the previous callback's context: it counts as busy
+ * time of no one. (With AsyncContextFrame, Node sets the context before any JavaScript runs.)
+ */
+const DISPATCH_FILES = new Set(['node:internal/async_hooks', 'node:internal/timers', 'node:internal/process/task_queues']);
+const atDispatch = (f: Frame): boolean => DISPATCH_FILES.has(f.file);
 
 /**
  * The interrupt sampler: agent/native/interrupt_sampler.cc. A native thread asks V8 every interval to
@@ -148,7 +158,7 @@ export class InterruptSampler implements Sampler {
 
   private toBatch(raw: ReturnType<NativeInterruptSampler['collect']>): SampleBatch {
     const endUs = this.clock.nowUs();
-    const batch = nativeBatchToSamples(raw, this.frames!, this.lastCollectUs, endUs, this.intervalUs);
+    const batch = nativeBatchToSamples(raw, this.frames!, this.lastCollectUs, endUs, this.intervalUs, this.contextMode === 'hooks' ? atDispatch : undefined);
     this.lastCollectUs = endUs;
     return batch;
   }

@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url';
 
 /** One batch as the addon hands it over (agent/native/interrupt_sampler.cc, `Take`). */
 export interface NativeBatch {
-  /** Six numbers per sample: epoch µs, CPU µs, weight in ticks, context index, stack start, stack length. */
+  /**
+   * Seven numbers per sample: epoch µs, CPU µs, weight in ticks, context index, stack start, stack
+   * length, and how many of the ticks the thread spent in native code before it returned to this stack.
+   */
   samples: Float64Array;
   /** Frame ids, innermost first, per sample. */
   stacks: Uint32Array;

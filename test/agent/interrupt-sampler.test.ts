@@ -5,6 +5,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../agent/clock.js';
 import { createRootLogger } from '../../agent/log.js';
 import { InterruptSampler } from '../../agent/sampler/interrupt-sampler.js';
+import { NATIVE_CODE } from '../../agent/sampler/native-batch.js';
 import type { RawSample, SampleBatch } from '../../agent/sampler/profile-samples.js';
 import { ensureAgentBuilt, NODES, ROOT } from './helpers/build.js';
 
@@ -90,8 +91,12 @@ describe('the interrupt sampler', () => {
     const own = sampler.stop().samples.filter((s) => s.context === request);
     expect(ms).toBeGreaterThan(20); // enough ticks for the ratio below to mean something
     const underCaller = own.filter((s) => onStack(s, 'parseBig'));
-    expect(ticks(underCaller)).toBeGreaterThan(expected(ms) * 0.5);
-    expect(underCaller.some((s) => s.weight > 1)).toBe(true);
+    // The ticker needs a CPU to tick on: on a loaded machine it misses some, hence the loose bound.
+    expect(ticks(underCaller)).toBeGreaterThan(expected(ms) * 0.3);
+    expect(ticks(underCaller)).toBe(ticks(own));
+    // …as time in native code, not as the resumed function's own.
+    const native = underCaller.filter((s) => s.stack.at(-1) === NATIVE_CODE);
+    expect(ticks(native)).toBeGreaterThan(ticks(underCaller) * 0.8);
   });
 
   it('keeps frames by identity across collects, and collects go on after each other', () => {

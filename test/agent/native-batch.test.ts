@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { attributeBatch } from '../../agent/profiling/attribute-batch.js';
 import { RequestState } from '../../agent/profiling/request-state.js';
 import type { NativeBatch } from '../../agent/sampler/native-addon.js';
-import { NativeFrameTable, nativeBatchToSamples } from '../../agent/sampler/native-batch.js';
+import { NATIVE_CODE, NativeFrameTable, nativeBatchToSamples } from '../../agent/sampler/native-batch.js';
 import { FrameCache } from '../../agent/sampler/profile-samples.js';
 
 // Batches as the interrupt sampler's addon hands them over, built by hand.
 const requestA = { name: 'A' };
-const sample = (ts: number, cpuUs: number, weight: number, context: number, stackStart: number, stackLen: number): number[] => [ts, cpuUs, weight, context, stackStart, stackLen];
+const sample = (ts: number, cpuUs: number, weight: number, context: number, stackStart: number, stackLen: number, native = 0): number[] => [ts, cpuUs, weight, context, stackStart, stackLen, native];
 function batch(over: Partial<NativeBatch>): NativeBatch {
   return { samples: new Float64Array(), stacks: new Uint32Array(), contexts: [], frames: [], idle: new Float64Array(), busy: new Float64Array(), dropped: 0, ...over };
 }
@@ -41,6 +41,29 @@ describe('nativeBatchToSamples', () => {
     const second = nativeBatchToSamples(batch({ stacks: Uint32Array.from([0]), samples: Float64Array.from(sample(110, 0, 2, 0, 0, 1)), contexts: [requestA] }), t, 100, 200, 10);
     expect(second.samples[0]!.stack[0]).toBe(first.samples[0]!.stack[0]);
     expect(second.samples[0]).toMatchObject({ weight: 2, wallUs: 20 });
+  });
+
+  it('puts ticks spent in native code under a (native code) leaf of the stack JavaScript resumed in, at the ticks before its own', () => {
+    const b = nativeBatchToSamples(batch({ frames: ['use', '/app/a.js', 3, 1], stacks: Uint32Array.from([0]), samples: Float64Array.from(sample(1_000, 400, 4, 0, 0, 1, 3)), contexts: [requestA] }), table(), 0, 2_000, 100);
+    expect(b.samples.map((s) => [s.ts, s.weight, s.cpuUs, s.stack.map((f) => f.name).join(' > ')])).toEqual([
+      [900, 3, 300, 'use > (native code)'],
+      [1_000, 1, 100, 'use'],
+    ]);
+    expect(b.samples[0]!.stack.at(-1)).toBe(NATIVE_CODE);
+    expect(NATIVE_CODE.kind).toBe('native');
+  });
+
+  it('makes samples taken where the context cannot be trusted busy time of no one', () => {
+    const b = nativeBatchToSamples(
+      batch({ frames: ['emitHook', 'node:internal/async_hooks', 225, 1], stacks: Uint32Array.from([0]), samples: Float64Array.from(sample(1_000, 0, 2, 0, 0, 1)), contexts: [requestA], busy: Float64Array.from([500]) }),
+      table(),
+      0,
+      2_000,
+      100,
+      (f) => f.file === 'node:internal/async_hooks',
+    );
+    expect(b.samples).toEqual([]);
+    expect(b.busy).toEqual([500, 1_000, 900]);
   });
 });
 
