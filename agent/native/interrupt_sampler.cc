@@ -188,7 +188,9 @@ Local<Value> CurrentContext(State* s, Isolate* isolate, Local<Context> context) 
 }
 
 uint32_t FrameId(State* s, Isolate* isolate, Local<Context> context, Local<StackFrame> frame) {
-  FrameKey key{frame->GetScriptId(), frame->GetLineNumber(), frame->GetColumn()};
+  // One position lookup (GetLineNumber and GetColumn would each do it).
+  v8::Location location = frame->GetLocation();
+  FrameKey key{frame->GetScriptId(), location.GetLineNumber() + 1, location.GetColumnNumber() + 1};
   auto found = s->frameIds.find(key);
   if (found != s->frameIds.end()) return found->second;
   uint32_t id = static_cast<uint32_t>(s->frameIds.size());

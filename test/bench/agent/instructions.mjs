@@ -58,6 +58,7 @@ const { values: opt } = parseArgs({
     keep: { type: 'string' },
     // The native load the session modes' interval is scaled to (see startEquivalentSession).
     'equivalent-rate': { type: 'string', default: '2000' },
+    'cpuprof-interval-us': { type: 'string', default: '18000' },
   },
 });
 const NODE_FLAGS = opt['node-flags'].split(' ').filter(Boolean);
@@ -69,6 +70,10 @@ const MODES = {
   session10: { label: 'agent, a session of all measured requests, sampling at the 10 ms equivalent', agent: true, equivalentMs: 10 },
   session1: { label: 'agent, a session of all measured requests, sampling at the 1 ms equivalent', agent: true, equivalentMs: 1 },
   restarted10: { label: 'as session10, on a sampler started after an earlier one stopped', agent: true, equivalentMs: 10, restart: true },
+  // Diagnostic: `node --cpu-prof` (V8's sampler alone, on from the start) at --cpuprof-interval-us, which
+  // has to be fixed before the process starts: the default is what session1 measures the 1 ms
+  // equivalent to be under valgrind here (~18 ms).
+  cpuprof1: { label: 'node --cpu-prof at the 1 ms equivalent', cpuProf: true },
 };
 const median = (xs) => quantile(xs, 0.5);
 
@@ -153,6 +158,7 @@ async function measure(mode, rep, nodeBin, operator, outDir) {
   const m = MODES[mode];
   const pod = `instr-${mode}-${rep}`;
   const flags = [...NODE_FLAGS, ...(m.agent ? ['--import', process.env.SONDE_BENCH_AGENT ?? join(ROOT, 'dist/agent/register.js')] : [])];
+  if (m.cpuProf) flags.push('--cpu-prof', '--cpu-prof-interval', opt['cpuprof-interval-us'], '--cpu-prof-dir', join(outDir, `${pod}-cpuprof`));
   const env = { ...process.env, SONDE_LOG_LEVEL: 'error', SONDE_BENCH_LINES: opt.lines };
   if (m.agent) Object.assign(env, { SONDE_URL: operator.url, POD_NAME: pod, POD_NAMESPACE: 'bench' });
   const vg = ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(outDir, `${pod}.%p`)}`, '--smc-check=all-non-file', nodeBin, ...flags];
