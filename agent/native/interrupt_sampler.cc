@@ -11,16 +11,16 @@
 // A tick whose interrupt has not run by the next tick says the thread is not in JavaScript. The
 // JavaScript thread's CPU clock and scheduler state, read by the ticker, tell which way: on the CPU for
 // most of the tick, or running or waiting for a CPU now (busy in native code, GC, a long builtin such as
-// JSON.parse), or neither (asleep in the event loop's wait, or blocked in the kernel: idle). Busy ticks are
-// owed to the stack the interrupt finally sees, if the thread stays busy until then (the native work
-// returned into that JavaScript, the same bias as a Python frame charged for the C function it called);
-// an idle tick in between makes them unplaceable busy time.
+// JSON.parse), or neither (asleep in the event loop's wait, or blocked in the kernel: idle). Busy ticks
+// are owed to the stack the interrupt finally sees, if the thread stays busy until then (the native
+// work returned into that JavaScript, the same bias as a Python frame charged for the C function it
+// called), and counted apart so that JavaScript can put them under a "(native code)" leaf; two idle
+// ticks in a row make them busy time of no one.
 //
 // Contexts: in `cped` mode the current AsyncContextFrame (continuation-preserved embedder data, a Map)
 // is searched for the key of Sonde's AsyncLocalStorage; in `slot` mode an async hook keeps the current
 // context in element 0 of an array this code reads. Either way nothing here runs JavaScript.
 #include <node.h>
-#include <node_object_wrap.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -101,6 +102,10 @@ struct Sample {
 };
 
 constexpr size_t kSampleFields = 7;
+// Distinct frames (script, line, column) one sampler keeps at most; past it new ones are left out of
+// stacks (a process compiling code without end: eval, templates) rather than grow the table.
+constexpr size_t kMaxFrameIds = 100000;
+constexpr uint32_t kNoFrame = UINT32_MAX;
 
 struct FrameKey {
   int script;
@@ -193,6 +198,7 @@ uint32_t FrameId(State* s, Isolate* isolate, Local<Context> context, Local<Stack
   FrameKey key{frame->GetScriptId(), location.GetLineNumber() + 1, location.GetColumnNumber() + 1};
   auto found = s->frameIds.find(key);
   if (found != s->frameIds.end()) return found->second;
+  if (s->frameIds.size() >= kMaxFrameIds) return kNoFrame;
   uint32_t id = static_cast<uint32_t>(s->frameIds.size());
   s->frameIds.emplace(key, id);
   Local<Array> frames = s->newFrames.Get(isolate);
@@ -253,8 +259,11 @@ void OnInterrupt(Isolate* isolate, void* data) {
   sample.cpuUs = std::max(0.0, std::min(cpuUs, static_cast<double>(weight) * static_cast<double>(s->intervalUs)));
   sample.context = s->contextCount;
   sample.stackStart = static_cast<double>(s->stacks.size());
-  for (int i = 0; i < n; i++) s->stacks.push_back(FrameId(s, isolate, context, trace->GetFrame(isolate, i)));
-  sample.stackLen = n;
+  for (int i = 0; i < n; i++) {
+    uint32_t id = FrameId(s, isolate, context, trace->GetFrame(isolate, i));
+    if (id != kNoFrame) s->stacks.push_back(id);
+  }
+  sample.stackLen = static_cast<double>(s->stacks.size()) - sample.stackStart;
   sample.native = native;
   s->contexts.Get(isolate)->Set(context, s->contextCount++, current).Check();
   s->samples.push_back(sample);
@@ -322,7 +331,10 @@ Local<Value> CopyDoubles(Isolate* isolate, const double* data, size_t n) {
   return Float64Array::New(ArrayBuffer::New(isolate, store), 0, n);
 }
 
-class Sampler : public node::ObjectWrap {
+// The JavaScript object `InterruptSampler`, holding a Sampler in its internal field. Not node::ObjectWrap:
+// since Node 24 its destructor looks the environment up, which a garbage collection's weak callback
+// cannot always do (seen aborting a process whose stopped samplers were collected).
+class Sampler {
  public:
   static void Init(Local<Object> exports, Local<Context> context) {
     Isolate* isolate = context->GetIsolate();
@@ -335,22 +347,34 @@ class Sampler : public node::ObjectWrap {
     exports->Set(context, String::NewFromUtf8Literal(isolate, "InterruptSampler"), tpl->GetFunction(context).ToLocalChecked()).Check();
   }
 
-  // The wrapper can be collected only when JavaScript let go of it; a running sampler stops then.
-  ~Sampler() override {
-    if (state_) node::RemoveEnvironmentCleanupHook(state_->isolate, CleanupHook, this);
-    Halt();
-  }
+  // Runs from the weak callback once JavaScript let go of the object. A running sampler keeps its object
+  // (Start makes the handle strong until Stop), so this finds it stopped; no environment API here.
+  ~Sampler() { Halt(); }
 
  private:
   std::shared_ptr<State> state_;
   std::thread ticker_;
+  Global<Object> handle_;
+
+  static Sampler* Unwrap(Local<Object> object) { return static_cast<Sampler*>(object->GetAlignedPointerFromInternalField(0)); }
+
+  static void OnCollected(const v8::WeakCallbackInfo<Sampler>& info) {
+    Sampler* self = info.GetParameter();
+    self->handle_.Reset();
+    delete self;
+  }
+
+  void MakeWeak() { handle_.SetWeak(this, OnCollected, v8::WeakCallbackType::kParameter); }
 
   static void New(const FunctionCallbackInfo<Value>& args) {
     if (!args.IsConstructCall()) {
       args.GetIsolate()->ThrowException(v8::Exception::TypeError(String::NewFromUtf8Literal(args.GetIsolate(), "use new")));
       return;
     }
-    (new Sampler())->Wrap(args.This());
+    auto* self = new Sampler();
+    args.This()->SetAlignedPointerInInternalField(0, self);
+    self->handle_.Reset(args.GetIsolate(), args.This());
+    self->MakeWeak();
     args.GetReturnValue().Set(args.This());
   }
 
@@ -361,7 +385,7 @@ class Sampler : public node::ObjectWrap {
   // start(intervalUs, epochOffsetUs, slotArray | undefined, storeKey | undefined)
   static void Start(const FunctionCallbackInfo<Value>& args) {
     Isolate* isolate = args.GetIsolate();
-    Sampler* self = ObjectWrap::Unwrap<Sampler>(args.This());
+    Sampler* self = Unwrap(args.This());
     if (self->state_) return Throw(isolate, "sampler already started");
     if (!args[0]->IsNumber() || !args[1]->IsNumber()) return Throw(isolate, "start(intervalUs, epochOffsetUs, slot, key)");
     double interval = args[0].As<Number>()->Value();
@@ -391,24 +415,27 @@ class Sampler : public node::ObjectWrap {
       self->state_.reset();
       return Throw(isolate, "could not start the sampler thread");
     }
-    // The thread must be gone before the isolate is: the environment's teardown stops it.
+    // The thread must be gone before the isolate is: the environment's teardown stops it. Until stop()
+    // the wrapper stays alive whatever JavaScript does with it.
     node::AddEnvironmentCleanupHook(isolate, CleanupHook, self);
+    self->handle_.ClearWeak();
   }
 
   // collect() → { samples, stacks, contexts, frames, idle, busy, dropped }; sampling goes on.
   static void Collect(const FunctionCallbackInfo<Value>& args) {
-    Sampler* self = ObjectWrap::Unwrap<Sampler>(args.This());
+    Sampler* self = Unwrap(args.This());
     if (!self->state_) return Throw(args.GetIsolate(), "sampler not started");
     args.GetReturnValue().Set(Take(args.GetIsolate(), self->state_.get()));
   }
 
   // stop() → the last batch; the thread is gone afterwards.
   static void Stop(const FunctionCallbackInfo<Value>& args) {
-    Sampler* self = ObjectWrap::Unwrap<Sampler>(args.This());
+    Sampler* self = Unwrap(args.This());
     if (!self->state_) return Throw(args.GetIsolate(), "sampler not started");
     std::shared_ptr<State> s = self->state_;
     node::RemoveEnvironmentCleanupHook(args.GetIsolate(), CleanupHook, self);
     self->Halt();
+    self->MakeWeak();
     args.GetReturnValue().Set(Take(args.GetIsolate(), s.get()));
     s->contexts.Reset();
     s->newFrames.Reset();

@@ -87,9 +87,10 @@ export class InterruptSampler implements Sampler {
   }
 
   /**
-   * A collect copies a few arrays out of the addon, so it can be frequent: every 100 ms, finished
-   * requests (kept until the collect that has all their samples) mostly die before the garbage
-   * collector's next scavenge instead of being copied and promoted to the old generation.
+   * A collect copies a few arrays out of the addon (no profile to restart), so it can be frequent:
+   * finished requests, kept until the collect that has all their samples, are held at most ~100 ms, and
+   * their records reach the operator that much sooner. (Against collects every second, CPU per request
+   * did not move measurably on the benchmark service: 83.6 and 80.4 µs, medians of five runs.)
    */
   readonly collectEveryMs = 100;
 
