@@ -74,9 +74,10 @@ describe('the interrupt sampler', () => {
     expect(batch.busy.length).toBeGreaterThan(expected(100) * 0.5);
   });
 
-  // V8 answers an interrupt only at a safe point: JSON.stringify has them, JSON.parse does not, so the
+  // V8 answers an interrupt only at a safe point: JSON.stringify has them, JSON.parse mostly not, so the
   // ticks of a long parse are answered at the next function entry (here `use`, called by the code that
-  // parsed) and charged, as busy ticks owed, to the stack seen there: the caller's subtree, not lost.
+  // parsed) and charged, as busy ticks owed, to the stack seen there under a (native code) leaf: the
+  // caller's subtree, not lost, and not `use`'s own time.
   it('charges native work that holds the thread (one long JSON.parse) to the code that called it', () => {
     const text = JSON.stringify(Array.from({ length: 400_000 }, (_, i) => ({ id: i, name: `item ${i}`, tags: ['a', 'b'] })));
     const use = (o: unknown[]): number => o.length;
@@ -88,15 +89,18 @@ describe('the interrupt sampler', () => {
       return use(JSON.parse(text) as unknown[]);
     });
     const ms = performance.now() - t0;
-    const own = sampler.stop().samples.filter((s) => s.context === request);
+    const batch = sampler.stop();
+    const own = batch.samples.filter((s) => s.context === request);
+    const detail = JSON.stringify({ ms, idle: batch.idle.length, busy: batch.busy.length, own: own.map((s) => [s.weight, s.stack.slice(-3).map((f) => f.name).join(' > ')]) });
     expect(ms).toBeGreaterThan(20); // enough ticks for the ratio below to mean something
     const underCaller = own.filter((s) => onStack(s, 'parseBig'));
     // The ticker needs a CPU to tick on: on a loaded machine it misses some, hence the loose bound.
-    expect(ticks(underCaller)).toBeGreaterThan(expected(ms) * 0.3);
-    expect(ticks(underCaller)).toBe(ticks(own));
-    // …as time in native code, not as the resumed function's own.
-    const native = underCaller.filter((s) => s.stack.at(-1) === NATIVE_CODE);
-    expect(ticks(native)).toBeGreaterThan(ticks(underCaller) * 0.8);
+    expect(ticks(underCaller), detail).toBeGreaterThan(expected(ms) * 0.3);
+    expect(ticks(underCaller), detail).toBe(ticks(own));
+    // …as time in native code (or, where V8 answered inside the parse, as the caller's own), not as
+    // time of `use`, the function JavaScript resumed in.
+    const asUse = underCaller.filter((s) => s.stack.at(-1)?.name === 'use');
+    expect(ticks(asUse), detail).toBeLessThanOrEqual(2);
   });
 
   it('keeps frames by identity across collects, and collects go on after each other', () => {
