@@ -46,11 +46,19 @@ for (const binary of runtimes) {
   const why = !nodeGyp ? 'node-gyp is not installed' : !headers ? `no Node.js headers next to ${binary}` : undefined;
   try {
     if (why) throw new Error(why);
-    execFileSync(binary, [nodeGyp, 'rebuild', `--nodedir=${headers}`, '--loglevel=warn'], { cwd: src, stdio: ['ignore', 'ignore', 'inherit'] });
+    const version = execFileSync(binary, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim();
+    // Under npm, its configuration arrives as npm_config_* variables, and node-gyp lets them win over
+    // its command line: a machine set up to build against one Node's headers (npm_config_nodedir)
+    // would build every runtime's addon against those. Only this runtime's headers count here.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_(nodedir|target|runtime|disturl|dist_url|arch|node_gyp)$/i.test(k)));
+    execFileSync(binary, [nodeGyp, 'rebuild', `--nodedir=${headers}`, `--target=${version}`, '--loglevel=warn'], { cwd: src, env, stdio: ['ignore', 'ignore', 'inherit'] });
+    const built = join(src, 'build', 'Release', 'sonde_sampler.node');
+    // The runtime must load what was built for it (an addon for another ABI refuses to load).
+    execFileSync(binary, ['-e', `require(${JSON.stringify(built)})`], { stdio: ['ignore', 'ignore', 'pipe'] });
     mkdirSync(dirname(out), { recursive: true });
     // Copy, then rename over: a process that has the old addon loaded keeps its file; writing into it
     // in place would change code under a running process.
-    copyFileSync(join(src, 'build', 'Release', 'sonde_sampler.node'), `${out}.tmp`);
+    copyFileSync(built, `${out}.tmp`);
     renameSync(`${out}.tmp`, out);
     console.log(`build-native: ${out.slice(root.length + 1)} (${binary})`);
   } catch (err) {
