@@ -29,12 +29,12 @@ export interface AgentOptions {
   /** A logger to use instead of making one (its children are the agent's modules). */
   logger?: Logger;
   clock?: Clock;
-  /** How often samples are collected while sessions run (default: 100 sample intervals, 1–30 s). */
+  /** How often samples are collected while sessions run (default: the sampler's own: 100 ms for the interrupt sampler, 100 sample intervals and 1–30 s for V8's). */
   collectEveryMs?: number;
-  /** Requests starting this soon after the sampler starts from cold are not profiled (default 500 ms; see the ADR). */
+  /** Requests starting this soon after the sampler starts from cold are not profiled (default: the sampler's own, 0 for the interrupt sampler, 500 ms for V8's; see the ADRs). */
   samplerWarmupMs?: number;
   /**
-   * Wait for a profiling signal around each collect's profile restart, as @datadog/pprof does by default
+   * V8's sampler only. Wait for a profiling signal around each collect's profile restart, as @datadog/pprof does by default
    * to make a V8 bug (its profiler thread stuck, profiles empty) less likely. Off by default: the wait
    * blocks the app's thread ~1.5 sample intervals per collect (~15 ms at 10 ms), and a stuck profiler is
    * detected at the next collect and restarted either way. Env: `SONDE_V8_BUG_WORKAROUND=1`.
@@ -83,7 +83,7 @@ function isAgentFile(file: string): boolean {
 function makeSampler(options: AgentOptions, clock: Clock, log: Logger): Sampler {
   const kind = options.sampler ?? 'auto';
   if (kind === 'interrupt' || (kind === 'auto' && addonPath() !== undefined)) return new InterruptSampler(clock, log, isAgentFile);
-  if (kind === 'auto') log.info({ abi: process.versions.modules }, "no interrupt sampler built for this runtime: using V8's sampler");
+  if (kind === 'auto') log.warn({ abi: process.versions.modules }, "no interrupt sampler built for this runtime: using V8's sampler");
   return new WallSampler(clock, log, isAgentFile, { v8BugWorkaround: options.v8BugWorkaround });
 }
 

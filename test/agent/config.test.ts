@@ -39,11 +39,19 @@ describe('agent configuration from the environment', () => {
     expect(readAgentConfig({ SONDE_V8_BUG_WORKAROUND: '0' }).v8BugWorkaround).toBe(false);
   });
 
+  it('chooses the sampler', () => {
+    expect(readAgentConfig({}).sampler).toBeUndefined();
+    expect(readAgentConfig({ SONDE_SAMPLER: 'V8' }).sampler).toBe('v8');
+    expect(readAgentConfig({ SONDE_SAMPLER: ' interrupt ' }).sampler).toBe('interrupt');
+    expect(readAgentConfig({ SONDE_SAMPLER: 'auto' }).sampler).toBe('auto');
+  });
+
   it('names the variable that is wrong', () => {
     expect(() => readAgentConfig({ SONDE_URL: 'http://x' })).toThrow(ConfigError);
     expect(() => readAgentConfig({ SONDE_URL: 'http://x' })).toThrow(/SONDE_URL must be a ws:\/\/ or wss:\/\/ URL/);
     expect(() => readAgentConfig({ SONDE_LOG_LEVEL: 'loud' })).toThrow(/SONDE_LOG_LEVEL must be one of/);
     expect(() => readAgentConfig({ SONDE_V8_BUG_WORKAROUND: 'yes' })).toThrow(/SONDE_V8_BUG_WORKAROUND must be 1, true, 0 or false/);
+    expect(() => readAgentConfig({ SONDE_SAMPLER: 'inspector' })).toThrow(/SONDE_SAMPLER must be auto, interrupt or v8, got "inspector"/);
     expect(() => parseLabels('app')).toThrow(/"app" is not key=value/);
     expect(() => parseLabels('-bad=x')).toThrow(/not a valid label key/);
     expect(() => parseLabels('app=has space')).toThrow(/not a valid label value/);
