@@ -39,14 +39,13 @@ function headersOf(binary) {
 const newestSource = Math.max(...sources.map((f) => statSync(f).mtimeMs));
 let failed = 0;
 for (const binary of runtimes) {
-  const abi = execFileSync(binary, ['-p', 'process.versions.modules'], { encoding: 'utf8' }).trim();
+  const [abi, version] = execFileSync(binary, ['-p', 'process.versions.modules + " " + process.versions.node'], { encoding: 'utf8' }).trim().split(' ');
   const out = join(src, 'out', `abi${abi}`, 'sonde_sampler.node');
   if (existsSync(out) && statSync(out).mtimeMs >= newestSource) continue;
   const headers = headersOf(binary);
   const why = !nodeGyp ? 'node-gyp is not installed' : !headers ? `no Node.js headers next to ${binary}` : undefined;
   try {
     if (why) throw new Error(why);
-    const version = execFileSync(binary, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim();
     // Under npm, its configuration arrives as npm_config_* variables, and node-gyp lets them win over
     // its command line: a machine set up to build against one Node's headers (npm_config_nodedir)
     // would build every runtime's addon against those. Only this runtime's headers count here.

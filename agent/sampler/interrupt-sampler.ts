@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { ContextHook } from './context-hook.js';
 import { type InterruptSamplerAddon, loadInterruptSampler, type NativeInterruptSampler } from './native-addon.js';
 import { NativeFrameTable, nativeBatchToSamples } from './native-batch.js';
-import { FrameCache, type SampleBatch } from './profile-samples.js';
+import { emptyBatch, FrameCache, type SampleBatch } from './profile-samples.js';
 import type { ContextMode, Sampler } from './sampler.js';
 
 /**
@@ -143,7 +143,7 @@ export class InterruptSampler implements Sampler {
 
   stop(): SampleBatch {
     const native = this.native;
-    if (!native) return { startUs: this.lastCollectUs, endUs: this.lastCollectUs, intervalUs: 0, samples: [], idle: [], busy: [], unplaced: 0 };
+    if (!native) return emptyBatch(this.lastCollectUs);
     this.hook.disable();
     process.off('exit', this.stopOnExit);
     this.native = undefined;

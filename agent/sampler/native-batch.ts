@@ -1,8 +1,7 @@
 import { type Frame, makeFrame } from '../../src/model/frame.js';
 import type { NativeBatch } from './native-addon.js';
-import type { FrameCache, RawSample, SampleBatch } from './profile-samples.js';
+import { type FrameCache, type RawSample, type SampleBatch, stripFileUrl } from './profile-samples.js';
 
-const FILE_URL = 'file://';
 const FIELDS = 7;
 
 /**
@@ -24,9 +23,7 @@ export class NativeFrameTable {
   extend(frames: readonly (string | number)[]): void {
     for (let i = 0; i + 3 < frames.length; i += 4) {
       const name = String(frames[i]) || '(anonymous)';
-      const script = String(frames[i + 1]);
-      const file = script.startsWith(FILE_URL) ? script.slice(FILE_URL.length) : script;
-      this.byId.push(this.cache.get(name, file, Number(frames[i + 2])));
+      this.byId.push(this.cache.get(name, stripFileUrl(String(frames[i + 1])), Number(frames[i + 2])));
     }
   }
 

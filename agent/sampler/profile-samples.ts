@@ -49,6 +49,11 @@ export interface SampleBatch {
   unplaced: number;
 }
 
+/** A batch with no samples, covering nothing, at `atUs` (what a sampler that is not running hands back). */
+export function emptyBatch(atUs: number): SampleBatch {
+  return { startUs: atUs, endUs: atUs, intervalUs: 0, samples: [], idle: [], busy: [], unplaced: 0 };
+}
+
 /**
  * One Frame object per source location for as long as the sampler lives, so trees built from samples
  * of different batches can match frames by identity. Bounded: a process that keeps compiling new code
@@ -181,7 +186,7 @@ function countHits(root: TimeProfileNode): number {
 }
 
 /** ES modules' script names are URLs; frames carry paths, as CommonJS ones do. */
-function stripFileUrl(scriptName: string): string {
+export function stripFileUrl(scriptName: string): string {
   return scriptName.startsWith(FILE_URL) ? scriptName.slice(FILE_URL.length) : scriptName;
 }
 

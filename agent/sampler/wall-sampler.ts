@@ -5,7 +5,7 @@ import { SondeError } from '../../src/errors.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { ContextHook } from './context-hook.js';
-import { FrameCache, type SampleBatch, type TimeProfile, timeProfileToSamples } from './profile-samples.js';
+import { emptyBatch, FrameCache, type SampleBatch, type TimeProfile, timeProfileToSamples } from './profile-samples.js';
 import type { ContextMode, Sampler } from './sampler.js';
 
 /**
@@ -190,7 +190,7 @@ export class WallSampler implements Sampler {
 
   /** The last samples; the sampler, its hooks and its context storage are gone afterwards. */
   stop(): SampleBatch {
-    if (!this.started) return { startUs: this.lastCollectUs, endUs: this.lastCollectUs, intervalUs: 0, samples: [], idle: [], busy: [], unplaced: 0 };
+    if (!this.started) return emptyBatch(this.lastCollectUs);
     // Hooks first: they call into the profiler, which must not be asked anything once stopped.
     this.hook.disable();
     let batch: SampleBatch;
