@@ -8,14 +8,18 @@
 // code-event logging, no profiler thread, no signal per sample, no source positions forced on every
 // compile; the cost is per sample, not per compiled function or per request.
 //
-// A tick whose interrupt has not run by the next tick says the thread is not in JavaScript. The
-// JavaScript thread's CPU clock and scheduler state, read by the ticker, tell which way: on the CPU for
-// most of the tick, or running or waiting for a CPU now (busy in native code, GC, a long builtin such as
-// JSON.parse), or neither (asleep in the event loop's wait, or blocked in the kernel: idle). Busy ticks
-// are owed to the stack the interrupt finally sees, if the thread stays busy until then (the native
-// work returned into that JavaScript, the same bias as a Python frame charged for the C function it
-// called), and counted apart so that JavaScript can put them under a "(native code)" leaf; two idle
-// ticks in a row make them busy time of no one.
+// Each tick first asks the kernel what the JavaScript thread is doing (/proc/<tid>/syscall, one read of
+// a file kept open). Asleep in the event loop's wait (epoll), the tick is idle and no interrupt is asked
+// for: one would run at the start of whatever JavaScript comes next and charge that code with the wait.
+// Otherwise the tick asks for one. A tick whose interrupt has not run by the next tick says the thread
+// is not in JavaScript: running or waiting for a CPU (native code, GC, a long builtin such as
+// JSON.parse) or asleep in another system call (a synchronous read, a lock) is busy; asleep in the
+// event loop's wait is idle. Busy ticks are owed to the stack the interrupt finally sees (the native work
+// returned into that JavaScript, the same bias as a Python frame charged for the C function it called),
+// and counted apart so that JavaScript can put them under a "(native code)" leaf; a tick that finds the
+// thread waiting for events again makes them busy time of no one. Where only /proc/<tid>/stat is
+// readable, running is told from asleep but not the event loop's wait from other sleeps, and the
+// thread's CPU clock and two idle ticks in a row stand in.
 //
 // Contexts: in `cped` mode the current AsyncContextFrame (continuation-preserved embedder data, a Map)
 // is searched for the key of Sonde's AsyncLocalStorage; in `slot` mode an async hook keeps the current
@@ -23,6 +27,8 @@
 #include <node.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,20 +82,80 @@ int64_t CpuNs(clockid_t clock) {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-// Whether the thread is running or waiting for a CPU (state R in /proc/<tid>/stat, read through a file
-// descriptor kept open): 1, 0 (sleeping: the event loop's wait, a blocking read), or -1 when unreadable.
-// A point-in-time answer, unlike CPU time over the tick: a thread that wants the CPU but waits for it (a
-// loaded machine, a container at its CPU limit) is busy, not idle.
-int ThreadRunnable(int fd) {
+// What the JavaScript thread is doing at one instant, as the kernel tells another thread of the process.
+enum class ThreadState {
+  kRunning,         // on a CPU or waiting for one
+  kAwaitingEvents,  // asleep in the event loop's wait (epoll): nothing to do
+  kBlocked,         // asleep in any other system call (a synchronous read, a lock, GC waiting for helpers)
+  kAsleep,          // asleep, and which of the two above is unknown (only /proc/<tid>/stat was readable)
+  kUnknown,
+};
+
+bool IsEventWait(long nr) {
+#ifdef SYS_epoll_wait
+  if (nr == SYS_epoll_wait) return true;
+#endif
+#ifdef SYS_epoll_pwait
+  if (nr == SYS_epoll_pwait) return true;
+#endif
+#ifdef SYS_epoll_pwait2
+  if (nr == SYS_epoll_pwait2) return true;
+#endif
+  return false;
+}
+
+// From /proc/<tid>/syscall: "running" (on a CPU or runnable), or the number of the system call the thread
+// sleeps in ("-1" when asleep outside one, e.g. in a page fault).
+ThreadState ReadSyscallState(int fd) {
+  char buf[128];
+  ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+  if (n <= 0) return ThreadState::kUnknown;
+  buf[n] = 0;
+  if (std::strncmp(buf, "running", 7) == 0) return ThreadState::kRunning;
+  char* end = nullptr;
+  long nr = std::strtol(buf, &end, 10);
+  if (end == buf) return ThreadState::kUnknown;
+  return IsEventWait(nr) ? ThreadState::kAwaitingEvents : ThreadState::kBlocked;
+}
+
+// From /proc/<tid>/stat, where /proc/<tid>/syscall is not readable (some sandboxes): "tid (comm) S …",
+// the state after the last ')' (a thread's name may hold one).
+ThreadState ReadStatState(int fd) {
   char buf[256];
   ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-  if (n <= 0) return -1;
+  if (n <= 0) return ThreadState::kUnknown;
   buf[n] = 0;
-  // "tid (comm) S …": the state follows the last ')' (a thread's name may hold one).
   const char* paren = std::strrchr(buf, ')');
-  if (paren == nullptr || paren[1] != ' ' || paren[2] == 0) return -1;
-  return paren[2] == 'R' ? 1 : 0;
+  if (paren == nullptr || paren[1] != ' ' || paren[2] == 0) return ThreadState::kUnknown;
+  return paren[2] == 'R' ? ThreadState::kRunning : ThreadState::kAsleep;
 }
+
+// The JavaScript thread's state, read through a file descriptor kept open (one pread per tick, ~1 µs).
+struct ThreadStateReader {
+  int fd = -1;
+  bool syscallFile = false;
+
+  // Opens the thread's syscall file, or its stat file; false when neither answers.
+  bool Open(long tid) {
+    for (const char* name : {"syscall", "stat"}) {
+      char path[64];
+      std::snprintf(path, sizeof(path), "/proc/self/task/%ld/%s", tid, name);
+      fd = open(path, O_RDONLY | O_CLOEXEC);
+      syscallFile = std::strcmp(name, "syscall") == 0;
+      if (fd >= 0 && Read() != ThreadState::kUnknown) return true;
+      Close();
+    }
+    return false;
+  }
+  ThreadState Read() const {
+    if (fd < 0) return ThreadState::kUnknown;
+    return syscallFile ? ReadSyscallState(fd) : ReadStatState(fd);
+  }
+  void Close() {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+};
 
 struct Sample {
   double ts;         // epoch µs
@@ -126,7 +192,7 @@ struct State {
   int64_t intervalUs = 0;
   double epochOffsetUs = 0;  // epoch µs = uv_hrtime µs + this (the agent's clock)
   clockid_t jsCpuClock{};
-  int statFd = -1;  // the JavaScript thread's /proc/<tid>/stat, or -1: its CPU clock then
+  ThreadStateReader threadState;  // when it cannot read the state, the ticker goes by the CPU clock
 
   // Guarded by mu: the ticker's view, and the times of ticks without a stack.
   std::mutex mu;
@@ -137,6 +203,7 @@ struct State {
   uint32_t busyOwed = 0;  // busy ticks since, owed to the stack the interrupt will see
   uint32_t idleRun = 0;   // idle ticks in a row since the request
   double requestTs = 0;
+  bool requestBusy = false;  // the kernel said the thread was running or blocked when it was requested
   std::vector<double> idle;
   std::vector<double> busy;
 
@@ -156,7 +223,7 @@ struct State {
   double NowUs() const { return static_cast<double>(uv_hrtime()) / 1000.0 + epochOffsetUs; }
 
   ~State() {
-    if (statFd >= 0) close(statFd);
+    threadState.Close();
   }
 };
 
@@ -269,9 +336,68 @@ void OnInterrupt(Isolate* isolate, void* data) {
   s->samples.push_back(sample);
 }
 
+// Whether a tick whose interrupt is still unanswered was busy time (native code, GC, a synchronous system
+// call: owed to the stack JavaScript resumes in) or idle. Running, or waiting for a CPU (a loaded machine,
+// a container at its CPU limit), is busy whatever the CPU clock says; asleep in the event loop's wait is
+// idle; asleep elsewhere is busy, as a Python thread blocked in a read is charged to the frame that
+// called it. Where the kernel's answer is missing or ambiguous, the thread's CPU time over the tick
+// decides (asleep but mostly on the CPU: the garbage collector's main thread waiting for its helpers).
+bool IsBusy(ThreadState state, bool mostlyOnCpu) {
+  switch (state) {
+    case ThreadState::kRunning:
+    case ThreadState::kBlocked:
+      return true;
+    case ThreadState::kAwaitingEvents:
+      return false;
+    default:
+      return mostlyOnCpu;
+  }
+}
+
+// Asks the scheduler for a short slice for the calling thread (Linux 6.12+, EEVDF: a SCHED_OTHER thread
+// may set its own slice through sched_runtime, no privilege needed). Where the ticker and the JavaScript
+// thread share one CPU (a pod pinned to one core, a one-CPU VM), the default slice lets the JavaScript
+// thread run on until it sleeps before the woken ticker gets the CPU, so the ticker finds it in the
+// event loop's wait and never running: requests' own time went unseen. With a short slice the ticker
+// preempts on waking. Older kernels reject or ignore the request; nothing else changes.
+void AskForShortSlice() {
+  // struct sched_attr as of Linux 3.14 (SCHED_ATTR_SIZE_VER0), declared here to need no kernel headers.
+  struct {
+    uint32_t size;
+    uint32_t policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime;
+    uint64_t deadline;
+    uint64_t period;
+  } attr{};
+#if defined(SYS_sched_getattr) && defined(SYS_sched_setattr)
+  if (syscall(SYS_sched_getattr, 0, &attr, sizeof(attr), 0) != 0) return;
+  if (attr.policy != SCHED_OTHER) return;  // a real-time or batch policy someone chose stays
+  attr.size = sizeof(attr);
+  attr.flags = 0;
+  attr.runtime = 100 * 1000;  // ns: the shortest slice the kernel accepts
+  syscall(SYS_sched_setattr, 0, &attr, 0);
+#endif
+}
+
+// Asks the kernel to wake the calling thread when its timer is due, not up to 50 µs later (the default
+// timer slack, within which Linux fires a timer with whatever other timer expires first). With the slack
+// the ticker woke with the event loop's own timers, at the instant the JavaScript thread left its wait:
+// the interrupt then ran first in Node's timer dispatch, outside any request, and ticks fell at the
+// edges of the app's work instead of across it. Measured on one CPU shared with JavaScript
+// (test/bench/agent/sampler-ticks.mjs): ticks with a request's stack 27–40 a second where timing the
+// request's code said 60–64; with no slack 72–86 where it said 60–78.
+void AskForExactWakeups() {
+#ifdef PR_SET_TIMERSLACK
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);  // 1 ns: the smallest; 0 would mean "the default"
+#endif
+}
+
 void Ticker(std::shared_ptr<State> s) {
-  // Named so that a look at the process (top -H, /proc/<pid>/task/*/comm) tells it apart.
-  pthread_setname_np(pthread_self(), "sonde:sampler");
+  AskForShortSlice();
+  AskForExactWakeups();
   using Clock = std::chrono::steady_clock;
   const auto interval = std::chrono::microseconds(s->intervalUs);
   auto next = Clock::now() + interval;
@@ -286,38 +412,42 @@ void Ticker(std::shared_ptr<State> s) {
     if (next <= now) next = now + interval;  // after a stall, go on from now rather than catch up in a burst
     int64_t cpu = CpuNs(s->jsCpuClock);
     int64_t wallNs = std::chrono::duration_cast<std::chrono::nanoseconds>(now - lastWall).count();
-    // Busy: the JavaScript thread ran at least half the time since the last tick, or it is running or
-    // waiting for a CPU now (on a loaded machine it may get less than half). Asleep and mostly off the
-    // CPU is idle; asleep but mostly on it is busy (the garbage collector's main thread waits for its
-    // helpers now and then).
-    bool busy = (cpu - lastCpu) * 2 >= wallNs || (s->statFd >= 0 && ThreadRunnable(s->statFd) == 1);
+    bool mostlyOnCpu = (cpu - lastCpu) * 2 >= wallNs;
     lastCpu = cpu;
     lastWall = now;
+    ThreadState state = s->threadState.Read();
     double ts = s->NowUs();
-    if (!s->pending) {
+    if (!s->pending && state == ThreadState::kAwaitingEvents) {
+      // Waiting for the event loop's next event: the tick is idle, and an interrupt now would run at the
+      // start of whatever JavaScript comes next, charging that code with the wait.
+      s->idle.push_back(ts);
+    } else if (!s->pending) {
       s->pending = true;
       s->owed = true;
       s->busyOwed = 0;
       s->requestTs = ts;
+      s->requestBusy = state == ThreadState::kRunning || state == ThreadState::kBlocked;
       s->isolate->RequestInterrupt(OnInterrupt, new std::shared_ptr<State>(s));
       s->idleRun = 0;
-    } else if (busy) {
+    } else if (IsBusy(state, mostlyOnCpu)) {
       s->busyOwed++;
       s->idleRun = 0;
     } else {
       s->idle.push_back(ts);
-      // The requesting tick found the thread on its way to sleep: it was idle too (unless busy ticks
-      // came between), whenever JavaScript answers.
-      if (s->owed && s->busyOwed == 0) {
+      s->idleRun++;
+      // The requesting tick found the thread on its way to sleep (the kernel did not say it was running
+      // or blocked then): it was idle too, unless busy ticks came between, whenever JavaScript answers.
+      if (s->owed && !s->requestBusy && s->busyOwed == 0) {
         s->idle.push_back(s->requestTs);
         s->owed = false;
       }
-      // One idle tick can be a pause inside native work (the garbage collector's main thread waiting for
-      // its helpers); two in a row are the event loop's wait, and what was owed can no longer be put on
-      // a stack: the requesting tick and the busy ticks were busy time of no one.
-      if (++s->idleRun >= 2) {
+      // Asleep in the event loop's wait by the kernel's word, or two idle ticks in a row without it (one
+      // can be a pause inside native work: the garbage collector's main thread waiting for its helpers):
+      // what was owed can no longer be put on a stack; the requesting tick and the busy ticks were busy
+      // time of no one.
+      if (state == ThreadState::kAwaitingEvents || s->idleRun >= 2) {
         if (s->owed) s->busy.push_back(s->requestTs);
-        PushTicks(s->busy, ts - 2 * static_cast<double>(s->intervalUs), s->busyOwed, s->intervalUs);
+        PushTicks(s->busy, ts - static_cast<double>(s->idleRun) * static_cast<double>(s->intervalUs), s->busyOwed, s->intervalUs);
         s->owed = false;
         s->busyOwed = 0;
       }
@@ -395,13 +525,7 @@ class Sampler {
     s->intervalUs = static_cast<int64_t>(interval);
     s->epochOffsetUs = args[1].As<Number>()->Value();
     if (pthread_getcpuclockid(pthread_self(), &s->jsCpuClock) != 0) return Throw(isolate, "no CPU clock for the JavaScript thread");
-    char path[64];
-    std::snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", static_cast<long>(syscall(SYS_gettid)));
-    s->statFd = open(path, O_RDONLY | O_CLOEXEC);
-    if (s->statFd >= 0 && ThreadRunnable(s->statFd) < 0) {
-      close(s->statFd);
-      s->statFd = -1;
-    }
+    s->threadState.Open(static_cast<long>(syscall(SYS_gettid)));
     if (args[2]->IsArray()) s->slot.Reset(isolate, args[2].As<Array>());
     if (!args[3]->IsUndefined()) s->key.Reset(isolate, args[3]);
     s->contexts.Reset(isolate, Array::New(isolate));
@@ -411,6 +535,9 @@ class Sampler {
     self->state_ = s;
     try {
       self->ticker_ = std::thread(Ticker, s);
+      // Named so that a look at the process (top -H, /proc/<pid>/task/*/comm) tells it apart; by this
+      // thread, so that the name is there when start() returns.
+      pthread_setname_np(self->ticker_.native_handle(), "sonde:sampler");
     } catch (...) {
       self->state_.reset();
       return Throw(isolate, "could not start the sampler thread");

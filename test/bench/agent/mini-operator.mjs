@@ -15,6 +15,7 @@ export async function startOperator() {
         const a = {
           ws,
           records: 0,
+          samples: new Map(),
           ended: [],
           /** Starts a session on this agent. */
           startSession({ session, request, maxRequests, sampleIntervalMs, deadlineMs }) {
@@ -33,7 +34,11 @@ export async function startOperator() {
         agents.set(m.pod.name, a);
         ws.on('message', (d) => {
           const x = JSON.parse(d.toString());
-          if (x.type === 'requests') a.records += x.requests.length;
+          if (x.type === 'requests') {
+            a.records += x.requests.length;
+            // Own samples per session: how much of the requests' time the sampler saw (per 1,000 requests in the table).
+            a.samples.set(x.session, (a.samples.get(x.session) ?? 0) + x.requests.reduce((n, q) => n + q.samples, 0));
+          }
           if (x.type === 'ended') a.ended.push(x);
         });
         ws.send(JSON.stringify({ type: 'welcome', protocol: 1, agentId: m.pod.name, heartbeatMs: 10_000 }));

@@ -234,14 +234,16 @@ async function main() {
       load.recording = false;
       await load.done();
       let sampled = null;
+      let ownSamples = null;
       if (m.intervalMs) {
         agent.stopSession(session);
         const ended = await agent.endedMessage(session, 200, 25);
         if (!ended || ended.reason !== 'stopped') console.error(`warning: ${mode} round ${r + 1} session ended ${ended ? `by ${ended.reason}` : 'never'}: sampling may not have covered the round`);
         sampled = ended?.requests ?? 0;
+        ownSamples = sampled > 0 ? ((agent.samples.get(session) ?? 0) * 1000) / sampled : 0;
       }
       if (load.errors || load.skipped) console.error(`warning: ${mode} round ${r + 1}: ${load.errors} errors, ${load.skipped} requests skipped (server too slow for the rate)`);
-      round[mode] = { cpuUsPerReq: cpuUs / requests, systemUsPerReq: systemUs / requests, p99Ms: quantile(load.latencies, 0.99), rps: requests / seconds, errors: load.errors, sampled };
+      round[mode] = { cpuUsPerReq: cpuUs / requests, systemUsPerReq: systemUs / requests, p99Ms: quantile(load.latencies, 0.99), rps: requests / seconds, errors: load.errors, sampled, ownSamples };
     }
     for (const mode of modes) {
       results[mode].push({ ...round[mode], cpuRatio: round[mode].cpuUsPerReq / round.none.cpuUsPerReq, p99Ratio: round[mode].p99Ms / round.none.p99Ms });
@@ -275,14 +277,17 @@ async function main() {
       p99Spread: spread(p99),
       rps: quantile(rs.map((x) => x.rps), 0.5),
       sampled: rs[0].sampled === null ? null : quantile(rs.map((x) => x.sampled), 0.5),
+      // Samples of the requests' own code per 1,000 profiled requests: what the sampler saw, which is
+      // what its cost buys (a sampler starved of the CPU is cheap and blind).
+      ownSamples: rs[0].ownSamples === null ? null : quantile(rs.map((x) => x.ownSamples), 0.5),
     };
   });
   if (opt.json) console.log(JSON.stringify({ node, lines: Number(opt.lines), rounds, seconds, rate, pinned: hasTaskset, rows }, null, 2));
   console.log(`\nnode ${node}${NODE_FLAGS.length ? ` ${NODE_FLAGS.join(' ')}` : ''}; ${opt.lines} order lines per response; ${rounds} interleaved rounds of ${seconds} s per mode (${opt.reuse ? 'same processes' : 'fresh processes'} each round; ${Number(opt.rehearsal) > 0 ? `the measured session is each process's second, after a ${opt.rehearsal}-request rehearsal` : "the measured session is each process's first"}); ${rate} req/s open loop\n`);
-  console.log('| mode | CPU µs/req (median) | of which system | added µs/req (median) | CPU ratio median | CPU ratio min–max (IQR) | p99 ms | p99 ratio median | p99 ratio min–max (IQR) | req/s |');
-  console.log('| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: |');
+  console.log('| mode | CPU µs/req (median) | of which system | added µs/req (median) | CPU ratio median | CPU ratio min–max (IQR) | p99 ms | p99 ratio median | p99 ratio min–max (IQR) | req/s | own samples per 1,000 requests |');
+  console.log('| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | ---: | ---: |');
   for (const r of rows) {
-    console.log(`| ${r.label} | ${r.cpuUsPerReq.toFixed(0)} | ${r.systemUsPerReq.toFixed(0)} | ${r.addedUsPerReq.toFixed(1)} | ${fmt(r.cpuRatio)} | ${r.cpuSpread} | ${r.p99Ms.toFixed(2)} | ${fmt(r.p99Ratio)} | ${r.p99Spread} | ${r.rps.toFixed(0)} |`);
+    console.log(`| ${r.label} | ${r.cpuUsPerReq.toFixed(0)} | ${r.systemUsPerReq.toFixed(0)} | ${r.addedUsPerReq.toFixed(1)} | ${fmt(r.cpuRatio)} | ${r.cpuSpread} | ${r.p99Ms.toFixed(2)} | ${fmt(r.p99Ratio)} | ${r.p99Spread} | ${r.rps.toFixed(0)} | ${r.ownSamples === null ? '' : r.ownSamples.toFixed(0)} |`);
   }
 }
 
