@@ -1,6 +1,5 @@
 // What the interrupt sampler sees of a loaded server, tick by tick:
-// `node test/bench/agent/sampler-ticks.mjs [--node 24] [--interval-us 1000] [--lines 40] [--rounds 3]`
-// (after `npm run build`).
+// `npm run bench:agent:ticks [-- --node 24 --interval-us 1000 --lines 40 --rounds 3]`.
 //
 // The CPU-time benchmark (run.mjs) says what sampling costs; this says what the cost buys. An HTTP
 // server (each request awaits a 1 ms timer, then builds and round-trips an order of `--lines` lines)
