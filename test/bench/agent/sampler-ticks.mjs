@@ -59,8 +59,8 @@ function samplerThreadCpuMs() {
   for (const tid of readdirSync('/proc/self/task')) {
     try {
       if (!readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').startsWith('sonde:sampler')) continue;
-      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
-      return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in 10 ms clock ticks
+      // schedstat: time on the CPU (ns), time waiting for one (ns), slices
+      return Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
     } catch {
       // the thread ended between the listing and the read
     }
@@ -100,19 +100,23 @@ async function server(dist, intervalUs, lines, requests) {
   sampler.trackContexts(true);
   const generator = fork(SELF, ['load', String(app.address().port), String(requests)], { execPath: 'taskset', execArgv: ['-c', '0', process.execPath] });
   const seen = { stacks: 0, busyOfNoOne: 0, idle: 0 };
-  let start = null;
-  const collector = setInterval(() => {
-    const batch = sampler.collect();
-    if (start === null) {
-      if (served >= WARM_REQUESTS) start = { cpu: process.cpuUsage(), thread: samplerThreadCpuMs(), at: performance.now(), served, inContextMs, preemptions: preemptions() };
-      return;
-    }
+  const count = (batch) => {
     seen.stacks += batch.samples.reduce((n, sample) => n + sample.weight, 0);
     seen.busyOfNoOne += batch.busy.length;
     seen.idle += batch.idle.length;
+  };
+  let start = null;
+  const collector = setInterval(() => {
+    const batch = sampler.collect();
+    if (start !== null) return count(batch);
+    // Until the warm-up is over, batches are dropped; the window starts with the next one.
+    if (served >= WARM_REQUESTS) start = { cpu: process.cpuUsage(), thread: samplerThreadCpuMs(), at: performance.now(), served, inContextMs, preemptions: preemptions() };
   }, 100);
   generator.on('exit', (code) => {
     clearInterval(collector);
+    if (start === null) throw new Error(`the load ended (exit code ${code}) before the ${WARM_REQUESTS}-request warm-up did`);
+    const threadMs = samplerThreadCpuMs() - start.thread;
+    count(sampler.stop());
     const seconds = (performance.now() - start.at) / 1000;
     const cpu = process.cpuUsage(start.cpu);
     const measured = served - start.served;
@@ -121,14 +125,13 @@ async function server(dist, intervalUs, lines, requests) {
       loadExit: code,
       cpuUsPerRequest: (cpu.user + cpu.system) / measured,
       busyShare: (cpu.user + cpu.system) / 1e6 / seconds,
-      samplerThreadMsPerSecond: (samplerThreadCpuMs() - start.thread) / seconds,
+      samplerThreadMsPerSecond: threadMs / seconds,
       stacksPerSecond: perSecond(seen.stacks),
       preemptionsPerSecond: perSecond(preemptions() - start.preemptions),
       timedTicksPerSecond: perSecond((inContextMs - start.inContextMs) * 1000 / intervalUs),
       busyOfNoOnePerSecond: perSecond(seen.busyOfNoOne),
       idlePerSecond: perSecond(seen.idle),
     }));
-    sampler.stop();
     process.exit(0);
   });
 }
