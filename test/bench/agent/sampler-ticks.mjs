@@ -21,6 +21,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { silentSamplerFactory } from '../../agent/fixtures/silent-sampler.mjs';
 import { hasTaskset, nodeBinary } from './runtime.mjs';
 import { quantile } from './stats.mjs';
 
@@ -75,10 +76,7 @@ function preemptions() {
 
 /** The server: samples every request under a context, counts what the sampler reports, prints one JSON line. */
 async function server(dist, intervalUs, lines, requests) {
-  const { InterruptSampler } = await import(join(dist, 'agent/sampler/interrupt-sampler.js'));
-  const { systemClock } = await import(join(dist, 'agent/clock.js'));
-  const { createRootLogger } = await import(join(dist, 'agent/log.js'));
-  const sampler = new InterruptSampler(systemClock, createRootLogger('silent'));
+  const sampler = (await silentSamplerFactory(dist))();
   const order = (id) => {
     const items = Array.from({ length: lines }, (_, k) => ({ sku: `sku-${k}`, quantity: (k * id) % 7, price: k * 1.5 }));
     items.sort((a, b) => a.quantity - b.quantity);
