@@ -42,17 +42,20 @@ export class Timeline {
  */
 export function attributeBatch(batch: SampleBatch, running: Iterable<RequestState>): Timeline {
   const { samples, idle, busy, intervalUs } = batch;
-  // One timeline of every tick, each time doubled plus 1 when idle: a typed-array sort then orders
-  // them (epoch µs · 2 stays well inside 2^53). A sample standing for several ticks (the interrupt
-  // sampler's busy ticks in native code before it) puts each at its own time, one interval apart.
+  // One timeline of every tick, each time rounded to a whole µs, doubled, plus 1 when idle: a
+  // typed-array sort then orders them (epoch µs · 2 stays well inside 2^53). The rounding is what makes
+  // the low bit the idle flag: the interrupt sampler stamps ticks with fractions of a µs, and a doubled
+  // fraction read as the flag dropped or swapped about half of them. A sample standing for several
+  // ticks (the interrupt sampler's busy ticks in native code before it) puts each at its own time, one
+  // interval apart.
   let sampleTicks = 0;
   for (const s of samples) sampleTicks += s.weight;
   const n = sampleTicks + idle.length + busy.length;
   const line = new Float64Array(n);
   let k = 0;
-  for (const s of samples) for (let w = 0; w < s.weight; w++) line[k++] = (s.ts - w * intervalUs) * 2;
-  for (const t of busy) line[k++] = t * 2;
-  for (const t of idle) line[k++] = t * 2 + 1;
+  for (const s of samples) for (let w = 0; w < s.weight; w++) line[k++] = Math.round(s.ts - w * intervalUs) * 2;
+  for (const t of busy) line[k++] = Math.round(t) * 2;
+  for (const t of idle) line[k++] = Math.round(t) * 2 + 1;
   line.sort();
   const ts = new Float64Array(n);
   const idleBefore = new Uint32Array(n + 1);

@@ -92,6 +92,22 @@ describe('attributeBatch with samples that stand for several ticks', () => {
     expect(other.waitingSamples).toBe(2);
   });
 
+  // The addon stamps ticks with epoch µs and their fraction (uv_hrtime / 1000 + an offset); the
+  // timeline's idle flag is the low bit of the doubled time, which a fraction must not disturb (it once
+  // did: of the ten ticks below, about half were lost or read as the other kind).
+  it('counts every tick of a request stamped with fractions of a microsecond', () => {
+    const start = 1_796_085_204_106_123.25;
+    const r = new RequestState(start, []);
+    r.endUs = start + 20_000;
+    const at = (i: number, fraction: number): number => start + 1_000 + i * 2_000 + fraction;
+    const idle = [0, 1, 2, 3, 4, 5].map((i) => at(i, [0.25, 0.5, 0.75, 0.125, 0.625, 0][i]!));
+    const busy = [6, 7, 8, 9].map((i) => at(i, [0.5, 0.25, 0.75, 0][i - 6]!));
+    const b = nativeBatchToSamples(batch({ idle: Float64Array.from(idle), busy: Float64Array.from(busy) }), table(), start - 1_000, start + 30_000, 2_000);
+    attributeBatch(b, [r]);
+    expect(r.waitingSamples).toBe(6);
+    expect(r.blockedSamples).toBe(4);
+  });
+
   function table(): NativeFrameTable {
     return new NativeFrameTable(new FrameCache(() => false));
   }
