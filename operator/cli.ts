@@ -11,6 +11,8 @@ const HELP = `sonde — profile the next N requests of one type, in the pods you
 Usage:
   sonde operator [--standalone] [options]   run the operator
   sonde demo [options]                      the standalone demo: operator, sample app, traffic, a session
+  sonde sample-app [--port 8080] [--host H]  the demo's sample shop alone (for the cluster tour, examples/)
+  sonde sample-traffic --target URL          the demo's request mix against a sample app, until stopped
   sonde --help | --version
 
 Operator options:
@@ -67,6 +69,15 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
         }
         const { runDemo } = await import('./demo/run-demo.js');
         return await runDemo(rest, env);
+      }
+      case 'sample-app':
+      case 'sample-traffic': {
+        if (rest.includes('--help') || rest.includes('-h')) {
+          process.stdout.write(HELP + '\n');
+          return 0;
+        }
+        const { runSampleApp, runSampleTraffic } = await import('./demo/sample-commands.js');
+        return await (command === 'sample-app' ? runSampleApp(rest) : runSampleTraffic(rest));
       }
       default:
         process.stderr.write(`sonde: unknown command ${JSON.stringify(command)}\nRun \`sonde --help\` for the commands.\n`);

@@ -10,6 +10,7 @@ import type { AgentAuthenticator, PodDirectory } from './engine/contracts.js';
 import { Engine } from './engine/engine.js';
 import { AgentHub } from './hub/agent-hub.js';
 import { HelloLabelDirectory } from './hub/hello-label-directory.js';
+import { ensureWritableDataDir } from './data-dir.js';
 import type { ClusterMode } from './kube/cluster-mode.js';
 import { FileSessions } from './standalone/file-sessions.js';
 import { sharedTokenAuthenticator } from './standalone/shared-token.js';
@@ -86,6 +87,7 @@ export async function startOperator(config: OperatorConfig, options: StartOption
     const port = config.port === 0 ? await freePort(config.host) : config.port;
     const url = `http://${urlHost(config.host)}:${port}`;
 
+    ensureWritableDataDir(config.dataDir);
     const store = new SqliteStore({ file: join(config.dataDir, 'sonde.db'), log });
     steps.push({ what: 'store', close: () => store.close() });
 
