@@ -141,6 +141,26 @@ export class AgentHub {
     return this.send(agent, message);
   }
 
+  /**
+   * The engine takes this connection's reports on a session it claimed in hello (a resume, or results
+   * held for an ended session). Claims are never taken by the hub on its own say-so.
+   */
+  grant(agent: AgentConnection, session: string): void {
+    agent.refused.delete(session);
+    agent.sessions.add(session);
+  }
+
+  /** The engine refused a claim: reports on that session are dropped (acknowledged) instead of taken. */
+  refuse(agent: AgentConnection, session: string): void {
+    if (!agent.sessions.has(session)) agent.refused.add(session);
+  }
+
+  /** Acknowledges a `requests` batch to agents that keep batches until acknowledged (hello `acks`). */
+  ack(agent: AgentConnection, session: string, seq: number, retryAfterMs?: number): boolean {
+    if (!agent.acks) return false;
+    return this.send(agent, { type: 'ack', session, seq, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+  }
+
   /** Sends `stop`. The session stays allowed on the connection: in-flight requests still come back. */
   stop(agent: AgentConnection, session: string, reason: SessionEndReason): boolean {
     return this.send(agent, { type: 'stop', session, reason });
@@ -285,7 +305,7 @@ export class AgentHub {
     if (!ns) this.byNamespace.set(pod.namespace, (ns = new Map()));
     ns.set(pod.name, link);
     link.phase = 'open';
-    this.send(link, { type: 'welcome', protocol: PROTOCOL_VERSION, agentId: link.id, heartbeatMs: this.heartbeatMs });
+    this.send(link, { type: 'welcome', protocol: PROTOCOL_VERSION, agentId: link.id, heartbeatMs: this.heartbeatMs, ...(link.acks ? { acks: true } : {}) });
     this.log.info({ agent: link.id, pod: key, runtime: hello.agent.runtime, claimed: hello.sessions.length }, 'agent connected');
     this.notify(() => this.listener?.connected(link), link);
     for (const fn of this.presence) this.notify(() => fn(link, true), link);
@@ -299,9 +319,16 @@ export class AgentHub {
 
   private dispatch(link: Link, message: AgentReport): void {
     if (message.type === 'catalogue') link.catalogue = message.entries;
-    else if (message.type !== 'error' && !link.sessions.has(message.session) && !link.claimed.includes(message.session)) {
+    else if (message.type !== 'error' && !link.sessions.has(message.session)) {
+      if (link.refused.has(message.session)) {
+        // A claim the engine refused (a session it does not want from this pod): dropped, and a batch is
+        // acknowledged so the agent lets go of it; nothing of it reaches the engine.
+        this.counterSet.error('SONDE_OUT_OF_ORDER');
+        if (message.type === 'requests') this.ack(link, message.session, message.seq);
+        return;
+      }
       // The documented rule (docs/adr/0002): reports on a session this connection was neither started
-      // on nor resumed with are a protocol violation; close, keeping everything already received.
+      // on nor granted are a protocol violation; close, keeping everything already received.
       return this.fail(link, new SondeError('SONDE_OUT_OF_ORDER', `${message.type} for session ${message.session.slice(0, 40)}`));
     }
     this.notify(() => this.listener?.report(link, message), link);
@@ -388,8 +415,11 @@ class Link implements AgentConnection {
   agent!: HelloMessage['agent'];
   connectedAt = 0;
   claimed: readonly string[] = [];
+  ended: readonly string[] = [];
+  acks = false;
   catalogue: RequestTypeStats[] = [];
   readonly sessions = new Set<string>();
+  readonly refused = new Set<string>();
 
   constructor(
     readonly ws: WebSocket,
@@ -404,6 +434,8 @@ class Link implements AgentConnection {
     this.agent = hello.agent;
     this.connectedAt = now;
     this.claimed = hello.sessions.map((s) => s.session);
+    this.ended = hello.ended ?? [];
+    this.acks = hello.acks === true;
     this.catalogue = hello.catalogue;
   }
 
