@@ -118,7 +118,10 @@ export class Engine implements SessionEngine, HubListener {
       labels: this.pods.labelsOf(agent.pod) ?? agent.labels,
     }));
     if (deps.podsSynced) {
-      this.ready = deps.podsSynced.then(() => this.begin());
+      this.ready = deps.podsSynced.then(
+        () => this.begin(),
+        (err: unknown) => this.log.error({ err }, 'the pod directory never synced: sessions are not recovered'),
+      );
     } else {
       this.begin();
       this.ready = Promise.resolve();

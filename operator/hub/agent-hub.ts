@@ -41,6 +41,12 @@ export interface AgentHubOptions {
   heartbeatMs?: number;
   /** Time from upgrade to a successful hello and authentication. Default 10 s. */
   helloTimeoutMs?: number;
+  /**
+   * Refuse agents (503, they retry) until a listener is set (added with the engine's recovery): the
+   * engine sets it once it has recovered its sessions against a synced pod directory, so no claim is
+   * judged, and no report dropped, before the sessions it refers to are back in memory.
+   */
+  waitForListener?: boolean;
   /** Labels shown in `agents()`; defaults to the hello labels (in a cluster, pass the pod informer's). */
   labelsOf?: (pod: PodIdentity) => Record<string, string> | undefined;
 }
@@ -77,8 +83,10 @@ export class AgentHub {
   private readonly bootId = randomBytes(4).toString('hex');
   private nextId = 0;
   private closing = false;
+  private readonly waitForListener: boolean;
 
   constructor(options: AgentHubOptions) {
+    this.waitForListener = options.waitForListener ?? false;
     this.auth = options.authenticator;
     this.log = options.log.child({ module: 'hub' });
     this.clock = options.clock ?? systemClock;
@@ -108,7 +116,7 @@ export class AgentHub {
     socket.on('error', (err) => this.log.debug({ err }, 'agent socket error before upgrade'));
     const path = (req.url ?? '').split('?')[0];
     if (path !== AGENT_PATH) return refuseUpgrade(socket, 404, 'Not Found');
-    if (this.closing) return refuseUpgrade(socket, 503, 'Service Unavailable');
+    if (this.closing || (this.waitForListener && !this.listener)) return refuseUpgrade(socket, 503, 'Service Unavailable');
     const token = bearerToken(req.headers.authorization);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, token));
   }
