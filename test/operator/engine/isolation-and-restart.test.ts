@@ -1,9 +1,11 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AckMessage, StartMessage, StopMessage } from '../../../src/protocol/messages.js';
+import { Engine } from '../../../operator/engine/engine.js';
+import { HelloLabelDirectory } from '../../../operator/hub/hello-label-directory.js';
 import { FakeAgent, fakeRequest } from '../../harness/fake-agent.js';
-import { pod, tokenFor, until } from '../hub/hub-server.js';
-import { tempDir } from '../store/store-fixtures.js';
+import { pod, silentLog, startHub, tokenFor, until } from '../hub/hub-server.js';
+import { openStore, tempDir } from '../store/store-fixtures.js';
 import { OperatorRig, SPEC } from './operator-rig.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -149,6 +151,42 @@ describe('nothing lost across an operator restart (ADR 0002)', () => {
     await until(() => rig.view('s1').status.pods.every((p) => p.state === 'Done'));
     expect(rig.view('s1').status.requestsProfiled).toBe(6);
     expect(rig.store.requests('s1').map((r) => r.id).sort()).toEqual(['a-0', 'a-1', 'a-held-0', 'b-held-0', 'b-held-1', 'b-held-2']);
+  });
+});
+
+describe('recovery waits for the pod directory', () => {
+  it('agents are refused (503, they retry) and sessions not judged until the directory has synced', async () => {
+    const a = await rig.agent('web-1', { app: 'shop' }, { acks: true });
+    rig.engine.apply(rig.input('s1', SPEC));
+    await startOf(a, 's1');
+    a.report('s1', reqs(2, 'a'));
+    await until(() => rig.view('s1').status.requestsProfiled === 2);
+    await rig.stop();
+    // A restarted operator whose pod directory has not listed yet.
+    const store = openStore(rig.file, rig.clock);
+    const hub = await startHub({ waitForListener: true });
+    let synced!: () => void;
+    const podsSynced = new Promise<void>((resolve) => (synced = resolve));
+    const engine = new Engine({ hub: hub.hub, store, podDirectory: new HelloLabelDirectory(hub.hub), log: silentLog, baseURL: 'http://sonde.test/', clock: rig.clock, podsSynced });
+    try {
+      const p = pod('web-1');
+      await expect(FakeAgent.connect({ url: hub.url, token: tokenFor(p), pod: p, labels: { app: 'shop' }, sessions: [{ session: 's1', requests: 2 }] })).rejects.toThrow(/503/);
+      // Not recovered yet: the store still says what the previous operator left.
+      expect(engine.get('s1')!.status.pods[0]!.state).toBe('Sampling');
+      synced();
+      await engine.ready;
+      expect(engine.get('s1')!.status).toMatchObject({ phase: 'Running', requestsProfiled: 2 });
+      expect(engine.get('s1')!.status.pods[0]!.state).toBe('Lost');
+      const back = await FakeAgent.connect({ url: hub.url, token: tokenFor(p), pod: p, labels: { app: 'shop' }, sessions: [{ session: 's1', requests: 2 }] });
+      rig.agents.push(back);
+      expect((await startOf(back, 's1')).alreadyReported).toBe(2);
+      await until(() => engine.get('s1')!.status.pods[0]!.state === 'Sampling');
+    } finally {
+      engine.close();
+      await hub.close();
+      store.close();
+      await rig.boot(); // afterEach closes the rig's own parts
+    }
   });
 });
 
