@@ -28,7 +28,9 @@ export function decideClaim(core: EngineCore, agent: AgentConnection, session: s
   const run = core.runs.get(session);
   if (run) {
     const pr = partOf(core, run, agent);
-    if (!pr) {
+    // Another incarnation of the pod (same name, another uid: a recreated pod) never held this part's results.
+    const otherIncarnation = pr !== undefined && pr.uid !== '' && agent.pod.uid !== '' && pr.uid !== agent.pod.uid;
+    if (!pr || otherIncarnation) {
       core.log.warn({ session, pod: podName(agent.pod) }, 'claim refused: the pod is not part of the session');
       core.hub.refuse(agent, session);
       if (stillRunning) core.hub.stop(agent, session, 'stopped');

@@ -79,6 +79,24 @@ describe('an agent speaks only for its own pod, in its own namespace', () => {
   });
 });
 
+describe('a recreated pod (same name, another uid)', () => {
+  it('cannot claim the results of the pod it replaced', async () => {
+    const a = await rig.agent('web-1', { app: 'shop' }, { acks: true });
+    rig.engine.apply(rig.input('s1', { ...SPEC, requests: 100 }));
+    await startOf(a, 's1');
+    a.report('s1', reqs(1, 'a'));
+    await until(() => rig.view('s1').status.requestsProfiled === 1);
+    await a.kill();
+    await until(() => podState('s1', 'web-1') === 'Lost');
+    rig.engine.remove('s1');
+    const other = await rig.agent('web-1', { app: 'shop' }, { acks: true, pod: { ...pod('web-1'), uid: 'uid-recreated' }, ended: ['s1'] });
+    other.report('s1', reqs(2, 'forged'), 2);
+    await ackOf(other, 's1', 2);
+    expect(rig.view('s1').status.requestsProfiled).toBe(1);
+    expect(podState('s1', 'web-1')).toBe('Lost');
+  });
+});
+
 describe('nothing lost across an operator restart (ADR 0002)', () => {
   it('deadline passed while the operator was down: the held requests and the `ended` of a pod that took part are taken, the pod is Done', async () => {
     const a = await rig.agent('web-1', { app: 'shop' }, { acks: true });
