@@ -24,6 +24,9 @@ export function fanOut(core: EngineCore, run: Run): void {
 export function consider(core: EngineCore, run: Run, agent: AgentConnection, report = true): void {
   const spec = run.resolved;
   if (!spec || !takesAgents(run.life) || agent.pod.namespace !== run.namespace) return;
+  // The agent says its part already ended (hello `ended`: it reached its cap or deadline while the
+  // operator was away): starting it again would take requests past its cap. Its claim is adopted instead.
+  if (agent.ended.includes(run.id)) return;
   const pr = run.pods.get(agent.pod.name);
   if (pr?.conn === agent.id) return;
   if (!pr) {

@@ -168,6 +168,9 @@ describe('nothing lost across an operator restart (ADR 0002)', () => {
     expect(rig.condition('s1', 'Complete')!.reason).toBe('RequestsReached');
     await until(() => rig.view('s1').status.pods.every((p) => p.state === 'Done'));
     expect(rig.view('s1').status.requestsProfiled).toBe(6);
+    // Their parts had ended: not started again (that would take requests past the per-pod cap).
+    expect(a2.startOf('s1')).toBeUndefined();
+    expect(b2.startOf('s1')).toBeUndefined();
     expect(rig.store.requests('s1').map((r) => r.id).sort()).toEqual(['a-0', 'a-1', 'a-held-0', 'b-held-0', 'b-held-1', 'b-held-2']);
   });
 });
