@@ -198,13 +198,27 @@ describe.skipIf(!built || !isRoot)('the image, run as its user with a read-only 
     expect(code).toBe(0);
   });
 
-  it('serves the sample app for the tour (`sonde sample-app`)', async () => {
+  it('serves the sample app and its traffic for the tour (`sonde sample-app`, `sonde sample-traffic`)', async () => {
     const port = await freePort();
     const child = spawnAsImageUser([...entrypoint(runtimeStage()), 'sample-app', '--port', String(port), '--host', '0.0.0.0']);
     children.push(child);
     try {
       const res = await eventually(async () => (await fetch(`http://127.0.0.1:${port}/api/orders/1001`).catch(() => undefined))?.ok || undefined, 20_000, 'sample app answers');
       expect(res).toBe(true);
+      // The tour's traffic generator against it, stopped as Kubernetes stops it (SIGTERM).
+      const traffic = spawnAsImageUser([...entrypoint(runtimeStage()), 'sample-traffic', '--target', `http://127.0.0.1:${port}`, '--pause-ms', '5']);
+      children.push(traffic);
+      let out = '';
+      traffic.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+      traffic.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+      const exited = new Promise<number | null>((resolve) => traffic.once('exit', (code) => resolve(code)));
+      await eventually(() => (out.includes('sending traffic') ? true : undefined), 20_000, 'traffic started');
+      await new Promise((r) => setTimeout(r, 1500));
+      traffic.kill('SIGTERM');
+      expect(await exited, out).toBe(0);
+      const [, sent, errors] = /sent (\d+) requests, (\d+) errors/.exec(out) ?? [];
+      expect(Number(sent), out).toBeGreaterThan(10);
+      expect(Number(errors), out).toBe(0);
     } finally {
       child.kill('SIGTERM');
     }
