@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,10 +120,10 @@ beforeAll(() => {
   mkdirSync(build);
   for (const f of ['package.json', 'package-lock.json']) cpSync(join(ROOT, f), join(build, f));
   // Hard links: fast, and `npm prune` only unlinks, so this worktree's node_modules is untouched.
-  execFileSync('cp', ['-al', join(ROOT, 'node_modules'), join(build, 'node_modules')]);
+  execFileSync('cp', ['-al', realpathSync(join(ROOT, 'node_modules')), join(build, 'node_modules')]);
   // npm rewrites its own lockfile copy; give it one that is not a link to ours.
   rmSync(join(build, 'node_modules/.package-lock.json'), { force: true });
-  cpSync(join(ROOT, 'node_modules/.package-lock.json'), join(build, 'node_modules/.package-lock.json'));
+  cpSync(realpathSync(join(ROOT, 'node_modules/.package-lock.json')), join(build, 'node_modules/.package-lock.json'));
   for (const d of ['dist', 'agent/native/out']) {
     mkdirSync(dirname(join(build, d)), { recursive: true });
     execFileSync('cp', ['-al', join(ROOT, d), join(build, d)]);
@@ -225,7 +225,7 @@ describe.skipIf(!built || !isRoot)('the image, run as its user with a read-only 
   });
 
   const cliHasBundle = built && execFileSync(process.execPath, [join(ROOT, 'dist/operator/cli.js'), '--help'], { encoding: 'utf8' }).includes('agent-bundle');
-  it.skipIf(!cliHasBundle)('copies the agent bundle into a writable directory (`sonde agent-bundle`) — skipped until the bundle branch adds the command', async () => {
+  it.skipIf(!cliHasBundle)('copies the agent bundle into a writable directory (`sonde agent-bundle`, from the bundle branch: skipped where the CLI lacks it)', async () => {
     const { code, out } = await runAsImageUser([...entrypoint(runtimeStage()), 'agent-bundle', '--runtime', 'node', bundleOut]);
     expect(code, out).toBe(0);
     expect(existsSync(join(bundleOut, 'preload.cjs'))).toBe(true);
