@@ -1,0 +1,110 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { every, type Clock } from '../clock.js';
+import { patchCaBundle } from './ca-bundle.js';
+import { readCertDir } from './cert-dir.js';
+import { ensureSecretTls } from './secret-tls.js';
+import { servingNames, type TlsMaterial } from './tls-material.js';
+import { registerWebhook } from './webhook-registration.js';
+
+/**
+ * The operator's TLS for its lifetime: where the material comes from (`--tls-secret`, made and renewed
+ * by the operator; or `--tls-cert-dir`, someone else's), who learns when it changes (the HTTPS servers
+ * swap their secure context), and the webhook configuration's caBundle (patched, or with
+ * `--webhook-url` the whole configuration registered). A failed caBundle patch does not stop the
+ * operator (sessions work without injection); it is logged and retried on the next check.
+ */
+
+export type TlsSource = { kind: 'secret'; secret: string } | { kind: 'dir'; dir: string };
+
+export interface OperatorTlsOptions {
+  source: TlsSource;
+  /** Needed for 'secret', and for the webhook configuration. */
+  kubeConfig?: KubeConfig;
+  operatorNamespace: string;
+  serviceName: string;
+  /** The MutatingWebhookConfiguration to keep the caBundle of (unset: none, e.g. standalone). */
+  webhookConfig?: string;
+  /** Register the configuration with this URL instead of patching only its caBundle. */
+  webhookUrl?: string;
+  clock: Clock;
+  log: Logger;
+  /** How often the material is checked again (default 12 h; a failed caBundle patch retries after 1 min). */
+  checkEveryMs?: number;
+}
+
+/** The live TLS state. */
+export interface OperatorTls {
+  current(): TlsMaterial;
+  /** Called with the new material whenever it changes (renewal, rotation by cert-manager). */
+  onChange(listener: (m: TlsMaterial) => void): void;
+  /** Checks once now (what the timer does). */
+  check(): Promise<void>;
+  stop(): void;
+}
+
+/** Loads or makes the material, brings the webhook configuration up to date, and keeps both so. */
+export async function startOperatorTls(opts: OperatorTlsOptions): Promise<OperatorTls> {
+  const log = opts.log.child({ module: 'tls' });
+  const names = servingNames(opts.serviceName, opts.operatorNamespace);
+  const load = async (): Promise<TlsMaterial> => {
+    if (opts.source.kind === 'dir') return readCertDir(opts.source.dir);
+    if (!opts.kubeConfig) throw new Error('--tls-secret needs a cluster connection');
+    return ensureSecretTls({ kubeConfig: opts.kubeConfig, namespace: opts.operatorNamespace, name: opts.source.secret, names, now: () => opts.clock.now(), log });
+  };
+  let material = await load();
+  let bundleDone = false;
+  const listeners: ((m: TlsMaterial) => void)[] = [];
+
+  const syncWebhook = async (): Promise<void> => {
+    if (!opts.kubeConfig || !opts.webhookConfig) return;
+    try {
+      if (opts.webhookUrl) await registerWebhook({ kubeConfig: opts.kubeConfig, name: opts.webhookConfig, url: opts.webhookUrl, ca: material.ca, operatorNamespace: opts.operatorNamespace, log });
+      // With cert-manager, its CA injector owns the caBundle.
+      else if (opts.source.kind === 'secret') {
+        // A configuration not there yet (installed after the operator started) is retried each minute.
+        bundleDone = (await patchCaBundle({ kubeConfig: opts.kubeConfig, name: opts.webhookConfig, ca: material.ca, log })) !== 'missing';
+        return;
+      }
+      bundleDone = true;
+    } catch (err) {
+      bundleDone = false;
+      log.error({ err }, 'could not update the webhook configuration; retrying in a minute (pods are not injected meanwhile)');
+    }
+  };
+  await syncWebhook();
+
+  let checking: Promise<void> | undefined;
+  const check = (): Promise<void> =>
+    (checking ??= (async () => {
+      try {
+        const next = await load();
+        const changed = next.cert !== material.cert || next.ca !== material.ca || next.key !== material.key;
+        const caChanged = next.ca !== material.ca;
+        material = next;
+        if (changed) {
+          log.info({ caChanged }, 'TLS material changed; serving the new certificate');
+          for (const l of listeners) l(material);
+        }
+        if (caChanged || !bundleDone) await syncWebhook();
+      } catch (err) {
+        log.error({ err }, 'checking the TLS material failed; keeping the current one');
+      } finally {
+        checking = undefined;
+      }
+    })());
+
+  const stopSlow = every(opts.clock, opts.checkEveryMs ?? 12 * 60 * 60 * 1000, () => void check());
+  const stopFast = every(opts.clock, 60_000, () => {
+    if (!bundleDone && opts.webhookConfig && opts.kubeConfig) void check();
+  });
+  return {
+    current: () => material,
+    onChange: (l) => void listeners.push(l),
+    check,
+    stop: () => {
+      stopSlow();
+      stopFast();
+    },
+  };
+}
