@@ -48,6 +48,13 @@ export function webhookConfiguration(name: string, url: string, ca: string, oper
   };
 }
 
+/** JSON with sorted keys: the client's deserialised objects and ours differ in key order only. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, value: unknown) =>
+    value && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1))) : value,
+  );
+}
+
 /** Creates the configuration, or replaces an existing one's webhooks with ours. */
 export async function registerWebhook(opts: RegistrationOptions): Promise<'created' | 'updated' | 'unchanged'> {
   const api = opts.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
@@ -66,7 +73,7 @@ export async function registerWebhook(opts: RegistrationOptions): Promise<'creat
         log.info({ url: opts.url }, 'registered the MutatingWebhookConfiguration');
         return 'created';
       }
-      if (JSON.stringify(current.webhooks) === JSON.stringify(desired.webhooks)) return 'unchanged';
+      if (canonical(current.webhooks) === canonical(desired.webhooks)) return 'unchanged';
       const body = { ...current, metadata: { ...current.metadata, labels: { ...(current.metadata?.labels ?? {}), ...desired.metadata!.labels } }, webhooks: desired.webhooks! };
       await api.replaceMutatingWebhookConfiguration({ name: opts.name, body });
       log.info({ url: opts.url }, 'updated the MutatingWebhookConfiguration');
