@@ -135,7 +135,8 @@ export function mutatePod(pod: unknown, namespace: string, settings: InjectionSe
   const index = namedContainer === undefined ? 0 : containers.findIndex((c) => (c as Json).name === namedContainer);
   if (index < 0) return skip(`no container named ${JSON.stringify(namedContainer).slice(0, 80)} (${ANNOTATION_CONTAINER})`);
   const container = containers[index] as Json;
-  const name = container.name as string;
+  // Mutating admission runs before validation: a name may be any length here, and reasons echo it.
+  const name = (container.name as string).length > 63 ? `${(container.name as string).slice(0, 63)}…` : (container.name as string);
 
   if (container.env !== undefined && (!Array.isArray(container.env) || !container.env.every((e) => isObject(e) && typeof e.name === 'string'))) return skip(`container ${name} has a malformed env`);
   const env = (container.env ?? []) as EnvVar[];
@@ -162,7 +163,7 @@ export function mutatePod(pod: unknown, namespace: string, settings: InjectionSe
 
   const patch: PatchOp[] = [];
   // Guard the index: if another webhook reordered containers between our read and the patch, the patch fails rather than hitting the wrong container.
-  patch.push({ op: 'test', path: pointer('spec', 'containers', index, 'name'), value: name });
+  patch.push({ op: 'test', path: pointer('spec', 'containers', index, 'name'), value: container.name });
   const envPath = ['spec', 'containers', index, 'env'] as const;
   const added: EnvVar[] = [];
   if (existing) patch.push({ op: 'replace', path: pointer(...envPath, existing.at, 'value'), value: runtimeValue(runtime, existing.entry.value) });

@@ -25,7 +25,12 @@ export interface WebhookServerOptions {
   bodyLimitBytes?: number;
   /** Whole-request timeout (default 10 s; the configuration gives the API server's side 5 s). */
   requestTimeoutMs?: number;
+  /** Epoch ms, for the log throttle (default Date.now). */
+  now?: () => number;
 }
+
+/** At most one warning about malformed reviews per this long: anyone who reaches the port could flood the log. */
+export const MALFORMED_LOG_EVERY_MS = 10_000;
 
 /** A listening webhook server. */
 export interface WebhookServer {
@@ -51,7 +56,22 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   );
   server.keepAliveTimeout = 30_000; // the API server reuses connections
   server.maxHeadersCount = 100;
+  // The API server keeps a few pooled connections per replica; thousands are someone else.
+  server.maxConnections = 512;
   server.on('tlsClientError', (err) => log.debug({ err }, 'TLS handshake failed'));
+
+  const now = opts.now ?? Date.now;
+  let lastMalformedLog = -Infinity;
+  let suppressed = 0;
+  const warnMalformed = (fields: Record<string, unknown>): void => {
+    if (now() - lastMalformedLog < MALFORMED_LOG_EVERY_MS) {
+      suppressed++;
+      return;
+    }
+    lastMalformedLog = now();
+    log.warn({ ...fields, ...(suppressed ? { suppressed } : {}) }, 'malformed admission review; allowed unchanged');
+    suppressed = 0;
+  };
 
   const plain = (res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void => {
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
@@ -81,9 +101,8 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
         outcome = notJson();
       }
       const d = outcome.decision;
-      const req2 = (body as { request?: { namespace?: unknown; name?: unknown; object?: { metadata?: { generateName?: unknown } } } } | undefined)?.request;
-      const who = { uid: outcome.review.response.uid, namespace: req2?.namespace, name: req2?.name ?? req2?.object?.metadata?.generateName };
-      if (outcome.error) log.warn({ ...who, problem: outcome.error }, 'malformed admission review; allowed unchanged');
+      const who = whoOf(body, outcome.review.response.uid);
+      if (outcome.error) warnMalformed({ ...who, problem: outcome.error });
       else if (d?.kind === 'injected') log.info({ ...who, runtime: d.runtime, container: d.container }, 'agent injected');
       else if (d?.kind === 'skipped') log.info({ ...who, reason: d.reason }, 'injection skipped');
       else log.debug({ ...who, why: d?.why }, 'pod left alone');
@@ -117,6 +136,15 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
         server.closeAllConnections();
       }),
   };
+}
+
+/** The pod a review is about, for the log: only short strings (the sender controls them). */
+function whoOf(body: unknown, uid: string): Record<string, string> {
+  const short = (v: unknown): string | undefined => (typeof v === 'string' && v.length <= 253 ? v : undefined);
+  const request = (body as { request?: { namespace?: unknown; name?: unknown; object?: { metadata?: { generateName?: unknown } } } } | null | undefined)?.request;
+  const namespace = short(request?.namespace);
+  const name = short(request?.name) ?? short(request?.object?.metadata?.generateName);
+  return { uid, ...(namespace ? { namespace } : {}), ...(name ? { name } : {}) };
 }
 
 /** The body as text, or undefined when it grows past `limit` (the rest is dropped). */

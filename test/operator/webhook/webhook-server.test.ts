@@ -296,3 +296,42 @@ describe('the HTTP shell', () => {
     server.setTls(tls);
   });
 });
+
+describe('what anyone who reaches the port can try', () => {
+  it('a flood of malformed reviews is answered every time but logged at most once per 10 s, with a count', async () => {
+    const lines: string[] = [];
+    const { pino } = await import('pino');
+    const { Writable } = await import('node:stream');
+    const log = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));
+    let t = 1_000_000;
+    const s = await startWebhookServer({ port: 0, host: '127.0.0.1', tls, settings: () => settings, log, now: () => t });
+    try {
+      for (let i = 0; i < 50; i++) {
+        const a = await httpsCall({ port: s.port, ca: tls.ca, body: JSON.stringify({ request: { namespace: 'x'.repeat(100_000) } }) });
+        expect(a.json.response.allowed).toBe(true);
+      }
+      t += 10_001;
+      await httpsCall({ port: s.port, ca: tls.ca, body: 'nope' });
+      const warnings = lines.filter((l) => l.includes('malformed admission review'));
+      expect(warnings).toHaveLength(2);
+      expect(JSON.parse(warnings[1]!).suppressed).toBe(49);
+      // What the sender controls reaches the log only when short.
+      expect(lines.join('').length).toBeLessThan(5_000);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a hostile container name is neither a path nor a flood: the patch addresses by index, the reason is bounded', async () => {
+    const review = fixture('bare-pod');
+    review.request.object.spec.containers[0].name = '../../spec/initContainers~1/-' + 'x'.repeat(10_000);
+    review.request.object.metadata.annotations['sonde.dev/container'] = review.request.object.spec.containers[0].name;
+    const { pod, ops } = await mutate(review);
+    expect(ops.every((o: any) => !o.path.includes('..'))).toBe(true);
+    expect(pod.spec.initContainers.map((c: any) => c.name)).toEqual(['sonde-agent']);
+    const bad = fixture('bare-pod');
+    bad.request.object.metadata.annotations['sonde.dev/container'] = 'y'.repeat(10_000);
+    const skipped = await mutate(bad);
+    expect(skipped.pod.metadata.annotations['sonde.dev/injection-skipped'].length).toBeLessThan(200);
+  });
+});
