@@ -43,6 +43,26 @@ export interface OperatorTls {
   stop(): void;
 }
 
+const codeOf = (err: unknown): number | undefined => (err as { code?: unknown })?.code as number | undefined;
+
+/** Start-up waits out a briefly unavailable API server (5xx, network) with 0.5, 1, 2, 4 s; a refusal (4xx) is final. */
+async function loadWithRetry(load: () => Promise<TlsMaterial>, clock: Clock, log: Logger): Promise<TlsMaterial> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await load();
+    } catch (err) {
+      const code = codeOf(err);
+      if (code === 401 || code === 403) {
+        throw new Error(`the operator may not use its TLS Secret (${code}): its ServiceAccount needs get, create and update on secrets in its namespace`, { cause: err });
+      }
+      if ((code !== undefined && code < 500) || attempt >= 5) throw err;
+      const delay = 500 * 2 ** (attempt - 1);
+      log.warn({ err, attempt, retryInMs: delay }, 'could not load the TLS material; retrying');
+      await new Promise<void>((resolve) => clock.schedule(delay, resolve));
+    }
+  }
+}
+
 /** Loads or makes the material, brings the webhook configuration up to date, and keeps both so. */
 export async function startOperatorTls(opts: OperatorTlsOptions): Promise<OperatorTls> {
   const log = opts.log.child({ module: 'tls' });
@@ -52,7 +72,8 @@ export async function startOperatorTls(opts: OperatorTlsOptions): Promise<Operat
     if (!opts.kubeConfig) throw new Error('--tls-secret needs a cluster connection');
     return ensureSecretTls({ kubeConfig: opts.kubeConfig, namespace: opts.operatorNamespace, name: opts.source.secret, names, now: () => opts.clock.now(), log });
   };
-  let material = await load();
+  // Files either are there or not; the API server may be briefly away.
+  let material = opts.source.kind === 'dir' ? await load() : await loadWithRetry(load, opts.clock, log);
   let bundleDone = false;
   const listeners: ((m: TlsMaterial) => void)[] = [];
 

@@ -10,7 +10,7 @@ import { ensureSecretTls } from '../../../operator/tls/secret-tls.js';
 import { servingNames } from '../../../operator/tls/tls-material.js';
 import { startTlsRuntime, type TlsRuntime } from '../../../operator/webhook/tls-runtime.js';
 import { FakeKubeApiServer, fakeKubeConfig, MUTATING_WEBHOOK_CONFIGURATIONS, SECRETS, type KubeObject } from '../../fake-kube/index.js';
-import { testLog } from '../kube/harness.js';
+import { testLog, until } from '../kube/harness.js';
 import { fixture, httpsCall } from './webhook-harness.js';
 
 /**
@@ -238,5 +238,31 @@ describe('--webhook-url', () => {
     await start(new ManualClock(Date.now()), '--tls-secret', 'sonde-tls', '--webhook-url', 'https://10.0.0.7:9443/mutate-v1-pod');
     expect(fake.store.get(MUTATING_WEBHOOK_CONFIGURATIONS, undefined, 'sonde')!.webhooks[0].clientConfig.url).toBe('https://10.0.0.7:9443/mutate-v1-pod');
     expect(fake.store.list(MUTATING_WEBHOOK_CONFIGURATIONS)).toHaveLength(1);
+  });
+});
+
+describe('when the API server says no', () => {
+  it('waits out a briefly unavailable API server at start', async () => {
+    const { systemClock } = await import('../../../operator/clock.js');
+    fake.failNext({ path: '/secrets', code: 503, reason: 'ServiceUnavailable', times: 2 });
+    const rt = await startTlsRuntime({ config: config('--tls-secret', 'sonde-tls'), kubeConfig: fakeKubeConfig(fake), mainPort: 7070, clock: systemClock, log: testLog() });
+    runtimes.push(rt);
+    expect(pem(secret()!, 'ca.crt')).toBe(rt.tls.current().ca);
+    expect(fake.requests.filter((r) => r.path.includes('/secrets') && r.status === 503)).toHaveLength(2);
+  });
+
+  it('a Secret it may not read stops the start with what RBAC must allow', async () => {
+    fake.failNext({ path: '/secrets', code: 403, reason: 'Forbidden', message: 'secrets "sonde-tls" is forbidden' });
+    await expect(start(new ManualClock(Date.now()), '--tls-secret', 'sonde-tls')).rejects.toThrow(/needs get, create and update on secrets in its namespace/);
+  });
+
+  it('a caBundle patch that fails is retried a minute later; the operator keeps serving meanwhile', async () => {
+    fake.store.create(MUTATING_WEBHOOK_CONFIGURATIONS, chartWebhookConfig());
+    fake.failNext({ path: '/mutatingwebhookconfigurations', method: 'PATCH', code: 500 });
+    const clock = new ManualClock(Date.now());
+    const rt = await start(clock, '--tls-secret', 'sonde-tls');
+    expect(bundleOf()).toBeUndefined();
+    clock.advance(60_000);
+    await until(() => bundleOf() === rt.tls.current().ca, 'caBundle patched on the retry');
   });
 });
