@@ -138,8 +138,12 @@ export function mutatePod(pod: unknown, namespace: string, settings: InjectionSe
   // Mutating admission runs before validation: a name may be any length here, and reasons echo it.
   const name = (container.name as string).length > 63 ? `${(container.name as string).slice(0, 63)}…` : (container.name as string);
 
-  if (container.env !== undefined && (!Array.isArray(container.env) || !container.env.every((e) => isObject(e) && typeof e.name === 'string'))) return skip(`container ${name} has a malformed env`);
-  const env = (container.env ?? []) as EnvVar[];
+  if (container.env != null && (!Array.isArray(container.env) || !container.env.every((e) => isObject(e) && typeof e.name === 'string'))) return skip(`container ${name} has a malformed env`);
+  if (container.volumeMounts != null && (!Array.isArray(container.volumeMounts) || !container.volumeMounts.every(isObject))) return skip(`container ${name} has malformed volumeMounts`);
+  for (const [field, value] of [['volumes', spec.volumes], ['initContainers', spec.initContainers]] as const) {
+    if (value != null && !Array.isArray(value)) return skip(`the pod's ${field} is not a list`);
+  }
+  const env = (Array.isArray(container.env) ? container.env : []) as EnvVar[];
   // Kubernetes takes the last definition of a name: that is the one the app sees.
   const lastOf = (n: string): { entry: EnvVar; at: number } | undefined => {
     for (let i = env.length - 1; i >= 0; i--) if (env[i]!.name === n) return { entry: env[i]!, at: i };
@@ -166,7 +170,8 @@ export function mutatePod(pod: unknown, namespace: string, settings: InjectionSe
   patch.push({ op: 'test', path: pointer('spec', 'containers', index, 'name'), value: container.name });
   const envPath = ['spec', 'containers', index, 'env'] as const;
   const added: EnvVar[] = [];
-  if (existing) patch.push({ op: 'replace', path: pointer(...envPath, existing.at, 'value'), value: runtimeValue(runtime, existing.entry.value) });
+  // `add` sets the member whether or not it exists (`{name: NODE_OPTIONS}` alone is legal and empty).
+  if (existing) patch.push({ op: 'add', path: pointer(...envPath, existing.at, 'value'), value: runtimeValue(runtime, existing.entry.value) });
   else added.push({ name: runtimeVar, value: runtimeValue(runtime, undefined) });
   for (const want of IDENTITY_ENV) if (!lastOf(want.name)) added.push(structuredClone(want));
   // The app's own SONDE_* values win: they are how a user points one workload elsewhere on purpose.
@@ -176,15 +181,16 @@ export function mutatePod(pod: unknown, namespace: string, settings: InjectionSe
     ...(settings.caCert ? [{ name: 'SONDE_CA_CERT', value: settings.caCert }] : []),
   ];
   for (const v of sonde) if (!lastOf(v.name)) added.push(v);
-  patch.push(...appendAll([...envPath], container.env === undefined, added));
+  // A list that is absent or null (as some clients send) is created whole; one that is there is appended to.
+  patch.push(...appendAll([...envPath], !Array.isArray(container.env), added));
   patch.push(
-    ...appendAll(['spec', 'containers', index, 'volumeMounts'], container.volumeMounts === undefined, [
+    ...appendAll(['spec', 'containers', index, 'volumeMounts'], !Array.isArray(container.volumeMounts), [
       { name: AGENT_VOLUME, mountPath: AGENT_DIR, readOnly: true },
       { name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true },
     ]),
   );
-  patch.push(...appendAll(['spec', 'volumes'], spec.volumes === undefined, volumes()));
-  patch.push(...appendAll(['spec', 'initContainers'], spec.initContainers === undefined, [initContainer(settings.agentImage, runtime)]));
+  patch.push(...appendAll(['spec', 'volumes'], podVolumes === undefined, volumes()));
+  patch.push(...appendAll(['spec', 'initContainers'], initContainers === undefined, [initContainer(settings.agentImage, runtime)]));
   const annotate: Record<string, string> = { [ANNOTATION_INJECTED]: settings.version };
   patch.push(...setMapEntries(['metadata', 'annotations'], annotations, annotate));
   if (annotations?.[ANNOTATION_SKIPPED] !== undefined) {

@@ -115,3 +115,29 @@ describe('mutatePod', () => {
     expect(apply(pod, mutatePod(pod, 'shop', settings)).metadata.labels).toEqual({ 'sonde.dev/agent': 'node' });
   });
 });
+
+describe('mutatePod on lists and values that are there but empty', () => {
+  it('a NODE_OPTIONS entry with no value gets one', () => {
+    const pod = podOf();
+    pod.spec.containers[0].env = [{ name: 'NODE_OPTIONS' }];
+    expect(env(apply(pod, mutatePod(pod, 'shop', settings))).NODE_OPTIONS).toBe('--require /sonde/agent/preload.cjs');
+  });
+
+  it('null lists (as some clients send) are created whole', () => {
+    const pod = podOf();
+    pod.spec.volumes = null;
+    pod.spec.initContainers = null;
+    pod.spec.containers[0].env = null;
+    pod.spec.containers[0].volumeMounts = null;
+    const out = apply(pod, mutatePod(pod, 'shop', settings));
+    expect(out.spec.volumes.map((v: any) => v.name)).toEqual(['sonde-agent', 'sonde-token']);
+    expect(out.spec.initContainers.map((c: any) => c.name)).toEqual(['sonde-agent']);
+    expect(env(out).SONDE_TOKEN_FILE).toBe('/var/run/secrets/sonde/token');
+  });
+
+  it('lists that are not lists skip rather than being overwritten', () => {
+    const pod = podOf();
+    pod.spec.volumes = { name: 'x' };
+    expect(mutatePod(pod, 'shop', settings)).toMatchObject({ kind: 'skipped', reason: "the pod's volumes is not a list" });
+  });
+});
