@@ -83,3 +83,25 @@ describe('the main port with TLS', () => {
     expect(logs.join('')).toMatch(/"module":"webhook".*"msg":"agent injected"/);
   });
 });
+
+describe('standalone with --tls-cert-dir', () => {
+  it('serves the mounted certificate on the main port, and no webhook', async () => {
+    const { makeTlsMaterial } = await import('../../../operator/tls/certificates.js');
+    const { servingNames } = await import('../../../operator/tls/tls-material.js');
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const m = makeTlsMaterial(servingNames('sonde', 'default'), Date.now());
+    const certs = join(dir, 'certs');
+    mkdirSync(certs, { recursive: true });
+    for (const [f, text] of [['tls.crt', m.cert], ['tls.key', m.key], ['ca.crt', m.ca]] as const) writeFileSync(join(certs, f), text);
+    const config = loadConfig(['--standalone', '--port', '0', '--data', join(dir, 'standalone'), '--tls-cert-dir', certs, '--log-level', 'silent'], {});
+    const local = await startOperator(config);
+    try {
+      expect(local.url).toMatch(/^https:/);
+      expect(local.tls!.webhook).toBeUndefined();
+      const health = await httpsCall({ port: local.port, ca: m.ca, servername: 'localhost', method: 'GET', path: '/healthz' });
+      expect(health.status).toBe(200);
+    } finally {
+      await local.close();
+    }
+  });
+});
