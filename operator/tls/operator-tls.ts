@@ -74,22 +74,32 @@ export async function startOperatorTls(opts: OperatorTlsOptions): Promise<Operat
   };
   // Files either are there or not; the API server may be briefly away.
   let material = opts.source.kind === 'dir' ? await load() : await loadWithRetry(load, opts.clock, log);
-  let bundleDone = false;
+  /**
+   * Where the webhook configuration stands: 'synced' (it trusts our CA, or someone else owns its
+   * caBundle), 'missing' (not there yet), 'failed' (the last write failed). The last two are retried
+   * every minute; a CA change sends 'synced' through `syncWebhook` again.
+   */
+  let webhookState: 'synced' | 'missing' | 'failed' = 'failed';
   const listeners: ((m: TlsMaterial) => void)[] = [];
 
   const syncWebhook = async (): Promise<void> => {
-    if (!opts.kubeConfig || !opts.webhookConfig) return;
+    if (!opts.kubeConfig || !opts.webhookConfig) {
+      webhookState = 'synced';
+      return;
+    }
     try {
-      if (opts.webhookUrl) await registerWebhook({ kubeConfig: opts.kubeConfig, name: opts.webhookConfig, url: opts.webhookUrl, ca: material.ca, operatorNamespace: opts.operatorNamespace, log });
-      // With cert-manager, its CA injector owns the caBundle.
-      else if (opts.source.kind === 'secret') {
+      if (opts.webhookUrl) {
+        await registerWebhook({ kubeConfig: opts.kubeConfig, name: opts.webhookConfig, url: opts.webhookUrl, ca: material.ca, operatorNamespace: opts.operatorNamespace, log });
+        webhookState = 'synced';
+      } else if (opts.source.kind === 'secret') {
         // A configuration not there yet (installed after the operator started) is retried each minute.
-        bundleDone = (await patchCaBundle({ kubeConfig: opts.kubeConfig, name: opts.webhookConfig, ca: material.ca, log })) !== 'missing';
-        return;
+        webhookState = (await patchCaBundle({ kubeConfig: opts.kubeConfig, name: opts.webhookConfig, ca: material.ca, log })) === 'missing' ? 'missing' : 'synced';
+      } else {
+        // With cert-manager, its CA injector owns the caBundle.
+        webhookState = 'synced';
       }
-      bundleDone = true;
     } catch (err) {
-      bundleDone = false;
+      webhookState = 'failed';
       log.error({ err }, 'could not update the webhook configuration; retrying in a minute (pods are not injected meanwhile)');
     }
   };
@@ -107,7 +117,7 @@ export async function startOperatorTls(opts: OperatorTlsOptions): Promise<Operat
           log.info({ caChanged }, 'TLS material changed; serving the new certificate');
           for (const l of listeners) l(material);
         }
-        if (caChanged || !bundleDone) await syncWebhook();
+        if (caChanged || webhookState !== 'synced') await syncWebhook();
       } catch (err) {
         log.error({ err }, 'checking the TLS material failed; keeping the current one');
       } finally {
@@ -117,7 +127,7 @@ export async function startOperatorTls(opts: OperatorTlsOptions): Promise<Operat
 
   const stopSlow = every(opts.clock, opts.checkEveryMs ?? 12 * 60 * 60 * 1000, () => void check());
   const stopFast = every(opts.clock, 60_000, () => {
-    if (!bundleDone && opts.webhookConfig && opts.kubeConfig) void check();
+    if (webhookState !== 'synced') void check();
   });
   return {
     current: () => material,
