@@ -5,6 +5,7 @@ import type { PodIdentity, RequestRecord, RequestTypeStats } from '../src/protoc
 import { Catalogue } from './catalogue/catalogue.js';
 import { systemClock, type Clock } from './clock.js';
 import { AgentLink, type LinkTuning } from './connection/agent-link.js';
+import { credentialRefusal } from './connection/transport-security.js';
 import { createRootLogger, type Logger, type LogLevel } from './log.js';
 import { Profiler } from './profiling/profiler.js';
 import type { LocalSessionResult, Session } from './profiling/session.js';
@@ -23,6 +24,8 @@ export interface AgentOptions {
   url?: string;
   token?: string;
   tokenFile?: string;
+  /** PEM certificates to trust on `wss://` instead of the system's: the operator's CA (`SONDE_CA_CERT`). */
+  ca?: string;
   pod?: Partial<PodIdentity>;
   labels?: Record<string, string>;
   logLevel?: LogLevel;
@@ -130,11 +133,14 @@ class AgentImpl implements Agent {
     });
     this.tracker = new RequestTracker(this.cat, this.profiler, this.log);
     this.undo.push(installHttpHook(this.tracker), watchFrameworkRoutes());
-    if (options.url) {
+    const refusal = options.url ? credentialRefusal(options.url, options.tokenFile) : undefined;
+    if (refusal !== undefined) this.log.error({ url: options.url }, `${refusal}; not connecting`);
+    if (options.url && refusal === undefined) {
       this.link = new AgentLink({
         url: options.url,
         token: options.token,
         tokenFile: options.tokenFile,
+        ca: options.ca,
         pod: this.pod,
         labels: options.labels ?? {},
         clock: this.clock,

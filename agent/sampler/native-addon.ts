@@ -38,13 +38,22 @@ export interface InterruptSamplerAddon {
 
 const ADDON = 'sonde_sampler.node';
 
+/** The manifest `npm run build` writes into the agent bundle (scripts/build-agent-bundle.mjs). */
+export const BUNDLE_MANIFEST = 'sonde-bundle.json';
+
 /**
- * Where the addon for this runtime lives: `agent/native/out/abi<N>/`, one per Node.js ABI
- * (`process.versions.modules`), built by scripts/build-native.mjs. Found from the package root, which
- * is above this file in the source tree and in dist/ alike.
+ * Where the addon for this runtime lives, one per Node.js ABI (`process.versions.modules`), built by
+ * scripts/build-native.mjs. In the self-contained bundle (its manifest beside this code) it is the
+ * bundle's own `native/abi<N>/` and nothing else: a bundle injected into an app must never load an
+ * addon from the app's tree. In the source tree and dist/ it is `agent/native/out/abi<N>/`, found from
+ * the package root above this file.
  */
-export function addonPath(abi: string = process.versions.modules): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
+export function addonPath(abi: string = process.versions.modules, from: string = dirname(fileURLToPath(import.meta.url))): string | undefined {
+  if (existsSync(join(from, BUNDLE_MANIFEST))) {
+    const own = join(from, 'native', `abi${abi}`, ADDON);
+    return existsSync(own) ? own : undefined;
+  }
+  let dir = from;
   for (let i = 0; i < 5; i++) {
     const candidate = join(dir, 'agent', 'native', 'out', `abi${abi}`, ADDON);
     if (existsSync(candidate)) return candidate;
