@@ -3,7 +3,14 @@ import { startAgent } from './agent.js';
 import { readAgentConfig } from './config.js';
 
 /** What `startFromEnvironment` did, for the entry that called it (and its tests). */
-export type StartOutcome = 'started' | 'not-main-thread' | 'failed';
+export type StartOutcome = 'started' | 'not-main-thread' | 'already-started' | 'failed';
+
+/**
+ * Process-wide (a registry symbol on globalThis): the bundle's copy of the agent and the one in dist/
+ * are separate module graphs, and an app given both `--require …/preload.cjs` and `--import …` must
+ * still start one agent, with one connection.
+ */
+const STARTED = Symbol.for('sonde.agent.startedFromEnvironment');
 
 /**
  * Starts the agent from the environment, as both entries do (`register.ts` for `--import`, the bundle's
@@ -14,6 +21,9 @@ export type StartOutcome = 'started' | 'not-main-thread' | 'failed';
  */
 export function startFromEnvironment(env: Record<string, string | undefined>, mainThread: boolean = isMainThread): StartOutcome {
   if (!mainThread) return 'not-main-thread';
+  const global = globalThis as Record<symbol, unknown>;
+  if (global[STARTED]) return 'already-started';
+  global[STARTED] = true;
   try {
     startAgent(readAgentConfig(env));
     return 'started';

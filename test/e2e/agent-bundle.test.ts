@@ -203,6 +203,15 @@ describe.skipIf(missing)('the agent bundle, copied by `sonde agent-bundle` and p
     expect(p24).toEqual([`${volume}/native/abi137/sonde_sampler.node`]);
   }, 180_000);
 
+  it('starts one agent when an app is given both the bundle (--require) and the dist/ entry (--import)', async () => {
+    const op = await startOperator(['--standalone', '--data', join(scratch, 'data-twice')]);
+    await startBundledApp({ node: NODES['22']!, dir: cleanApp, script: 'app.mjs', pod: 'twice-0', agentUrl: op.agentUrl, env: { NODE_OPTIONS: `--require ${join(volume, 'preload.cjs')} --import ${join(ROOT, 'dist/agent/register.js')}` } });
+    await waitForAgents(op.url, 1);
+    await sleep(1500);
+    expect([...(await agentsByPod(op)).keys()]).toEqual(['twice-0']);
+    expect(await (await fetch(`${op.url}/metrics`)).text()).toMatch(/^sonde_agent_messages_total\{type="hello"\} 1$/m);
+  }, 60_000);
+
   it.skipIf(!existsSync(NODE18))('leaves an app on Node 18 untouched, with one line on stderr', async () => {
     const op = await startOperator(['--standalone', '--data', join(scratch, 'data-18')]);
     const app = await startBundledApp({ node: NODE18, dir: cleanApp, script: 'app.mjs', pod: 'old-node18', agentUrl: op.agentUrl, env: { SONDE_LOG_LEVEL: 'info' } });
