@@ -10,7 +10,7 @@ import { createRootLogger, type Logger, type LogLevel } from './log.js';
 import { Profiler } from './profiling/profiler.js';
 import type { LocalSessionResult, Session } from './profiling/session.js';
 import { checkSessionParams, type LocalSessionParams } from './profiling/session-params.js';
-import { installHttpHook } from './requests/http-hook.js';
+import { installHttpHook, onFirstListening } from './requests/http-hook.js';
 import { RequestTracker } from './requests/request-tracker.js';
 import { watchFrameworkRoutes } from './requests/route-sources.js';
 import { InterruptSampler } from './sampler/interrupt-sampler.js';
@@ -51,6 +51,13 @@ export interface AgentOptions {
   sampler?: 'auto' | 'interrupt' | 'v8';
   /** Pacing of the operator link (reconnect backoff, catalogue and progress intervals); defaults suit production. */
   link?: LinkTuning;
+  /**
+   * When to dial the operator: `start` (default) at once; `serving` when the process first serves:
+   * an http(s) server of it starts listening, or its first `transaction()`. The injected agent uses
+   * `serving` (start-from-env.ts): NODE_OPTIONS reaches every Node process in the container, and a
+   * wrapper that never serves (`npm start`, a build step) must not connect as the pod beside the app.
+   */
+  connectWhen?: 'start' | 'serving';
 }
 
 /** A running local session. */
@@ -120,6 +127,8 @@ class AgentImpl implements Agent {
   private readonly undo: (() => void)[] = [];
   private readonly link: AgentLink | undefined;
   private closed = false;
+  /** The link was started (at once, or when the process first served). */
+  private connected = false;
 
   constructor(options: AgentOptions) {
     this.log = options.logger ?? createRootLogger(options.logLevel ?? 'warn');
@@ -149,7 +158,8 @@ class AgentImpl implements Agent {
         profiler: this.profiler,
         ...options.link,
       });
-      this.link.start();
+      if (options.connectWhen === 'serving') this.undo.push(onFirstListening(() => this.connect()));
+      else this.connect();
     }
     this.log.info({ pod: this.pod, url: options.url }, 'agent started');
   }
@@ -177,7 +187,15 @@ class AgentImpl implements Agent {
   }
 
   transaction<T>(type: string, fn: () => T): T {
+    if (!this.connected) this.connect();
     return this.tracker.transaction(type, fn);
+  }
+
+  /** Dials the operator, once (see AgentOptions.connectWhen). */
+  private connect(): void {
+    if (this.connected || this.closed || !this.link) return;
+    this.connected = true;
+    this.link.start();
   }
 
   async close(): Promise<void> {

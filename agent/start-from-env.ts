@@ -25,7 +25,8 @@ export function startFromEnvironment(env: Record<string, string | undefined>, ma
   if (global[STARTED]) return 'already-started';
   global[STARTED] = true;
   try {
-    startAgent(readAgentConfig(env));
+    // Dial once the process serves: of the Node processes NODE_OPTIONS reaches, only the app does.
+    startAgent({ ...readAgentConfig(env), connectWhen: 'serving' });
     return 'started';
   } catch (err) {
     try {

@@ -61,7 +61,7 @@ beforeAll(async () => {
 
   cleanApp = join(scratch, 'clean-app');
   mkdirSync(cleanApp);
-  for (const f of ['app.mjs', 'worker-pool-app.mjs']) copyFileSync(join(ROOT, 'test/e2e/fixtures', f), join(cleanApp, f));
+  for (const f of ['app.mjs', 'worker-pool-app.mjs', 'wrapper.mjs']) copyFileSync(join(ROOT, 'test/e2e/fixtures', f), join(cleanApp, f));
 
   dirtyApp = join(scratch, 'dirty-app');
   mkdirSync(dirtyApp);
@@ -88,6 +88,7 @@ interface BundledApp {
   node: string;
   dir: string;
   script: string;
+  args?: string[];
   pod: string;
   agentUrl?: string;
   hot?: 'alpha' | 'beta' | 'gamma';
@@ -109,7 +110,7 @@ async function startBundledApp(o: BundledApp): Promise<AppProcess> {
     ...(o.agentUrl ? { SONDE_URL: o.agentUrl } : {}),
     ...o.env,
   };
-  const proc = new Proc(spawn(o.node, [o.script], { cwd: o.dir, env, stdio: ['ignore', 'pipe', 'pipe'] }), o.pod);
+  const proc = new Proc(spawn(o.node, [o.script, ...(o.args ?? [])], { cwd: o.dir, env, stdio: ['ignore', 'pipe', 'pipe'] }), o.pod);
   apps.push(proc);
   const port = await eventually(() => {
     if (!proc.running) throw new Error(`app ${o.pod} exited: ${proc.out.slice(-2000)}`);
@@ -211,6 +212,16 @@ describe.skipIf(missing)('the agent bundle, copied by `sonde agent-bundle` and p
     expect([...(await agentsByPod(op)).keys()]).toEqual(['twice-0']);
     expect(await (await fetch(`${op.url}/metrics`)).text()).toMatch(/^sonde_agent_messages_total\{type="hello"\} 1$/m);
   }, 60_000);
+
+  it('connects from the process that serves, not from a wrapper that runs it (npm start), and its session does not flap', async () => {
+    const op = await startOperator(['--standalone', '--data', join(scratch, 'data-wrapper')]);
+    const app = await startBundledApp({ node: NODES['24']!, dir: cleanApp, script: 'wrapper.mjs', args: ['app.mjs'], pod: 'wrapped-0', agentUrl: op.agentUrl });
+    // The wrapper's own agent (NODE_OPTIONS reached it) stays unconnected: it never serves.
+    const { done } = await profile(op, [app], 'wrapped', 20);
+    expect(done.status.conditions.find((c) => c.type === 'Complete')?.reason).toBe('RequestsReached');
+    expect([...(await agentsByPod(op)).keys()]).toEqual(['wrapped-0']);
+    expect(await (await fetch(`${op.url}/metrics`)).text()).toMatch(/^sonde_agent_messages_total\{type="hello"\} 1$/m);
+  }, 120_000);
 
   it.skipIf(!existsSync(NODE18))('leaves an app on Node 18 untouched, with one line on stderr', async () => {
     const op = await startOperator(['--standalone', '--data', join(scratch, 'data-18')]);
