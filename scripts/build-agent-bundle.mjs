@@ -3,7 +3,8 @@
 // `node --require DIR/preload.cjs app.js`:
 //   preload.cjs          the --require entry (agent/preload.cjs): checks the runtime, main thread only
 //   agent.cjs            the agent, esbuild-bundled with ws, pino and everything else it imports inlined
-//   native/abi<N>/       the interrupt sampler's addon per Node ABI (agent/native/out/, scripts/build-native.mjs)
+//   native/<platform>/abi<N>/  the interrupt sampler's addon per Node ABI (agent/native/out/, scripts/build-native.mjs),
+//                        under the platform it was built on (linux-x64-glibc here); elsewhere the agent uses V8's sampler
 //   node_modules/        @datadog/pprof (V8's sampler, the fallback) with node-gyp-build and only the
 //                        prebuilds for linux x64/arm64, glibc/musl, Node 20–24; found before any app copy
 //   sonde-bundle.json    manifest: version, ABIs, files and their sizes (also how the agent knows it is bundled)
@@ -64,14 +65,17 @@ if (strays.length > 0) throw new Error(`build-agent-bundle: optional native modu
 
 copyFileSync(join(root, 'agent', 'preload.cjs'), join(out, 'preload.cjs'));
 
-// The interrupt sampler, per ABI.
+// The interrupt sampler, per ABI, under the platform it was built for (agent/sampler/native-addon.ts,
+// platformKey, reads the same key at run time).
+const libc = process.platform !== 'linux' ? '' : process.report.getReport().header.glibcVersionRuntime ? '-glibc' : '-musl';
+const platformKey = `${process.platform}-${process.arch}${libc}`;
 const nativeOut = join(root, 'agent', 'native', 'out');
 const abis = [];
 for (const abi of ABIS) {
   const src = join(nativeOut, `abi${abi}`, 'sonde_sampler.node');
   if (!existsSync(src)) continue;
-  mkdirSync(join(out, 'native', `abi${abi}`), { recursive: true });
-  copyFileSync(src, join(out, 'native', `abi${abi}`, 'sonde_sampler.node'));
+  mkdirSync(join(out, 'native', platformKey, `abi${abi}`), { recursive: true });
+  copyFileSync(src, join(out, 'native', platformKey, `abi${abi}`, 'sonde_sampler.node'));
   abis.push(abi);
 }
 
@@ -110,11 +114,11 @@ function listFiles(dir, base = dir) {
 }
 const files = listFiles(out);
 const bytes = files.reduce((s, f) => s + f.bytes, 0);
-const manifest = { name: 'sonde-agent-bundle', runtime: 'node', version: pkg.version, abis, pprofAbis: ABIS, platforms: PLATFORMS, bytes, files };
+const manifest = { name: 'sonde-agent-bundle', runtime: 'node', version: pkg.version, interruptSampler: { platform: platformKey, abis }, v8Sampler: { platforms: PLATFORMS, libc: ['glibc', 'musl'], abis: ABIS }, bytes, files };
 writeFileSync(join(out, 'sonde-bundle.json'), JSON.stringify(manifest, null, 2) + '\n');
 for (const f of [...files.map((f) => f.path), 'sonde-bundle.json']) chmodSync(join(out, f), 0o644);
 
 rmSync(final, { recursive: true, force: true });
 renameSync(out, final);
 const agentKiB = (statSync(join(final, 'agent.cjs')).size / 1024).toFixed(0);
-console.log(`build-agent-bundle: dist/agent-bundle/node/ (${(bytes / 1024 / 1024).toFixed(1)} MiB in ${files.length + 1} files; agent.cjs ${agentKiB} KiB; interrupt sampler for ABI ${abis.join(', ') || 'none'})`);
+console.log(`build-agent-bundle: dist/agent-bundle/node/ (${(bytes / 1024 / 1024).toFixed(1)} MiB in ${files.length + 1} files; agent.cjs ${agentKiB} KiB; interrupt sampler for ${platformKey} ABI ${abis.join(', ') || 'none'})`);

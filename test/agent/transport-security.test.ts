@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, readAgentConfig } from '../../agent/config.js';
 import { credentialRefusal, isLoopbackHost, parseCaBundle } from '../../agent/connection/transport-security.js';
-import { addonPath, BUNDLE_MANIFEST } from '../../agent/sampler/native-addon.js';
+import { addonPath, BUNDLE_MANIFEST, platformKey } from '../../agent/sampler/native-addon.js';
 import { makeTestPki } from '../harness/test-ca.js';
 
 const pki = makeTestPki();
@@ -81,19 +81,26 @@ describe('SONDE_URL', () => {
 });
 
 describe('the interrupt sampler addon inside the bundle', () => {
-  it('is the bundle\'s own native/abi<N>/ and never one found above it', () => {
+  it('is the bundle\'s own native/<platform>/abi<N>/ and never one found above it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sonde-bundle-layout-'));
     dirs.push(dir);
     // An app tree above the bundle holding the source layout: must not be picked up.
     mkdirSync(join(dir, 'agent/native/out/abi999'), { recursive: true });
     writeFileSync(join(dir, 'agent/native/out/abi999/sonde_sampler.node'), '');
     const bundle = join(dir, 'volume');
-    mkdirSync(join(bundle, 'native/abi115'), { recursive: true });
-    writeFileSync(join(bundle, 'native/abi115/sonde_sampler.node'), '');
+    mkdirSync(join(bundle, 'native/linux-x64-glibc/abi115'), { recursive: true });
+    writeFileSync(join(bundle, 'native/linux-x64-glibc/abi115/sonde_sampler.node'), '');
     writeFileSync(join(bundle, BUNDLE_MANIFEST), '{}');
-    expect(addonPath('115', bundle)).toBe(join(bundle, 'native/abi115/sonde_sampler.node'));
-    expect(addonPath('999', bundle)).toBeUndefined();
+    expect(addonPath('115', bundle, 'linux-x64-glibc')).toBe(join(bundle, 'native/linux-x64-glibc/abi115/sonde_sampler.node'));
+    expect(addonPath('999', bundle, 'linux-x64-glibc')).toBeUndefined();
+    // Another platform or C library (arm64, Alpine's musl): none here, so V8's sampler.
+    expect(addonPath('115', bundle, 'linux-x64-musl')).toBeUndefined();
+    expect(addonPath('115', bundle, 'linux-arm64-glibc')).toBeUndefined();
     // Without the manifest (the source tree, dist/), the search goes up as before.
     expect(addonPath('999', join(dir, 'x'))).toBe(join(dir, 'agent/native/out/abi999/sonde_sampler.node'));
+  });
+
+  it('names this process\'s platform and C library from what it has mapped', () => {
+    expect(platformKey()).toBe(`linux-${process.arch}-${/ld-musl-/.test(readFileSync('/proc/self/maps', 'utf8')) ? 'musl' : 'glibc'}`);
   });
 });

@@ -67,7 +67,7 @@ describe.skipIf(missing)('sonde agent-bundle', () => {
       expect(statSync(join(dir, f.path)).mode & 0o777, f.path).toBe(0o644);
     }
     expect(statSync(join(dir, 'native')).mode & 0o777).toBe(0o755);
-    for (const f of ['preload.cjs', 'agent.cjs', 'native/abi115/sonde_sampler.node', 'node_modules/@datadog/pprof/out/src/time-profiler-bindings.js', 'node_modules/node-gyp-build/index.js']) expect(manifest.files.map((m) => m.path)).toContain(f);
+    for (const f of ['preload.cjs', 'agent.cjs', `native/linux-${process.arch}-glibc/abi115/sonde_sampler.node`, 'node_modules/@datadog/pprof/out/src/time-profiler-bindings.js', 'node_modules/node-gyp-build/index.js']) expect(manifest.files.map((m) => m.path)).toContain(f);
   });
 
   it('says the python bundle is not built when it is not', () => {

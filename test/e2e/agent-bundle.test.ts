@@ -30,6 +30,8 @@ import {
 const run = promisify(execFile);
 const BUNDLE = join(ROOT, 'dist/agent-bundle/node');
 const NODE18 = join(ROOT, 'node_modules/node18/bin/node');
+/** The platform folder of the bundle's interrupt sampler on this machine (a glibc Linux). */
+const KEY = `linux-${process.arch}-glibc`;
 const missing = missingBuild() ?? (existsSync(join(BUNDLE, 'preload.cjs')) ? undefined : `${BUNDLE} is missing: run \`npm run build\` first`);
 /** Iterations of the hot loop per request: ~10-25 ms, several 5 ms samples per request. */
 const HOT_WORK = 3_000_000;
@@ -176,7 +178,7 @@ describe.skipIf(missing)('the agent bundle, copied by `sonde agent-bundle` and p
     for (const v of versions) expect(agents.get(`clean-node${v}`)?.runtimeVersion).toMatch(new RegExp(`^v?${v}\\.`));
     // Each took its samples with the bundle's interrupt sampler for its ABI, and loaded no other addon.
     const abi = { '20': '115', '22': '127', '24': '137' };
-    running.forEach((a, i) => expect(nativeLibraries(a.proc)).toEqual([`${volume}/native/abi${abi[versions[i]!]}/sonde_sampler.node`]));
+    running.forEach((a, i) => expect(nativeLibraries(a.proc)).toEqual([`${volume}/native/${KEY}/abi${abi[versions[i]!]}/sonde_sampler.node`]));
     for (const a of running) expect(a.proc.out).not.toMatch(/sonde agent/);
   }, 180_000);
 
@@ -200,8 +202,8 @@ describe.skipIf(missing)('the agent bundle, copied by `sonde agent-bundle` and p
     // @datadog/pprof prebuild), the others the bundle's interrupt sampler for their ABI.
     const [p20, p22, p24] = running.map((a) => nativeLibraries(a.proc));
     expect(p22).toEqual([expect.stringMatching(new RegExp(`^${volume}/node_modules/@datadog/pprof/prebuilds/linux-${process.arch}/dd_pprof\\.node\\.abi127\\.node$`))]);
-    expect(p20).toEqual([`${volume}/native/abi115/sonde_sampler.node`]);
-    expect(p24).toEqual([`${volume}/native/abi137/sonde_sampler.node`]);
+    expect(p20).toEqual([`${volume}/native/${KEY}/abi115/sonde_sampler.node`]);
+    expect(p24).toEqual([`${volume}/native/${KEY}/abi137/sonde_sampler.node`]);
   }, 180_000);
 
   it('starts one agent when an app is given both the bundle (--require) and the dist/ entry (--import)', async () => {
