@@ -225,6 +225,26 @@ describe.skipIf(missing)('the agent bundle, copied by `sonde agent-bundle` and p
     expect(await (await fetch(`${op.url}/metrics`)).text()).toMatch(/^sonde_agent_messages_total\{type="hello"\} 1$/m);
   }, 120_000);
 
+  it('never throws into the app: a bad variable, or a damaged bundle, is one line on stderr and the app serves', async () => {
+    const damaged = join(scratch, 'damaged');
+    const copied = await run(process.execPath, [CLI, 'agent-bundle', damaged]);
+    expect(copied.stdout).toContain('copied the node agent');
+    writeFileSync(join(damaged, 'agent.cjs'), 'throw new Error("damaged bundle");\n');
+    const cases: [NodeJS.ProcessEnv, RegExp][] = [
+      [{ SONDE_LOG_LEVEL: 'loud' }, /^sonde agent: not started: SONDE_LOG_LEVEL must be one of/],
+      [{ SONDE_URL: 'ws://sonde.sonde-system.svc:7070/v1/agents', SONDE_TOKEN_FILE: '/var/run/secrets/sonde/token' }, /^sonde agent: not started: refusing to send the token of SONDE_TOKEN_FILE/],
+      [{ NODE_OPTIONS: `--require ${join(damaged, 'preload.cjs')}` }, /^sonde agent: not started: damaged bundle$/],
+    ];
+    for (const [i, [env, line]] of cases.entries()) {
+      const app = await startBundledApp({ node: NODES['20']!, dir: cleanApp, script: 'app.mjs', pod: `bad-${i}`, env });
+      const res = await fetch(`http://127.0.0.1:${app.port}/work/1`);
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+      expect(app.proc.out.split('\n').filter((l) => /sonde/i.test(l))).toEqual([expect.stringMatching(line)]);
+      await app.proc.stop();
+    }
+  }, 60_000);
+
   it.skipIf(!existsSync(NODE18))('leaves an app on Node 18 untouched, with one line on stderr', async () => {
     const op = await startOperator(['--standalone', '--data', join(scratch, 'data-18')]);
     const app = await startBundledApp({ node: NODE18, dir: cleanApp, script: 'app.mjs', pod: 'old-node18', agentUrl: op.agentUrl, env: { SONDE_LOG_LEVEL: 'info' } });
