@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,7 @@ import tls from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestPki, type TestPki } from '../harness/test-ca.js';
-import { APP, AGENT, eventually, getJson, missingBuild, type OperatorProcess, Proc, ROOT, sleep, startOperator, stopAll } from './processes.js';
+import { APP, AGENT, CLI, eventually, freePort, getJson, missingBuild, type OperatorProcess, Proc, ROOT, sleep, startOperator, stopAll } from './processes.js';
 
 const missing = missingBuild();
 const LIB = pathToFileURL(join(ROOT, 'dist/agent/index.js')).href;
@@ -93,6 +94,48 @@ describe.skipIf(missing)('the agent on wss:// with the operator\'s CA', () => {
       expect(p.running).toBe(true);
       expect(p.out).toMatch(/self[- ]signed certificate|unable to (verify|get local issuer)/);
     }
+  }, 60_000);
+});
+
+describe.skipIf(missing)("the operator's own wss:// port (--tls-cert-dir)", () => {
+  /** GET over HTTPS trusting only `ca`. */
+  function httpsJson<T>(url: string, ca: string): Promise<T> {
+    return new Promise((resolve, reject) => {
+      https
+        .get(url, { ca }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as T) : reject(new Error(`${url}: ${res.statusCode} ${body.slice(0, 200)}`))));
+        })
+        .on('error', reject);
+    });
+  }
+
+  it('is reached by the real agent trusting SONDE_CA_CERT, end to end (HTTPS API, agent welcomed)', async () => {
+    const certs = join(scratch, 'certs');
+    mkdirSync(certs);
+    writeFileSync(join(certs, 'tls.crt'), pki.cert);
+    writeFileSync(join(certs, 'tls.key'), pki.key);
+    writeFileSync(join(certs, 'ca.crt'), pki.caCert);
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, 'operator', '--standalone', '--port', String(port), '--host', '127.0.0.1', '--data', join(scratch, 'data-tls'), '--tls-cert-dir', certs], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, SONDE_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const operator = new Proc(child, 'tls-operator');
+    procs.push(operator);
+    const base = `https://127.0.0.1:${port}`;
+    await eventually(async () => {
+      if (!operator.running) throw new Error(`operator exited: ${operator.out.slice(-2000)}`);
+      return (await httpsJson<unknown>(`${base}/healthz`, pki.caCert).catch(() => undefined)) ? true : undefined;
+    }, 30_000, 'the operator on https');
+    startAgentApp('wss-direct', { SONDE_URL: `wss://127.0.0.1:${port}/v1/agents`, SONDE_CA_CERT: pki.caCert, SONDE_LOG_LEVEL: 'warn' });
+    const agents = await eventually(async () => {
+      const list = await httpsJson<{ items: { pod: { name: string } }[] }>(`${base}/api/v1/agents`, pki.caCert);
+      return list.items.some((a) => a.pod.name === 'wss-direct') ? list : undefined;
+    }, 20_000, 'the agent welcomed over wss://');
+    expect(agents.items.map((a) => a.pod.name)).toEqual(['wss-direct']);
   }, 60_000);
 });
 
