@@ -5,6 +5,7 @@ import { ConfigError } from './config.js';
  * The `sonde` command. Subcommands load lazily so `sonde --help` stays instant.
  *   sonde operator [--standalone] [flags]   the operator (cluster mode unless --standalone)
  *   sonde demo [--once] [--duration D]      standalone operator + sample app + traffic + a session
+ *   sonde agent-bundle [--runtime R] DIR    copy the in-process agent into DIR (the init container's step)
  */
 const HELP = `sonde — profile the next N requests of one type, in the pods you choose
 
@@ -13,6 +14,8 @@ Usage:
   sonde demo [options]                      the standalone demo: operator, sample app, traffic, a session
   sonde sample-app [--port 8080] [--host H]  the demo's sample shop alone (for the cluster tour, examples/)
   sonde sample-traffic --target URL          the demo's request mix against a sample app, until stopped
+  sonde agent-bundle [--runtime node|python] DIR
+                                            copy the in-process agent into DIR (see sonde agent-bundle --help)
   sonde --help | --version
 
 Operator options:
@@ -88,6 +91,10 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
         }
         const { runSampleApp, runSampleTraffic } = await import('./demo/sample-commands.js');
         return await (command === 'sample-app' ? runSampleApp(rest) : runSampleTraffic(rest));
+      }
+      case 'agent-bundle': {
+        const { runAgentBundle } = await import('./agent-bundle/run-agent-bundle.js');
+        return runAgentBundle(rest);
       }
       default:
         process.stderr.write(`sonde: unknown command ${JSON.stringify(command)}\nRun \`sonde --help\` for the commands.\n`);
