@@ -6,6 +6,7 @@ import { ConfigError } from './config.js';
  *   sonde operator [--standalone] [flags]   the operator (cluster mode unless --standalone)
  *   sonde demo [--once] [--duration D]      standalone operator + sample app + traffic + a session
  *   sonde agent-bundle [--runtime R] DIR    copy the in-process agent into DIR (the init container's step)
+ *   sonde sample-app | sample-traffic        the demo shop and its traffic alone (the cluster tour, examples/)
  */
 const HELP = `sonde — profile the next N requests of one type, in the pods you choose
 
