@@ -122,8 +122,14 @@ export class AgentLink {
       catalogue: this.o.catalogue.snapshot().slice(0, PROTOCOL_LIMITS.maxCatalogueEntries),
       sessions: [...this.remote.values()].map((r) => ({ session: r.session.id, requests: r.session.reported })),
     };
-    this.socket.send(JSON.stringify(hello));
-    this.catalogueVersionSent = this.o.catalogue.version;
+    let text = JSON.stringify(hello);
+    // The operator takes at most maxHelloBytes before welcome; a catalogue too big for that goes
+    // out as a `catalogue` message once welcomed (the version left unsent makes sendCatalogue do it).
+    if (text.length * 3 > PROTOCOL_LIMITS.maxHelloBytes && Buffer.byteLength(text) > PROTOCOL_LIMITS.maxHelloBytes) {
+      text = JSON.stringify({ ...hello, catalogue: [] });
+      this.catalogueVersionSent = -1;
+    } else this.catalogueVersionSent = this.o.catalogue.version;
+    this.socket.send(text);
   }
 
   private onMessage(text: string): void {
@@ -142,6 +148,7 @@ export class AgentLink {
         this.log.info({ agentId: m.agentId }, 'welcomed');
         this.outbox.drain((t) => this.socket.send(t));
         for (const r of this.remote.values()) r.lastProgress = undefined; // a new operator has heard nothing yet
+        this.sendCatalogue(); // only when hello had to leave it out
         return;
       case 'start':
         return this.startSession(m);
