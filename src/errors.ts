@@ -27,7 +27,7 @@ export const ERRORS = Object.freeze({
   // Limits and storage (bounds): a connection past its budget, a store that cannot write
   SONDE_RATE_LIMITED: { http: 429, ws: 4029, message: 'The agent sent more messages or bytes per second than allowed' },
   SONDE_TOO_MANY_REQUESTS: { http: 429, ws: 4030, message: 'The agent reported more requests for a session than it was asked for' },
-  SONDE_TOO_MANY_CONNECTIONS: { http: 503, ws: 1013, message: 'Too many connections are waiting for authentication; try again later' },
+  SONDE_TOO_MANY_CONNECTIONS: { http: 503, ws: 1013, message: 'Too many connections are open or waiting; try again later' },
   SONDE_STORE_FULL: { http: 507, ws: 1011, message: 'The store cannot write: the disk is full or the database is read-only' },
   // Agent-side
   SONDE_SAMPLER_FAILED: { http: 500, ws: 4500, message: 'The sampler could not start' },

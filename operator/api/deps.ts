@@ -20,6 +20,8 @@ export interface HubCounters {
 /** What the REST API needs of the agent hub: its agents, its counters and its WebSocket upgrade. */
 export interface HubPort {
   agents(): AgentInfo[];
+  /** Optional (added with the limits): the number of connected agents, without copying each one's catalogue. */
+  agentCount?(): number;
   counters(): HubCounters;
   /** Takes over an HTTP upgrade on the agent path. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -45,4 +47,6 @@ export interface ApiDeps {
   bodyLimitBytes?: number;
   /** SSE keep-alive comment interval; default 15 s (tests shorten it). */
   sseHeartbeatMs?: number;
+  /** Open event streams at most; the next one gets 503 until one closes. Default 256. */
+  maxEventStreams?: number;
 }

@@ -16,7 +16,7 @@ export function healthRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const c = deps.hub.counters();
     const body = renderMetrics({
       sessionsByPhase: countPhases(listSessions(deps, {})),
-      agentsConnected: deps.hub.agents().length,
+      agentsConnected: deps.hub.agentCount?.() ?? deps.hub.agents().length,
       messagesByType: c.messagesByType,
       bytesReceived: c.bytesReceived,
       errorsByCode: c.errorsByCode,

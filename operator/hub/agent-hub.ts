@@ -151,6 +151,11 @@ export class AgentHub {
     return this.byPod.size;
   }
 
+  /** The same, for the API's event stream (which polls it): no copy of any agent's record. */
+  agentCount(): number {
+    return this.byPod.size;
+  }
+
   /** Sends `start` and records that the agent may now report on the session. */
   start(agent: AgentConnection, message: StartMessage): boolean {
     agent.sessions.add(message.session);

@@ -37,6 +37,8 @@ export interface StoreOptions {
   retention?: Partial<RetentionOptions>;
   /** Nodes of merged trees kept in memory. Default 4 million (about 150 MB at worst). */
   cacheNodes?: number;
+  /** Merged trees kept in memory, whatever their size. Default 256. */
+  cacheEntries?: number;
   /** Nodes of new request trees held per session before they are folded into its merged tree. Default 200,000. */
   foldNodes?: number;
 }
@@ -118,7 +120,7 @@ export class SqliteStore implements ResultReader {
     this.log = options.log.child({ module: 'store' });
     this.clock = options.clock ?? systemClock;
     this.retention = { ...DEFAULT_RETENTION, ...options.retention };
-    this.cache = new TreeCache(options.cacheNodes ?? 4_000_000);
+    this.cache = new TreeCache(options.cacheNodes ?? 4_000_000, options.cacheEntries ?? 256);
     this.foldNodes = options.foldNodes ?? 200_000;
     if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
     this.db = new Database(options.file);
@@ -400,7 +402,9 @@ export class SqliteStore implements ResultReader {
       else where.push('duration_ms <= ?'), args.push(p50);
     }
     const rows = this.db.prepare(`SELECT seq, tree FROM requests WHERE ${where.join(' AND ')} ORDER BY seq`).all(...args) as { seq: number; tree: Buffer }[];
-    const tree = rows.length ? mergeTrees(rows.map((r) => decodeTree(r.tree))) : emptyTree();
+    // Nothing selected (an unknown request id, a pod with no requests) is not worth an entry.
+    if (rows.length === 0) return emptyTree();
+    const tree = mergeTrees(rows.map((r) => decodeTree(r.tree)));
     this.cache.set(key, { tree, upto: version, requests: rows.length });
     return tree;
   }
@@ -437,6 +441,11 @@ export class SqliteStore implements ResultReader {
   private keep(key: string, entry: CachedTree): CachedTree {
     this.cache.set(key, entry);
     return entry;
+  }
+
+  /** What the merged-tree cache holds now. */
+  cacheStats(): { entries: number; nodes: number } {
+    return this.cache.stats;
   }
 
   // ───────────── hotspots ─────────────
