@@ -126,6 +126,7 @@ export async function startOperator(config: OperatorConfig, options: StartOption
       // The engine lets go of the run first, so a lingering run cannot write the session back.
       purge: (id) => void engine.purge(id),
       bodyLimitBytes: config.bodyLimitBytes,
+      storeHealth: () => store.storeHealth(),
     });
     steps.push({ what: 'HTTP server', close: () => app.close() });
     steps.push({ what: 'agent hub', close: () => hub.close() });

@@ -22,7 +22,7 @@ export interface HubPort {
   agents(): AgentInfo[];
   /** Optional (added with the limits): the number of connected agents, without copying each one's catalogue. */
   agentCount?(): number;
-  counters(): HubCounters;
+  counters(): HubCounters & { pending?: number };
   /** Takes over an HTTP upgrade on the agent path. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
@@ -49,4 +49,6 @@ export interface ApiDeps {
   sseHeartbeatMs?: number;
   /** Open event streams at most; the next one gets 503 until one closes. Default 256. */
   maxEventStreams?: number;
+  /** Optional (added with the store's health): whether the store can write, for `/metrics`. */
+  storeHealth?(): { writable: boolean; failedWrites: number };
 }

@@ -21,6 +21,8 @@ export function healthRoutes(app: FastifyInstance, deps: ApiDeps): void {
       bytesReceived: c.bytesReceived,
       errorsByCode: c.errorsByCode,
       requestsProfiled: c.requestsProfiled,
+      ...(c.pending !== undefined ? { agentsPending: c.pending } : {}),
+      ...(deps.storeHealth ? { store: deps.storeHealth() } : {}),
     });
     return reply.type(METRICS_CONTENT_TYPE).send(body);
   });

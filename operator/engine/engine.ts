@@ -9,6 +9,7 @@ import { type Clock, systemClock } from '../clock.js';
 import type { AgentConnection, AgentReport } from '../hub/agent-connection.js';
 import type { HubListener } from '../hub/agent-hub.js';
 import type { CatalogueSnapshot, SqliteStore } from '../store/sqlite-store.js';
+import { storeCondition } from '../store/store-health.js';
 import type { PodDirectory, SessionEngine, SessionInput } from './contracts.js';
 import {
   type PodRun,
@@ -86,6 +87,7 @@ export class Engine implements SessionEngine, HubListener {
   private readonly catalogueQueue = new Map<string, CatalogueSnapshot>();
   private cancelCatalogueFlush: (() => void) | undefined;
   private readonly stopDirectory: () => void;
+  private readonly stopStoreHealth: () => void;
   private closed = false;
 
   constructor(deps: EngineDeps) {
@@ -106,6 +108,12 @@ export class Engine implements SessionEngine, HubListener {
     this.recover();
     this.hub.setListener(this);
     this.stopDirectory = this.pods.onChange((pod) => this.safely('pod change', () => this.podChanged(pod)));
+    // A store that cannot write shows on every running session (see view()); each transition re-emits them once.
+    const health = this.store as Partial<Pick<SqliteStore, 'onStoreHealth'>>;
+    this.stopStoreHealth =
+      health.onStoreHealth?.(() => {
+        for (const run of this.runs.values()) if (!isTerminal(run.phase)) this.safely('store health', () => this.touch(run, true));
+      }) ?? (() => {});
   }
 
   // ───────────── SessionEngine ─────────────
@@ -192,6 +200,7 @@ export class Engine implements SessionEngine, HubListener {
     if (this.closed) return;
     this.closed = true;
     this.stopDirectory();
+    this.stopStoreHealth();
     for (const run of this.runs.values()) {
       run.cancelDeadline?.();
       if (run.cancelEmit) {
@@ -667,7 +676,11 @@ export class Engine implements SessionEngine, HubListener {
   // ───────────── status ─────────────
 
   private view(run: Run): SessionView {
-    return viewOf(run, this.baseURL);
+    const view = viewOf(run, this.baseURL);
+    const health = (this.store as Partial<Pick<SqliteStore, 'storeHealth'>>).storeHealth?.();
+    const full = health && !isTerminal(run.phase) ? storeCondition(health, run.observedGeneration) : undefined;
+    if (full) view.status.conditions.push(full);
+    return view;
   }
 
   /** Marks the status changed: emitted now when `urgent` or when the last emission is old enough, else soon. */

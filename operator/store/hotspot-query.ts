@@ -19,6 +19,8 @@ export function computeHotspots(
   db: Database.Database,
   filter: HotspotFilter,
   workloadTree: (session: string, workload: string, onlyWorkload: boolean) => CallTree,
+  /** False when the store cannot write: serve the weights already stored rather than fail the read. */
+  refresh = true,
 ): { items: HotspotRow[]; totalUs: number } {
   const by = filter.by === 'total' ? 'total_us' : 'self_us';
   const limit = Math.max(1, Math.min(filter.limit ?? 50, 1000));
@@ -34,7 +36,7 @@ export function computeHotspots(
       const all = workloadsOf.all(s.id).map((r) => r.workload);
       for (const w of all) {
         if (filter.workload !== undefined && w !== filter.workload) continue;
-        if (statsVersion.get(s.id, w)?.version !== s.version) refreshStats(db, s.id, w, s.version, workloadTree(s.id, w, all.length === 1));
+        if (refresh && statsVersion.get(s.id, w)?.version !== s.version) refreshStats(db, s.id, w, s.version, workloadTree(s.id, w, all.length === 1));
         select.run(s.id, w);
       }
     }

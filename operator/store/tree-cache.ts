@@ -39,6 +39,11 @@ export class TreeCache {
     return hit;
   }
 
+  /** The entry without touching its recency (for writers that only persist it). */
+  peek(key: string): CachedTree | undefined {
+    return this.entries.get(key);
+  }
+
   set(key: string, value: CachedTree): void {
     this.delete(key);
     if (value.tree.size > this.maxNodes) return;
