@@ -100,7 +100,8 @@ export function treeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const filter = treeFilter(req.query);
     const view = lookupSession(deps, req.params.id);
     if (!view) throw new SondeError('SONDE_NOT_FOUND', `no session ${JSON.stringify(req.params.id)}`);
-    const tree = deps.reader.tree(view.id, filter);
+    // A split or one request may need thousands of trees merged: off the event loop's critical path.
+    const tree = deps.reader.treeAsync ? await deps.reader.treeAsync(view.id, filter) : deps.reader.tree(view.id, filter);
     if (format === 'json') {
       const body = treeBody(tree, `${view.id}\u0000${JSON.stringify(filter)}`, () => {
         const requests = selectRequests(deps.reader.requests(view.id), filter).length;

@@ -4,8 +4,8 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { SondeError } from '../../src/errors.js';
 import type { CallTree } from '../../src/model/call-tree.js';
-import { emptyTree } from '../../src/model/call-tree-builder.js';
-import { mergeTrees } from '../../src/model/merge.js';
+import { CallTreeBuilder, emptyTree } from '../../src/model/call-tree-builder.js';
+import { addTreeInto, mergeTrees } from '../../src/model/merge.js';
 import { deserializeTree } from '../../src/model/serialized.js';
 import { PROTOCOL_LIMITS, type PodIdentity, type RequestRecord, type RequestTypeStats } from '../../src/protocol/messages.js';
 import { checkedTree } from '../../src/protocol/validate-agent-message.js';
@@ -98,6 +98,11 @@ interface RequestRow {
 }
 
 const TERMINAL: readonly SessionPhase[] = ['Completed', 'Failed'];
+
+/** The cache key of a split or request selection. */
+function selectedKey(sessionId: string, filter: TreeFilter): string {
+  return `${sessionId}\u0000sel\u0000${filter.split ?? ''}\u0000${filter.pod ?? ''}\u0000${filter.requestId ?? ''}`;
+}
 /** Tables with a `session` column: what deleting a session removes. */
 const SESSION_TABLES = ['requests', 'pod_trees', 'frame_stats', 'workload_stats', 'session_trees'] as const;
 
@@ -123,6 +128,8 @@ export class SqliteStore implements ResultReader {
   private readonly folds = new Map<string, Fold>();
   /** Cache keys of merged trees built by reads and not yet on disk: reads never write, writes persist these. */
   private readonly unsaved = new Set<string>();
+  /** Selections being merged in slices (treeAsync), so concurrent asks share one merge. */
+  private readonly merging = new Map<string, { version: number; tree: Promise<CallTree> }>();
   private readonly health: StoreHealth;
   private readonly reserve: SpaceReserve | undefined;
   private readonly stmt;
@@ -427,9 +434,63 @@ export class SqliteStore implements ResultReader {
 
   /** Trees of a filtered set of requests (split, one request), cached in memory only while no request arrives. */
   private selectedTree(sessionId: string, version: number, filter: TreeFilter): CallTree {
-    const key = `${sessionId}\u0000sel\u0000${filter.split ?? ''}\u0000${filter.pod ?? ''}\u0000${filter.requestId ?? ''}`;
+    const key = selectedKey(sessionId, filter);
     const cached = this.cache.get(key);
     if (cached && cached.upto === version) return cached.tree;
+    const { where, args } = this.selection(sessionId, filter);
+    const rows = this.db.prepare(`SELECT seq, tree FROM requests WHERE ${where} ORDER BY seq`).all(...args) as { seq: number; tree: Buffer }[];
+    // Nothing selected (an unknown request id, a pod with no requests) is not worth an entry.
+    if (rows.length === 0) return emptyTree();
+    const tree = mergeTrees(rows.map((r) => decodeTree(r.tree)));
+    this.cache.set(key, { tree, upto: version, requests: rows.length });
+    return tree;
+  }
+
+  /**
+   * `tree()` for the API: the same tree, but a split or request selection that is not cached is merged
+   * in slices of `slice` requests with the event loop free between them. A slow split of a large
+   * session decodes and merges thousands of trees (seconds); done in one go it would stall every
+   * agent, heartbeat and event stream of the operator meanwhile. Concurrent asks for the same
+   * selection share one merge.
+   */
+  async treeAsync(sessionId: string, filter: TreeFilter = {}, slice = 32): Promise<CallTree> {
+    if (filter.requestId === undefined && filter.split === undefined) return this.tree(sessionId, filter);
+    const version = this.stmt.sessionVersion.get(sessionId)?.req_version;
+    if (!version) return emptyTree();
+    const key = selectedKey(sessionId, filter);
+    const cached = this.cache.get(key);
+    if (cached && cached.upto === version) return cached.tree;
+    const running = this.merging.get(key);
+    if (running && running.version === version) return running.tree;
+    const tree = this.mergeInSlices(key, sessionId, version, filter, slice);
+    this.merging.set(key, { version, tree });
+    try {
+      return await tree;
+    } finally {
+      if (this.merging.get(key)?.tree === tree) this.merging.delete(key);
+    }
+  }
+
+  private async mergeInSlices(key: string, sessionId: string, version: number, filter: TreeFilter, slice: number): Promise<CallTree> {
+    const { where, args } = this.selection(sessionId, filter);
+    // Sequence numbers first (small); trees a slice at a time, so no statement stays open across a yield.
+    const seqs = (this.db.prepare(`SELECT seq FROM requests WHERE ${where} AND seq <= ? ORDER BY seq`).all(...args, version) as { seq: number }[]).map((r) => r.seq);
+    if (seqs.length === 0) return emptyTree();
+    const builder = new CallTreeBuilder();
+    for (let i = 0; i < seqs.length; i += slice) {
+      const part = seqs.slice(i, i + slice);
+      const rows = this.db.prepare(`SELECT tree FROM requests WHERE seq IN (${part.map(() => '?').join(',')}) ORDER BY seq`).all(...part) as { tree: Buffer }[];
+      for (const r of rows) addTreeInto(builder, decodeTree(r.tree));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (!this.db.open) throw new SondeError('SONDE_SHUTTING_DOWN', 'the store closed during a merge');
+    }
+    const tree = builder.build();
+    this.cache.set(key, { tree, upto: version, requests: seqs.length });
+    return tree;
+  }
+
+  /** The WHERE clause of a split or request selection (the same rule as `selectRequests` in the API). */
+  private selection(sessionId: string, filter: TreeFilter): { where: string; args: unknown[] } {
     const where = ['session = ?'];
     const args: unknown[] = [sessionId];
     if (filter.pod !== undefined) where.push('pod = ?'), args.push(filter.pod);
@@ -439,12 +500,7 @@ export class SqliteStore implements ResultReader {
       if (filter.split === 'slow') where.push('duration_ms >= ?'), args.push(p90);
       else where.push('duration_ms <= ?'), args.push(p50);
     }
-    const rows = this.db.prepare(`SELECT seq, tree FROM requests WHERE ${where.join(' AND ')} ORDER BY seq`).all(...args) as { seq: number; tree: Buffer }[];
-    // Nothing selected (an unknown request id, a pod with no requests) is not worth an entry.
-    if (rows.length === 0) return emptyTree();
-    const tree = mergeTrees(rows.map((r) => decodeTree(r.tree)));
-    this.cache.set(key, { tree, upto: version, requests: rows.length });
-    return tree;
+    return { where: where.join(' AND '), args };
   }
 
   /** Nearest-rank p50 and p90 of the session's request durations: the slow/typical split's thresholds. */
