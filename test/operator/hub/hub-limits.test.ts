@@ -3,9 +3,11 @@ import { PROTOCOL_LIMITS, type PodIdentity, type RequestTypeStats } from '../../
 import { ManualClock } from '../../../operator/clock.js';
 import type { AgentAuthenticator, AuthResult } from '../../../operator/engine/contracts.js';
 import { DEFAULT_CONNECTION_LIMITS, TokenBucket, requestBudget } from '../../../operator/hub/connection-limits.js';
+import { TokenReviewAuthenticator } from '../../../operator/kube/token-review-authenticator.js';
 import { sharedTokenAuthenticator } from '../../../operator/standalone/shared-token.js';
+import { fakeKubeConfig, FakeKubeApiServer } from '../../fake-kube/index.js';
 import { FakeAgent, fakeRequest } from '../../harness/fake-agent.js';
-import { type HubServer, RecordingListener, pod, podTokenAuthenticator, startHub, tokenFor, until } from './hub-server.js';
+import { type HubServer, RecordingListener, pod, podTokenAuthenticator, silentLog, startHub, tokenFor, until } from './hub-server.js';
 
 const open: HubServer[] = [];
 const agents: FakeAgent[] = [];
@@ -119,6 +121,22 @@ describe('hub limits before welcome', () => {
     expect(h.hub.counters()).toMatchObject({ pending: 0, errorsByCode: { SONDE_UNAUTHENTICATED: 2 } });
     const ok = await raw(h, 'web-3', { token: 'the-right-token' });
     await ok.waitFor((m) => m.type === 'welcome');
+  });
+});
+
+describe('the token at the upgrade, in a cluster', () => {
+  it('an agent with no token is refused with 401 before a socket exists; TokenReview is never asked', async () => {
+    const fake = await FakeKubeApiServer.start();
+    try {
+      const auth = new TokenReviewAuthenticator({ kubeConfig: fakeKubeConfig(fake), log: silentLog });
+      const { h } = await hub({ authenticator: auth });
+      await expect(raw(h, 'web-1', { token: undefined })).rejects.toThrow(/upgrade refused: 401/);
+      await expect(raw(h, 'web-2', { token: 'x'.repeat(9000) })).rejects.toThrow(/upgrade refused: 401/);
+      expect(auth.reviews).toBe(0);
+      expect(h.hub.counters().pending).toBe(0);
+    } finally {
+      await fake.stop();
+    }
   });
 });
 
