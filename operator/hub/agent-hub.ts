@@ -71,6 +71,8 @@ export class AgentHub {
   private readonly labelsOf: AgentHubOptions['labelsOf'];
   private readonly limits: ConnectionLimits;
   private readonly counterSet = new CounterSet();
+  /** Per refusal code: when it was last logged and how many since. */
+  private readonly refusalLog = new Map<string, { at: number; count: number }>();
   private readonly byPod = new Map<string, Link>();
   private readonly byNamespace = new Map<string, Map<string, Link>>();
   /** Sockets not yet open: waiting for hello or for authentication. */
@@ -119,14 +121,31 @@ export class AgentHub {
     const token = bearerToken(req.headers.authorization);
     // Refused before a WebSocket exists: a flood of sockets costs a counter, not a buffer each.
     if (this.pending.size >= this.limits.maxPending) {
-      this.counterSet.error('SONDE_TOO_MANY_CONNECTIONS');
+      this.refused('SONDE_TOO_MANY_CONNECTIONS', req);
       return refuseUpgrade(socket, 503, 'Service Unavailable', 'Retry-After: 5\r\n');
     }
     if (this.auth.precheck && !this.auth.precheck(token)) {
-      this.counterSet.error('SONDE_UNAUTHENTICATED');
+      this.refused('SONDE_UNAUTHENTICATED', req);
       return refuseUpgrade(socket, 401, 'Unauthorized');
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, token));
+  }
+
+  /**
+   * Counts an upgrade refused before any socket exists, and logs it — at most one line per code every
+   * 10 s, with how many were refused since: a flood must not become a flood of log lines.
+   */
+  private refused(code: 'SONDE_TOO_MANY_CONNECTIONS' | 'SONDE_UNAUTHENTICATED', req: IncomingMessage): void {
+    this.counterSet.error(code);
+    const now = this.clock.now();
+    const last = this.refusalLog.get(code) ?? { at: -Infinity, count: 0 };
+    last.count++;
+    if (now - last.at >= 10_000) {
+      this.log.warn({ code, refused: last.count, from: req.socket.remoteAddress }, code === 'SONDE_UNAUTHENTICATED' ? 'refused agent upgrades: missing or wrong token' : 'refused agent upgrades: too many sockets waiting for hello');
+      last.at = now;
+      last.count = 0;
+    }
+    this.refusalLog.set(code, last);
   }
 
   /** Convenience for servers without their own upgrade routing: hands AGENT_PATH upgrades to the hub. */

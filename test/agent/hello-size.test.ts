@@ -5,6 +5,7 @@ import { PROTOCOL_LIMITS } from '../../src/protocol/messages.js';
 import { sharedTokenAuthenticator } from '../../operator/standalone/shared-token.js';
 import { AgentHub } from '../../operator/hub/agent-hub.js';
 import { RecordingListener, silentLog } from '../operator/hub/hub-server.js';
+// @ts-expect-error plain JS fixture shared with the child-process tests
 import { plainApp } from './fixtures/apps.mjs';
 import { get, until } from './helpers/load.js';
 import { closeServer, listen } from './helpers/servers.js';

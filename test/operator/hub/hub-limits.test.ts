@@ -1,4 +1,9 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AgentHub } from '../../../operator/hub/agent-hub.js';
 import { PROTOCOL_LIMITS, type PodIdentity, type RequestTypeStats } from '../../../src/protocol/messages.js';
 import { ManualClock } from '../../../operator/clock.js';
 import type { AgentAuthenticator, AuthResult } from '../../../operator/engine/contracts.js';
@@ -121,6 +126,31 @@ describe('hub limits before welcome', () => {
     expect(h.hub.counters()).toMatchObject({ pending: 0, errorsByCode: { SONDE_UNAUTHENTICATED: 2 } });
     const ok = await raw(h, 'web-3', { token: 'the-right-token' });
     await ok.waitFor((m) => m.type === 'welcome');
+  });
+});
+
+describe('refusals at the upgrade are logged, not flooded', () => {
+  it('50 wrong tokens in a row: 50 counted, one log line', async () => {
+    const lines: { msg?: string; refused?: number }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l));
+        done();
+      },
+    });
+    const hubWithLog = new AgentHub({ authenticator: sharedTokenAuthenticator('the-right-token'), log: pino({ level: 'info' }, sink) });
+    const server = createServer();
+    hubWithLog.attach(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/agents`;
+    try {
+      for (let i = 0; i < 50; i++) await expect(FakeAgent.open({ url, token: 'wrong', pod: pod(`p${i}`) })).rejects.toThrow(/401/);
+      expect(hubWithLog.counters().errorsByCode.SONDE_UNAUTHENTICATED).toBe(50);
+      expect(lines.filter((l) => l.msg?.includes('refused agent upgrades'))).toHaveLength(1);
+    } finally {
+      await hubWithLog.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
 
