@@ -55,9 +55,18 @@ export interface HubServer {
 }
 
 export async function startHub(
-  options: { clock?: Clock; heartbeatMs?: number; helloTimeoutMs?: number; authenticator?: AgentAuthenticator; listener?: HubListener; limits?: Partial<ConnectionLimits> } = {},
+  options: {
+    clock?: Clock;
+    heartbeatMs?: number;
+    helloTimeoutMs?: number;
+    authenticator?: AgentAuthenticator;
+    listener?: HubListener;
+    waitForListener?: boolean;
+    limits?: Partial<ConnectionLimits>;
+  } = {},
 ): Promise<HubServer> {
   const hub = new AgentHub({
+    ...(options.waitForListener ? { waitForListener: true } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     authenticator: options.authenticator ?? podTokenAuthenticator,
     log: silentLog,
