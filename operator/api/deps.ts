@@ -45,6 +45,8 @@ export interface ApiDeps {
   purge?(id: string): void;
   /** Largest accepted request body; default 1 MiB. */
   bodyLimitBytes?: number;
+  /** Serve HTTPS (and WSS) with this certificate; absent: plain HTTP. */
+  https?: { cert: string; key: string };
   /** SSE keep-alive comment interval; default 15 s (tests shorten it). */
   sseHeartbeatMs?: number;
   /** Open event streams at most; the next one gets 503 until one closes. Default 256. */
