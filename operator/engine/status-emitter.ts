@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { SondeError } from '../../src/errors.js';
 import { statusHotspots } from '../../src/model/hotspots.js';
 import type { SessionView } from '../../src/session/types.js';
 import type { Clock } from '../clock.js';
@@ -84,7 +85,9 @@ export class StatusEmitter {
     try {
       this.store.saveSession(view);
     } catch (err) {
-      this.log.error({ err, session: run.id }, 'session status could not be stored');
+      // A full store is logged once by the store itself (and shown as a condition): not per emission.
+      const full = err instanceof SondeError && err.code === 'SONDE_STORE_FULL';
+      this.log[full ? 'debug' : 'error']({ err, session: run.id }, 'session status could not be stored');
     }
     this.announce(view);
   }
