@@ -626,8 +626,8 @@ export class SqliteStore implements ResultReader {
 
   /**
    * Cluster-wide hotspots. The per-workload frame weights they sum are a derived table kept up to date
-   * here; on storage that cannot write, the read serves the weights already stored (possibly a little
-   * stale) instead of failing.
+   * here; on storage that cannot write, missing weights are computed in memory-only temp tables, so
+   * the read answers without writing.
    */
   hotspots(filter: HotspotFilter = {}): { items: HotspotRow[]; totalUs: number } {
     const workloadTree = (session: string, workload: string, only: boolean): CallTree => (only ? this.tree(session) : this.workloadTree(session, workload));
