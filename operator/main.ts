@@ -146,6 +146,7 @@ export async function startOperator(config: OperatorConfig, options: StartOption
       // The engine lets go of the run first, so a lingering run cannot write the session back.
       purge: (id) => void engine.purge(id),
       bodyLimitBytes: config.bodyLimitBytes,
+      storeHealth: () => store.storeHealth(),
       ...(tls ? { https: { cert: tls.tls.current().cert, key: tls.tls.current().key } } : {}),
     });
     if (tls) tls.tls.onChange((m) => (app.server as unknown as TlsServer).setSecureContext({ cert: m.cert, key: m.key }));
