@@ -1,0 +1,207 @@
+"""No code change: when the agent is injected (sitecustomize), the frameworks are patched as they are
+imported, so every request is followed and named by its route. A post-import hook on `sys.meta_path`
+runs our patch right after the framework's module has run; a module already imported is patched at
+once. Each patch is idempotent and guarded: a framework version we do not know is left alone."""
+
+import functools
+import importlib.abc
+import sys
+import threading
+
+from .frames import register_boundary
+from .log import error_once, log
+
+_PATCHED = "__sonde_patched__"
+
+
+def _patch_django_wsgi(module):
+    from .wsgi import SondeWsgiMiddleware
+    cls = module.WSGIHandler
+    original = cls.__call__
+    if getattr(original, _PATCHED, False):
+        return
+
+    @functools.wraps(original)
+    def __call__(self, environ, start_response):
+        mw = self.__dict__.get("_sonde_mw")
+        if mw is None:
+            mw = self.__dict__["_sonde_mw"] = SondeWsgiMiddleware(functools.partial(original, self))
+        return mw(environ, start_response)
+
+    setattr(__call__, _PATCHED, True)
+    cls.__call__ = __call__
+
+
+def _patch_django_asgi(module):
+    from .asgi import SondeAsgiMiddleware
+    cls = module.ASGIHandler
+    original = cls.__call__
+    if getattr(original, _PATCHED, False):
+        return
+
+    async def __call__(self, scope, receive, send):
+        mw = self.__dict__.get("_sonde_mw")
+        if mw is None:
+            mw = self.__dict__["_sonde_mw"] = SondeAsgiMiddleware(functools.partial(original, self))
+        return await mw(scope, receive, send)
+
+    setattr(__call__, _PATCHED, True)
+    cls.__call__ = __call__
+
+
+def _patch_django_base(module):
+    from .django import route_of
+    cls = module.BaseHandler
+    original = getattr(cls, "resolve_request", None)  # Django 3.1+
+    if original is None or getattr(original, _PATCHED, False):
+        return
+
+    @functools.wraps(original)
+    def resolve_request(self, request):
+        match = original(self, request)
+        try:
+            from . import get_agent
+            agent = get_agent()
+            if agent is not None:
+                agent.set_route(route_of(request) or getattr(match, "route", None))
+        except Exception as exc:
+            error_once("django-route", "could not read a Django route", exc)
+        return match
+
+    setattr(resolve_request, _PATCHED, True)
+    cls.resolve_request = resolve_request
+
+
+def _patch_flask(module):
+    from .wsgi import SondeWsgiMiddleware
+    cls = module.Flask
+    original_call = cls.__call__
+    if getattr(original_call, _PATCHED, False):
+        return
+
+    @functools.wraps(original_call)
+    def __call__(self, environ, start_response):
+        mw = self.__dict__.get("_sonde_mw")
+        if mw is None:
+            mw = self.__dict__["_sonde_mw"] = SondeWsgiMiddleware(functools.partial(original_call, self))
+        return mw(environ, start_response)
+
+    original_dispatch = cls.dispatch_request
+
+    @functools.wraps(original_dispatch)
+    def dispatch_request(self, *args, **kwargs):
+        try:
+            from flask import request
+            from . import get_agent
+            agent = get_agent()
+            rule = getattr(request, "url_rule", None)
+            if agent is not None and rule is not None:
+                agent.set_route(rule.rule)
+        except Exception as exc:
+            error_once("flask-route", "could not read a Flask route", exc)
+        return original_dispatch(self, *args, **kwargs)
+
+    setattr(__call__, _PATCHED, True)
+    cls.__call__ = __call__
+    cls.dispatch_request = dispatch_request
+
+
+def _patch_starlette_app(module):
+    from .asgi import SondeAsgiMiddleware
+    cls = module.Starlette
+    original = cls.__call__
+    if getattr(original, _PATCHED, False):
+        return
+
+    async def __call__(self, scope, receive, send):
+        mw = self.__dict__.get("_sonde_mw")
+        if mw is None:
+            mw = self.__dict__["_sonde_mw"] = SondeAsgiMiddleware(functools.partial(original, self))
+        return await mw(scope, receive, send)
+
+    setattr(__call__, _PATCHED, True)
+    cls.__call__ = __call__
+
+
+def _patch_starlette_routing(module):
+    cls = module.Route
+    original = cls.handle
+    if getattr(original, _PATCHED, False):
+        return
+
+    async def handle(self, scope, receive, send):
+        try:
+            from . import get_agent
+            agent = get_agent()
+            if agent is not None:
+                agent.set_route((scope.get("root_path") or "") + self.path)
+        except Exception as exc:
+            error_once("starlette-route", "could not read a Starlette route", exc)
+        return await original(self, scope, receive, send)
+
+    setattr(handle, _PATCHED, True)
+    cls.handle = handle
+
+
+PATCHES = {
+    "django.core.handlers.wsgi": _patch_django_wsgi,
+    "django.core.handlers.asgi": _patch_django_asgi,
+    "django.core.handlers.base": _patch_django_base,
+    "flask.app": _patch_flask,
+    "starlette.applications": _patch_starlette_app,
+    "starlette.routing": _patch_starlette_routing,
+}
+
+
+def _apply(name, module):
+    try:
+        PATCHES[name](module)
+        log.debug("patched %s", name)
+    except Exception as exc:
+        error_once("patch-" + name, "could not patch %s" % name, exc)
+
+
+class _PostImportFinder(importlib.abc.MetaPathFinder):
+    """Finds nothing itself: it asks the other finders, then wraps the loader so the patch runs after the
+    module's own code."""
+
+    def __init__(self):
+        self._busy = threading.local()
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in PATCHES or getattr(self._busy, "name", None) == fullname:
+            return None
+        self._busy.name = fullname
+        try:
+            import importlib.util
+            spec = importlib.util.find_spec(fullname)
+        except Exception:
+            return None
+        finally:
+            self._busy.name = None
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+        exec_module = loader.exec_module
+
+        class Loader(importlib.abc.Loader):
+            def create_module(self, spec):
+                return loader.create_module(spec)
+
+            def exec_module(self, module):
+                exec_module(module)
+                _apply(fullname, module)
+
+        spec.loader = Loader()
+        return spec
+
+
+def install():
+    """Installs the hook (once) and patches what is already imported."""
+    if any(isinstance(f, _PostImportFinder) for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _PostImportFinder())
+    for name in PATCHES:
+        module = sys.modules.get(name)
+        if module is not None:
+            _apply(name, module)
