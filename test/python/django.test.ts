@@ -44,8 +44,10 @@ describe.skipIf(skip)('Python agent: Django (WSGI, threads)', () => {
       const view = await settledSession(op.url, created.id);
       expect(view.status.requestsProfiled).toBeGreaterThanOrEqual(40);
       const tree = await sessionTree(op.url, created.id);
-      const a = attribution(tree, 'alpha', 'beta_hot');
-      expect(a.code).toBeGreaterThan(50);
+      const a = attribution(tree, 'alpha', 'beta_hot', ['alpha', 'beta']);
+      console.info('django attribution', a);
+      expect(a.inViews).toBeGreaterThan(50);
+      expect(a.frameworkShare).toBeLessThan(0.2);
       expect(a.ownShare).toBeGreaterThanOrEqual(0.98);
       expect(a.foreignShare).toBeLessThanOrEqual(0.01);
       // The hot function is there, under the view, with CPU time.
@@ -63,7 +65,7 @@ describe.skipIf(skip)('Python agent: Django (WSGI, threads)', () => {
     const stop = new AbortController();
     const traffic = load(app.port, ['/mixed'], stop.signal, 1, 5);
     try {
-      const created = await createSession(op.url, { name: 'mixed', spec: { selector: { matchLabels: { app: 'django' } }, request: 'GET /mixed', requests: 15, duration: '2m', sampleInterval: '2ms' } });
+      const created = await createSession(op.url, { name: 'mixed', spec: { selector: { matchLabels: { app: 'django' } }, request: 'GET /mixed', requests: 15, duration: '2m', sampleInterval: '10ms' } });
       await eventually(async () => ((await sessionView(op.url, created.id)).status.phase === 'Completed' ? true : undefined), 90_000, 'session Completed');
       stop.abort();
       await traffic;
@@ -80,6 +82,7 @@ describe.skipIf(skip)('Python agent: Django (WSGI, threads)', () => {
         } else if (s.kinds[s.kinds.length - 1] === 'code') cpu += s.cpuUs;
       }
       const share = cpu / (cpu + waiting);
+      console.info('django mixed', { cpu, waiting, waitingUnderView, share });
       expect(share).toBeGreaterThan(0.3);
       expect(share).toBeLessThan(0.7);
       // The wait is shown under the frame that waits (the view's sleep), not as a bare root.

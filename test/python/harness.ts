@@ -107,18 +107,24 @@ export function stacks(tree: CallTree): { names: string[]; kinds: string[]; samp
 }
 
 /**
- * Attribution figures of a tree: of the samples whose stack holds the app's code (not only synthetic
- * frames), the share under `own` and the share in `foreign`.
+ * Attribution figures of a tree. `views` are the fixture's view functions (one per request type). Of the
+ * samples whose stack passes through one of them, `ownShare` is the share under `own`, `foreignShare` the
+ * share in `foreignHot` (the other type's hot function). `frameworkShare` is the share of all code samples
+ * outside every view: the framework's own work for the request (routing, serialising, sending), which is
+ * the request's but no view's.
  */
-export function attribution(tree: CallTree, own: string, foreign: string): { code: number; ownShare: number; foreignShare: number } {
+export function attribution(tree: CallTree, own: string, foreignHot: string, views: string[]): { code: number; inViews: number; ownShare: number; foreignShare: number; frameworkShare: number } {
   let code = 0;
+  let inViews = 0;
   let mine = 0;
   let theirs = 0;
   for (const s of stacks(tree)) {
     if (s.samples === 0 || !s.kinds.includes('code')) continue;
     code += s.samples;
+    if (!s.names.some((n) => views.includes(n))) continue;
+    inViews += s.samples;
     if (s.names.includes(own)) mine += s.samples;
-    if (s.names.includes(foreign)) theirs += s.samples;
+    if (s.names.includes(foreignHot)) theirs += s.samples;
   }
-  return { code, ownShare: code ? mine / code : 0, foreignShare: code ? theirs / code : 0 };
+  return { code, inViews, ownShare: inViews ? mine / inViews : 0, foreignShare: inViews ? theirs / inViews : 0, frameworkShare: code ? (code - inViews) / code : 0 };
 }

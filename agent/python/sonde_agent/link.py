@@ -301,7 +301,7 @@ class Link:
             if getattr(s, "_progress_sent", None) == key:
                 continue
             s._progress_sent = key
-            in_flight = sum(1 for r in list(self.agent.threads.values()) if r.sampled and not r.finished)
+            in_flight = 0  # records are built as requests finish: none is ever on the way
             self._send(ws, {"type": "progress", "session": s.id, "requests": s.taken, "samples": s.samples, "inFlight": in_flight})
 
     def _send_catalogue(self, ws):

@@ -13,7 +13,7 @@ class RequestState:
 
     __slots__ = ("id", "method", "path", "route", "start_wall", "start_perf", "end_perf", "status", "outcome",
                  "sampled", "ident", "cpu", "task", "loop", "stacks", "waiting_samples", "waiting_us",
-                 "blocked_samples", "blocked_us", "last_perf", "last_cpu", "finished")
+                 "blocked_samples", "blocked_us", "last_perf", "last_cpu", "last_stack", "finished")
 
     def __init__(self, method, path):
         self.id = "%d-%d" % (os.getpid(), next(_ids))
@@ -38,12 +38,14 @@ class RequestState:
         self.blocked_us = 0.0
         self.last_perf = self.start_perf
         self.last_cpu = (-1, -1)
+        self.last_stack = None
         self.finished = False
 
-    def add(self, stack, wall_us, cpu_us, runq_us=0.0):
+    def add(self, stack, wall_us, cpu_us, runq_us=0.0, count=1):
         """One tick on the request's own thread: CPU time on `stack`; time runnable but without a CPU as
         held up by other work, the rest (sleeping: I/O, locks, the GIL) as waiting, both under `stack`'s
         leaf. The sample counts where most of the tick went."""
+        self.last_stack = stack
         e = self.stacks.get(stack)
         if e is None:
             e = self.stacks[stack] = [0, 0.0, 0.0, 0, 0.0, 0, 0.0]
@@ -57,11 +59,11 @@ class RequestState:
         e[4] += wait_us
         e[6] += runq_us
         if cpu_us >= wait_us and cpu_us >= runq_us:
-            e[0] += 1
+            e[0] += count
         elif wait_us >= runq_us:
-            e[3] += 1
+            e[3] += count
         else:
-            e[5] += 1
+            e[5] += count
 
     def add_server(self, wall_us):
         """A tick while the server, not the app, had the request (reading it, writing the response): waiting,
