@@ -16,6 +16,7 @@ COPY src ./src
 COPY agent ./agent
 COPY operator ./operator
 COPY ui ./ui
+RUN apt-get update && apt-get install -y --no-install-recommends python3-websocket && rm -rf /var/lib/apt/lists/*
 RUN npm run build && npm prune --omit=dev
 
 # ── runtime: no compilers, no npm cache, a non-root user ──

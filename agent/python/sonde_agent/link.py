@@ -27,6 +27,9 @@ MAX_REQUESTS_PER_MESSAGE = 500
 TARGET_MESSAGE_BYTES = 2 * 1024 * 1024
 MAX_CATALOGUE = 2000
 POLL_S = 0.05
+# Close code of SONDE_REPLACED (src/errors.ts): a newer connection for the same pod replaced this one.
+REPLACED = 4008
+REPLACED_PAUSE_S = 120.0
 
 # Connection states (one at a time; `run` is the only writer).
 IDLE, CONNECTING, HELLO_SENT, WELCOMED, CLOSED = "idle", "connecting", "hello-sent", "welcomed", "closed"
@@ -58,6 +61,7 @@ class Link:
         self._catalogue_sent = -1
         self._heartbeat_s = 30.0
         self.connects = 0
+        self.last_close = None
         self._thread = threading.Thread(target=self._run, name="sonde-link", daemon=True)
         agent.on_session_end = self._on_session_end
 
@@ -114,8 +118,15 @@ class Link:
                 except Exception:
                     pass
             if not self._closed.is_set():
-                self._idle(backoff_delay(attempt))
+                if self.last_close == REPLACED:
+                    # Another process of this pod (a pre-fork worker) holds the pod's one connection; taking
+                    # it back at once would only make the two replace each other in a loop.
+                    error_once("replaced", "another process of this pod is connected to the operator; this one waits (the operator keeps one connection per pod)")
+                    self._idle(REPLACED_PAUSE_S * (0.5 + random.random()))
+                else:
+                    self._idle(backoff_delay(attempt))
                 attempt += 1
+                self.last_close = None
         self.state = CLOSED
 
     def _idle(self, seconds):
@@ -164,6 +175,7 @@ class Link:
                 if opcode == websocket.ABNF.OPCODE_CLOSE:
                     code, reason = _close_reason(frame.data)
                     log.warning("operator closed the connection: %s %s", code, reason)
+                    self.last_close = code
                     return welcomed
                 if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
                     data = frame.data
