@@ -12,7 +12,7 @@ from . import cpu
 from .catalogue import Catalogue
 from .frames import FrameTable
 from .log import error_once, log
-from .request_state import RequestState
+from .request_state import RequestState, reset_pid
 from .routes import PathCache, template_route
 from .sampler import Sampler
 from .session import Session
@@ -286,6 +286,7 @@ class Agent:
             except Exception:
                 pass
         cpu.reset_after_fork()
+        reset_pid()
         self._init_state()
 
     def close(self):

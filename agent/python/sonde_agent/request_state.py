@@ -6,6 +6,12 @@ import os
 import time
 
 _ids = itertools.count(1)
+_pid = [os.getpid()]
+
+
+def reset_pid():
+    """After fork: ids carry the child's pid."""
+    _pid[0] = os.getpid()
 
 
 class RequestState:
@@ -16,7 +22,7 @@ class RequestState:
                  "blocked_samples", "blocked_us", "last_perf", "last_cpu", "last_stack", "finished")
 
     def __init__(self, method, path):
-        self.id = "%d-%d" % (os.getpid(), next(_ids))
+        self.id = "%d-%d" % (_pid[0], next(_ids))
         self.method = method
         self.path = path
         self.route = None

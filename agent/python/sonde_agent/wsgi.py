@@ -15,8 +15,7 @@ class SondeWsgiMiddleware:
         self._agent = agent
 
     def __call__(self, environ, start_response):
-        from . import get_agent
-        agent = self._agent or get_agent()
+        agent = self._agent or _package.get_agent()
         if agent is None or current_request.get() is not None:
             return self.app(environ, start_response)
         req = agent.begin(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO") or "/")
@@ -40,6 +39,9 @@ class SondeWsgiMiddleware:
             raise
         _reset(token)
         return ClosingIterable(result, req, agent)
+
+
+import sonde_agent as _package  # noqa: E402  (the package is loaded by now: this module is part of it)
 
 
 def _reset(token):
