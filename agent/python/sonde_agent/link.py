@@ -300,6 +300,7 @@ class Link:
         with self._lock:
             if self.remote.pop(s.id, None) is None:
                 return
+        log.debug("link thread: %.1f ms of CPU so far", time.thread_time() * 1000)
         m = {"type": "ended", "session": s.id, "reason": s.reason or "stopped", "requests": s.taken, "samples": s.samples}
         if s.error is not None:
             m["error"] = s.error
