@@ -4,12 +4,13 @@ request from the creating context); the sampler charges the loop's stack to the 
 running, and a request's other time to waiting (its task awaits a future) or held up (ready, not running)."""
 
 import asyncio
+import weakref
 
 from .agent import current_request
 from .frames import register_boundary
 from .log import error_once
 
-_factory_loops = set()
+_factory_loops = weakref.WeakSet()
 
 
 class SondeAsgiMiddleware:

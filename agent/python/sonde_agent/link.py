@@ -143,6 +143,8 @@ class Link:
             with open(self.config.token_file, "r") as f:
                 token = f.read().strip()
         if token:
+            if len(token) > 16384 or any(c in token for c in "\r\n\0"):
+                raise ValueError("the token is not a single line of at most 16 KiB")
             headers.append("Authorization: Bearer %s" % token)
         sslopt = {}
         if self.config.url.startswith("wss://"):

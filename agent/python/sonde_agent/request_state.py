@@ -6,6 +6,10 @@ import os
 import time
 
 _ids = itertools.count(1)
+# Distinct stacks one request may hold; beyond, samples go to "(truncated)" (frame id 2 of every
+# FrameTable), so a request that runs for an hour cannot grow without bound.
+MAX_STACKS = 5000
+_TRUNCATED = (2,)
 _pid = [os.getpid()]
 
 
@@ -51,10 +55,14 @@ class RequestState:
         """One tick on the request's own thread: CPU time on `stack`; time runnable but without a CPU as
         held up by other work, the rest (sleeping: I/O, locks, the GIL) as waiting, both under `stack`'s
         leaf. The sample counts where most of the tick went."""
-        self.last_stack = stack
         e = self.stacks.get(stack)
         if e is None:
-            e = self.stacks[stack] = [0, 0.0, 0.0, 0, 0.0, 0, 0.0]
+            if len(self.stacks) >= MAX_STACKS:
+                stack = _TRUNCATED
+                e = self.stacks.get(stack)
+            if e is None:
+                e = self.stacks[stack] = [0, 0.0, 0.0, 0, 0.0, 0, 0.0]
+        self.last_stack = stack
         if cpu_us < 0:
             cpu_us, runq_us = wall_us, 0.0
         cpu_us = min(cpu_us, wall_us)

@@ -226,6 +226,25 @@ class RequestPath(unittest.TestCase):
         self.assertFalse(self.agent._link_started)
 
 
+class Bounds(unittest.TestCase):
+    def test_one_request_holds_a_bounded_number_of_stacks(self):
+        from sonde_agent.request_state import MAX_STACKS, RequestState
+        r = RequestState("GET", "/x")
+        for i in range(MAX_STACKS + 1000):
+            r.add((10, i + 10), 100.0, 100.0)
+        self.assertLessEqual(len(r.stacks), MAX_STACKS + 1)
+        self.assertEqual(r.stacks[(2,)][0], 1000)
+
+    def test_a_token_cannot_inject_headers(self):
+        from sonde_agent.config import read_config
+        from sonde_agent.link import Link
+        agent = Agent()
+        config = read_config({"SONDE_URL": "ws://127.0.0.1:1/v1/agents", "SONDE_TOKEN": "abc\r\nX-Evil: 1"})
+        link = Link(agent, config)
+        with self.assertRaises(ValueError):
+            link._connect()
+
+
 class SessionStates(unittest.TestCase):
     def test_end_is_once(self):
         s = Session("s", "GET /a", 1, 0, 10)
