@@ -53,6 +53,7 @@ class Agent:
         self.catalogue = Catalogue()
         self.table = FrameTable()
         self.paths = PathCache()
+        self._routes = {}
         self.lock = threading.Lock()
         self.sample_lock = threading.Lock()
         self.sessions = ()
@@ -82,7 +83,7 @@ class Agent:
             return None
 
     def _follow(self, req, loop, task):
-        req.sampled = True
+        req.follow()
         if loop is None:
             req.ident = threading.get_ident()
             req.cpu = cpu.reader_for(threading.get_native_id())
@@ -106,7 +107,12 @@ class Agent:
             if req is None:
                 req = current_request.get()
             if req is not None and template and req.route is None:
-                req.route = template_route(str(template))
+                route = self._routes.get(template)
+                if route is None:
+                    route = template_route(str(template))
+                    if len(self._routes) < 5000:
+                        self._routes[template] = route
+                req.route = route
         except Exception as exc:
             error_once("route", "could not read a route", exc)
 
@@ -118,8 +124,9 @@ class Agent:
         if req is None or req.finished:
             return
         try:
-            req.end_perf = time.perf_counter()
+            end = time.perf_counter()
             if req.sampled:
+                req.end_perf = end
                 with self.sample_lock:
                     req.finished = True
                     if req.loop is None:
@@ -133,7 +140,7 @@ class Agent:
             req.finished = True
             type_ = self.type_of(req)
             error = req.outcome != "ok" or (req.status is not None and req.status >= 500)
-            self.catalogue.record(type_, (req.end_perf - req.start_perf) * 1000.0, error)
+            self.catalogue.record(type_, (end - req.start_perf) * 1000.0, error)
             if req.sampled:
                 self._deliver(req, type_)
         except Exception as exc:

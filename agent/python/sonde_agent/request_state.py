@@ -26,16 +26,22 @@ class RequestState:
                  "blocked_samples", "blocked_us", "last_perf", "last_cpu", "last_stack", "finished")
 
     def __init__(self, method, path):
-        self.id = "%d-%d" % (_pid[0], next(_ids))
+        # Only what every request needs: most are never followed, and this runs on each one.
         self.method = method
         self.path = path
         self.route = None
-        self.start_wall = time.time()
         self.start_perf = time.perf_counter()
-        self.end_perf = None
         self.status = None
         self.outcome = "ok"
         self.sampled = False
+        self.finished = False
+
+    def follow(self):
+        """The rest of the state, for a request a session may take."""
+        self.sampled = True
+        self.id = "%d-%d" % (_pid[0], next(_ids))
+        self.start_wall = time.time() - (time.perf_counter() - self.start_perf)
+        self.end_perf = None
         self.ident = None
         self.cpu = None
         self.task = None
@@ -49,7 +55,6 @@ class RequestState:
         self.last_perf = self.start_perf
         self.last_cpu = (-1, -1)
         self.last_stack = None
-        self.finished = False
 
     def add(self, stack, wall_us, cpu_us, runq_us=0.0, count=1):
         """One tick on the request's own thread: CPU time on `stack`; time runnable but without a CPU as

@@ -22,6 +22,8 @@ class Session:
         self.deadline_ms = deadline_ms
         self.interval_ms = interval_ms
         self.started_at = clock()
+        # Requests are compared by the monotonic clock they started on (a wall-clock step cannot move them).
+        self.started_perf = time.perf_counter()
         self.filter = TypeFilter(request)
         self.state = RUNNING
         self.reason = None
@@ -33,11 +35,11 @@ class Session:
 
     def wants(self, req):
         """Whether a request just beginning may end up in this session (cheap: method and path prefix)."""
-        return self.state == RUNNING and req.start_wall >= self.started_at and self.filter.might_match(req.method, req.path)
+        return self.state == RUNNING and req.start_perf >= self.started_perf and self.filter.might_match(req.method, req.path)
 
     def take(self, req, type_, record):
         """Takes a finished request if it is of this session's type; returns True when that ended the session."""
-        if self.state != RUNNING or type_ != self.request or req.start_wall < self.started_at:
+        if self.state != RUNNING or type_ != self.request or not req.sampled or req.start_perf < self.started_perf:
             return False
         self.taken += 1
         self.samples += record["samples"]

@@ -25,7 +25,8 @@ const { values: opt } = parseArgs({
     requests: { type: 'string', default: '2000' },
     warm: { type: 'string', default: '300' },
     concurrency: { type: 'string', default: '8' },
-    modes: { type: 'string', default: 'none,idle,sample10,sample1,cprofile' },
+    // none2 is a second server without the agent: an A/A control, the spread two identical servers show.
+    modes: { type: 'string', default: 'none,none2,idle,sample10,sample1,cprofile' },
   },
 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -92,7 +93,7 @@ async function startOperator(dir) {
 
 async function startServer(mode, label, op) {
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, PYTHONDONTWRITEBYTECODE: '1' };
-  if (mode !== 'none' && mode !== 'cprofile') Object.assign(env, { PYTHONPATH: BUNDLE, SONDE_URL: op.agentUrl, SONDE_LABELS: `bench=${label}`, POD_NAME: label, SONDE_LOG_LEVEL: 'warn' });
+  if (mode !== 'none' && mode !== 'none2' && mode !== 'cprofile') Object.assign(env, { PYTHONPATH: BUNDLE, SONDE_URL: op.agentUrl, SONDE_LABELS: `bench=${label}`, POD_NAME: label, SONDE_LOG_LEVEL: 'warn' });
   if (mode === 'cprofile') env.BENCH_CPROFILE = '1';
   const args = ['-m', 'gunicorn', '-w', '1', '-k', 'gthread', '--threads', '100', '-b', '127.0.0.1:0', '--chdir', HERE, 'bench_app:application'];
   const child = hasTaskset ? spawn('taskset', ['-c', '1', PYTHON, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(PYTHON, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });

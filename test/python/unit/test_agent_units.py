@@ -230,6 +230,7 @@ class Bounds(unittest.TestCase):
     def test_one_request_holds_a_bounded_number_of_stacks(self):
         from sonde_agent.request_state import MAX_STACKS, RequestState
         r = RequestState("GET", "/x")
+        r.follow()
         for i in range(MAX_STACKS + 1000):
             r.add((10, i + 10), 100.0, 100.0)
         self.assertLessEqual(len(r.stacks), MAX_STACKS + 1)
