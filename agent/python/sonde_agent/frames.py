@@ -33,6 +33,7 @@ class FrameTable:
     def __init__(self):
         self.frames = []
         self._by_code = {}
+        self._by_line = {}
         self._lock = threading.Lock()
         self.waiting = self._synthetic(WAITING)
         self.other_work = self._synthetic(OTHER_WORK)
@@ -59,13 +60,15 @@ class FrameTable:
             if depth >= MAX_DEPTH:
                 ids.append(self.truncated)
                 break
-            lines = by_code.get(code)
-            if lines is None:
-                lines = by_code[code] = {}
-            line = f.f_lineno or 0
-            i = lines.get(line)
+            # Keyed by the bytecode offset, which is a field, rather than the line, which CPython 3.10+
+            # computes from the line table on every read; each offset is resolved to its line once.
+            offsets = by_code.get(code)
+            if offsets is None:
+                offsets = by_code[code] = {}
+            lasti = f.f_lasti
+            i = offsets.get(lasti)
             if i is None:
-                i = self._add(code, line, lines)
+                i = offsets[lasti] = self._line_id(code, f.f_lineno or 0)
             ids.append(i)
             f = f.f_back
             depth += 1
@@ -74,12 +77,17 @@ class FrameTable:
             return tuple(ids)
         return None
 
-    def _add(self, code, line, lines):
+    def _line_id(self, code, line):
         with self._lock:
+            lines = self._by_line.get(code)
+            if lines is None:
+                lines = self._by_line[code] = {}
+            i = lines.get(line)
+            if i is not None:
+                return i
             if len(self.frames) >= MAX_FRAMES:
                 return self.truncated
             name = getattr(code, "co_qualname", None) or code.co_name
             self.frames.append((name, code.co_filename, line, KIND_CODE))
-            i = len(self.frames) - 1
-            lines[line] = i
+            i = lines[line] = len(self.frames) - 1
             return i
