@@ -62,6 +62,29 @@ describe.skipIf(skip)('Python agent: FastAPI (ASGI, uvicorn)', () => {
     }
   }, 150_000);
 
+  it('follows a sync endpoint into the worker thread FastAPI runs it on', async () => {
+    const stop = new AbortController();
+    const traffic = load(app.port, ['/sync/{i}', '/beta/{i}'], stop.signal, 4);
+    try {
+      const created = await createSession(op.url, { name: 'sync', spec: { selector: { matchLabels: { app: 'fastapi' } }, request: 'GET /sync/:id', requests: 40, duration: '2m', sampleInterval: '2ms' } });
+      await eventually(async () => ((await sessionView(op.url, created.id)).status.phase === 'Completed' ? true : undefined), 90_000, 'session Completed');
+      stop.abort();
+      await traffic;
+      await settledSession(op.url, created.id);
+      const tree = await sessionTree(op.url, created.id);
+      const a = attribution(tree, 'sync_view', 'beta_hot', ['sync_view', 'beta']);
+      console.info('fastapi sync attribution', a);
+      expect(a.inViews).toBeGreaterThan(30);
+      expect(a.ownShare).toBeGreaterThanOrEqual(0.98);
+      expect(a.foreignShare).toBeLessThanOrEqual(0.01);
+      const hot = stacks(tree).filter((s) => s.names.includes('sync_hot'));
+      expect(hot.reduce((n, s) => n + s.cpuUs, 0)).toBeGreaterThan(0);
+    } finally {
+      stop.abort();
+      await traffic;
+    }
+  }, 150_000);
+
   it('shows a view that sleeps 20 ms and computes 20 ms as about half waiting, half CPU', async () => {
     const stop = new AbortController();
     const traffic = load(app.port, ['/mixed'], stop.signal, 1, 5);

@@ -101,6 +101,42 @@ class Agent:
                 if task is not None:
                     self.tasks[task] = req
 
+    def lend_thread(self, req):
+        """A request served on a loop hands work to a worker thread (a sync endpoint under ASGI): until
+        `return_thread`, the sampler follows it on this thread, as a WSGI request, and not on the loop.
+        Returns a token for `return_thread`, or None when there is nothing to follow."""
+        if req is None or not req.sampled or req.finished or req.loop is None:
+            return None
+        try:
+            reader = cpu.reader_for(threading.get_native_id())
+            with self.sample_lock:
+                if req.ident is not None:
+                    return None  # already lent: nested work stays with the first thread
+                req.ident = threading.get_ident()
+                req.cpu = reader
+                req.last_cpu = reader.read_ns()
+                self.threads[req.ident] = req
+            return req.ident
+        except Exception as exc:
+            error_once("lend", "could not follow a worker thread", exc)
+            return None
+
+    def return_thread(self, req, token):
+        if token is None:
+            return
+        try:
+            with self.sample_lock:
+                if self.threads.get(token) is req:
+                    del self.threads[token]
+                if not req.finished:
+                    req.end_perf = time.perf_counter()
+                    self._charge_tail(req)
+                    req.end_perf = None
+                req.ident = None
+                req.cpu = None
+        except Exception as exc:
+            error_once("return", "could not stop following a worker thread", exc)
+
     def set_route(self, template, req=None):
         """The framework routed the current request: its type is `METHOD template` from now on."""
         try:

@@ -143,7 +143,43 @@ def _patch_starlette_routing(module):
     cls.handle = handle
 
 
+def _patch_anyio_to_thread(module):
+    """Sync endpoints under Starlette/FastAPI run in anyio's worker threads (`run_in_threadpool`): the
+    request is followed onto that thread while it runs there."""
+    from .agent import current_request
+    original = module.run_sync
+    if getattr(original, _PATCHED, False):
+        return
+
+    @functools.wraps(original)
+    async def run_sync(func, *args, **kwargs):
+        req = current_request.get()
+        if req is not None and req.sampled and not req.finished:
+            func = _lent(func, req)
+        return await original(func, *args, **kwargs)
+
+    setattr(run_sync, _PATCHED, True)
+    module.run_sync = run_sync
+
+
+def _lent(func, req):
+    from . import get_agent
+
+    def in_worker_thread(*args):
+        agent = get_agent()
+        token = agent.lend_thread(req) if agent is not None else None
+        try:
+            return func(*args)
+        finally:
+            if token is not None:
+                agent.return_thread(req, token)
+
+    register_boundary(in_worker_thread)
+    return in_worker_thread
+
+
 PATCHES = {
+    "anyio.to_thread": _patch_anyio_to_thread,
     "django.core.handlers.wsgi": _patch_django_wsgi,
     "django.core.handlers.asgi": _patch_django_asgi,
     "django.core.handlers.base": _patch_django_base,

@@ -76,8 +76,8 @@ class Sampler:
                 ls.last_cpu = ns
                 f = frames.get(ls.ident)
                 for req in list(ls.requests):
-                    if req.finished:
-                        continue
+                    if req.finished or req.ident is not None:
+                        continue  # finished, or lent to a worker thread and followed there
                     wall_us = (now - req.last_perf) * 1e6
                     req.last_perf = now
                     if req is owner and f is not None:
