@@ -178,7 +178,44 @@ def _lent(func, req):
     return in_worker_thread
 
 
+def _patch_asgiref(module):
+    """Django's sync views under ASGI run through asgiref's SyncToAsync in an executor thread; the request
+    is found in the context asgiref copied for the call (`func` is that context's `run`) and followed onto
+    the thread while the call runs there."""
+    import contextvars
+
+    from .agent import current_request
+    cls = module.SyncToAsync
+    original = cls.thread_handler
+    if getattr(original, _PATCHED, False):
+        return
+
+    @functools.wraps(original)
+    def thread_handler(self, loop, source_task, exc_info, func, *args, **kwargs):
+        req = token = agent = None
+        try:
+            ctx = getattr(func, "__self__", None)
+            if isinstance(ctx, contextvars.Context):
+                req = ctx.get(current_request)
+            if req is not None and req.sampled and not req.finished:
+                from . import get_agent
+                agent = get_agent()
+                token = agent.lend_thread(req) if agent is not None else None
+        except Exception as exc:
+            error_once("asgiref-lend", "could not follow a sync view's thread", exc)
+        try:
+            return original(self, loop, source_task, exc_info, func, *args, **kwargs)
+        finally:
+            if token is not None:
+                agent.return_thread(req, token)
+
+    setattr(thread_handler, _PATCHED, True)
+    register_boundary(thread_handler)
+    cls.thread_handler = thread_handler
+
+
 PATCHES = {
+    "asgiref.sync": _patch_asgiref,
     "anyio.to_thread": _patch_anyio_to_thread,
     "django.core.handlers.wsgi": _patch_django_wsgi,
     "django.core.handlers.asgi": _patch_django_asgi,
