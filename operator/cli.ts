@@ -23,6 +23,16 @@ Operator options:
   --kubeconfig FILE     cluster: kubeconfig (default: in-cluster, then ~/.kube/config)              [KUBECONFIG]
   --public-url URL      base of result URLs in session status (default http://HOST:PORT)          [SONDE_PUBLIC_URL]
   --log-level LEVEL     fatal|error|warn|info|debug|trace|silent (default info)                   [SONDE_LOG_LEVEL]
+  TLS, admission webhook and injection (cluster; with TLS the main port serves HTTPS and WSS):
+  --operator-namespace NS  where the operator runs        [SONDE_OPERATOR_NAMESPACE, else POD_NAMESPACE]
+  --service-name NAME   the operator's Service: certificate names, agent URL (default sonde)    [SONDE_SERVICE_NAME]
+  --tls-secret NAME     Secret with the operator-made CA and certificate (made on first start)    [SONDE_TLS_SECRET]
+  --tls-cert-dir DIR    tls.crt, tls.key, ca.crt from a mounted Secret (cert-manager)           [SONDE_TLS_CERT_DIR]
+  --webhook-port PORT   HTTPS admission webhook, path /mutate-v1-pod (default 9443)             [SONDE_WEBHOOK_PORT]
+  --webhook-config NAME MutatingWebhookConfiguration whose caBundle is kept (default sonde)   [SONDE_WEBHOOK_CONFIG]
+  --webhook-url URL     out of cluster: register that configuration with this https URL          [SONDE_WEBHOOK_URL]
+  --agent-image IMAGE   image of the injected init container                                     [SONDE_AGENT_IMAGE]
+  --agent-url URL       what injected agents dial (default wss://SERVICE.NS.svc:PORT/v1/agents)     [SONDE_AGENT_URL]
   Agents authenticate in standalone mode with the shared token SONDE_TOKEN (required unless the
   operator listens on loopback); in a cluster with their ServiceAccount token (TokenReview).
 

@@ -1,16 +1,20 @@
 import { createServer } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from './api/server.js';
 import { readVersion } from './api/version.js';
-import { type OperatorConfig, defaultConfig, mergeConfig, parseOperatorFlags, readEnv, validateConfig } from './config.js';
+import { type OperatorConfig, defaultConfig, mergeConfig, parseOperatorFlags, readEnv, tlsConfigured, validateConfig } from './config.js';
+import { systemClock } from './clock.js';
+import type { TlsRuntime } from './webhook/tls-runtime.js';
 import type { AgentAuthenticator, PodDirectory } from './engine/contracts.js';
 import { Engine } from './engine/engine.js';
 import { AgentHub } from './hub/agent-hub.js';
 import { HelloLabelDirectory } from './hub/hello-label-directory.js';
 import type { ClusterMode } from './kube/cluster-mode.js';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { FileSessions } from './standalone/file-sessions.js';
 import { sharedTokenAuthenticator } from './standalone/shared-token.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -39,8 +43,10 @@ export interface StartOptions {
 /** A running operator. */
 export interface RunningOperator {
   readonly config: OperatorConfig;
-  /** `http://host:port`, the UI and API. */
+  /** `http://host:port` (`https://` with TLS), the UI and API. */
   readonly url: string;
+  /** TLS and the admission webhook, when TLS is configured. */
+  readonly tls?: TlsRuntime;
   readonly port: number;
   readonly log: Logger;
   readonly app: FastifyInstance;
@@ -84,17 +90,19 @@ export async function startOperator(config: OperatorConfig, options: StartOption
 
   try {
     const port = config.port === 0 ? await freePort(config.host) : config.port;
-    const url = `http://${urlHost(config.host)}:${port}`;
+    const url = `${tlsConfigured(config) ? 'https' : 'http'}://${urlHost(config.host)}:${port}`;
 
     const store = new SqliteStore({ file: join(config.dataDir, 'sonde.db'), log });
     steps.push({ what: 'store', close: () => store.close() });
 
     let cluster: ClusterMode | undefined;
+    let kubeConfig: KubeConfig | undefined;
     let authenticator: AgentAuthenticator;
     if (config.mode === 'cluster') {
       // Loaded only here: the Kubernetes client is large, and standalone mode never needs it.
       const { createClusterMode, loadKubeConfig } = await import('./kube/cluster-mode.js');
-      cluster = createClusterMode({ kubeConfig: loadKubeConfig(config.kubeconfig), log, ...(config.namespace ? { namespace: config.namespace } : {}) });
+      kubeConfig = loadKubeConfig(config.kubeconfig);
+      cluster = createClusterMode({ kubeConfig, log, ...(config.namespace ? { namespace: config.namespace } : {}) });
       steps.push({ what: 'cluster controller', close: () => cluster!.stop() });
       authenticator = cluster.authenticator;
     } else {
@@ -104,14 +112,24 @@ export async function startOperator(config: OperatorConfig, options: StartOption
     const hub = new AgentHub({
       authenticator,
       log,
+      // Agents wait (503, then a short retry) until the engine has recovered its sessions.
+      waitForListener: true,
       // In a cluster the API shows the pod's real labels, not the ones an agent announced.
       ...(cluster ? { labelsOf: (pod) => cluster.podDirectory.labelsOf(pod) } : {}),
     });
     const podDirectory: PodDirectory = cluster ? cluster.podDirectory : new HelloLabelDirectory(hub);
-    const engine = new Engine({ hub, store, podDirectory, log, baseURL: config.publicUrl ?? url });
+    // In a cluster, recovery waits for the pod informer's first list, so pods are judged on a full cache.
+    const engine = new Engine({ hub, store, podDirectory, log, baseURL: config.publicUrl ?? url, ...(cluster ? { podsSynced: cluster.podsSynced } : {}) });
     // Closed before the store (it flushes into it), after the hub (whose goodbyes it records).
     steps.splice(1, 0, { what: 'engine', close: () => engine.close() });
 
+    // TLS before the HTTP server, which is built with its certificate; loaded only when configured.
+    let tls: TlsRuntime | undefined;
+    if (tlsConfigured(config)) {
+      const { startTlsRuntime } = await import('./webhook/tls-runtime.js');
+      tls = await startTlsRuntime({ config, ...(kubeConfig ? { kubeConfig } : {}), mainPort: port, clock: systemClock, log });
+      steps.push({ what: 'TLS and webhook', close: () => tls!.close() });
+    }
 
     const app = buildServer({
       reader: store,
@@ -126,7 +144,9 @@ export async function startOperator(config: OperatorConfig, options: StartOption
       // The engine lets go of the run first, so a lingering run cannot write the session back.
       purge: (id) => void engine.purge(id),
       bodyLimitBytes: config.bodyLimitBytes,
+      ...(tls ? { https: { cert: tls.tls.current().cert, key: tls.tls.current().key } } : {}),
     });
+    if (tls) tls.tls.onChange((m) => (app.server as unknown as TlsServer).setSecureContext({ cert: m.cert, key: m.key }));
     steps.push({ what: 'HTTP server', close: () => app.close() });
     steps.push({ what: 'agent hub', close: () => hub.close() });
 
@@ -157,6 +177,7 @@ export async function startOperator(config: OperatorConfig, options: StartOption
       port,
       log,
       app,
+      ...(tls ? { tls } : {}),
       close: () => (closing ??= (async () => {
         log.info('operator shutting down');
         await closeAll();

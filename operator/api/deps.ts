@@ -43,6 +43,8 @@ export interface ApiDeps {
   purge?(id: string): void;
   /** Largest accepted request body; default 1 MiB. */
   bodyLimitBytes?: number;
+  /** Serve HTTPS (and WSS) with this certificate; absent: plain HTTP. */
+  https?: { cert: string; key: string };
   /** SSE keep-alive comment interval; default 15 s (tests shorten it). */
   sseHeartbeatMs?: number;
 }

@@ -29,6 +29,10 @@ export interface FakeAgentOptions {
   catalogue?: RequestTypeStats[];
   /** Sessions to claim in hello, as an agent that reconnects after an operator restart does. */
   sessions?: { session: string; requests: number }[];
+  /** Sessions that ended while results for them are still held (hello `ended`, Sonde 0.2). */
+  ended?: string[];
+  /** Announce that batches are kept until acknowledged (hello `acks`, Sonde 0.2). */
+  acks?: boolean;
   pid?: number;
   /** Answer pings (default true). False simulates a hung agent for heartbeat tests. */
   autoPong?: boolean;
@@ -36,6 +40,8 @@ export interface FakeAgentOptions {
   hello?: boolean;
   /** Override the protocol version announced in hello. */
   protocol?: number;
+  /** For `wss://`: the CA (PEM) to trust instead of the system's. */
+  ca?: string;
 }
 
 export interface Closed {
@@ -59,7 +65,7 @@ export class FakeAgent {
     this.options = options;
     const headers: Record<string, string> = {};
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-    this.ws = new WebSocket(options.url, { headers, autoPong: options.autoPong ?? true, perMessageDeflate: false });
+    this.ws = new WebSocket(options.url, { headers, autoPong: options.autoPong ?? true, perMessageDeflate: false, ...(options.ca !== undefined ? { ca: options.ca } : {}) });
     this.ws.on('error', () => {
       /* the close event carries what tests need */
     });
@@ -107,6 +113,8 @@ export class FakeAgent {
       agent: { runtime: 'node', runtimeVersion: process.version, agentVersion: 'fake', pid: o.pid ?? process.pid },
       catalogue: o.catalogue ?? [],
       sessions: o.sessions ?? [],
+      ...(o.ended ? { ended: o.ended } : {}),
+      ...(o.acks ? { acks: true } : {}),
     });
   }
 
