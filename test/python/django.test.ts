@@ -69,7 +69,7 @@ describe.skipIf(skip)('Python agent: Django (WSGI, threads)', () => {
       await eventually(async () => ((await sessionView(op.url, created.id)).status.phase === 'Completed' ? true : undefined), 90_000, 'session Completed');
       stop.abort();
       await traffic;
-      await settledSession(op.url, created.id);
+      const view = await settledSession(op.url, created.id);
       const tree = await sessionTree(op.url, created.id);
       let cpu = 0;
       let waiting = 0;
@@ -85,8 +85,9 @@ describe.skipIf(skip)('Python agent: Django (WSGI, threads)', () => {
       console.info('django mixed', { cpu, waiting, waitingUnderView, share });
       expect(share).toBeGreaterThan(0.3);
       expect(share).toBeLessThan(0.7);
-      // The wait is shown under the frame that waits (the view's sleep), not as a bare root.
-      expect(waitingUnderView / waiting).toBeGreaterThan(0.8);
+      // The wait is shown under the frame that waits: the view's 20 ms sleep is under the view, at least
+      // 15 ms of it per request (the rest of the waiting is the server's, writing the response, at the root).
+      expect(waitingUnderView / view.status.requestsProfiled).toBeGreaterThan(15_000);
     } finally {
       stop.abort();
       await traffic;

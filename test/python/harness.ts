@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CallTree } from '../../src/model/call-tree.js';
@@ -16,11 +16,17 @@ export const PYTHON = '/usr/bin/python3';
 export const BUNDLE = join(ROOT, 'dist/agent-bundle/python');
 export const FIXTURES = join(ROOT, 'test/python/fixtures');
 
-/** A scratch copy of the bundle, as `sonde agent-bundle --runtime python` leaves it in the volume. */
+/**
+ * A scratch directory standing for the injected volume (`/sonde/agent`), filled as the init container
+ * fills it: by `sonde agent-bundle --runtime python DIR` (the agent lands in DIR/python, what PYTHONPATH
+ * names), or, in a build without that command, by copying the bundle to the same place.
+ */
 export function scratchVolume(): { dir: string; pythonPath: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'sonde-py-volume-'));
-  cpSync(BUNDLE, join(dir, 'python'), { recursive: true });
-  return { dir, pythonPath: join(dir, 'python'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const agentDir = join(dir, 'agent');
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist/operator/cli.js'), 'agent-bundle', '--runtime', 'python', agentDir], { encoding: 'utf8' });
+  if (r.status !== 0 || !existsSync(join(agentDir, 'python', 'sitecustomize.py'))) cpSync(BUNDLE, join(agentDir, 'python'), { recursive: true });
+  return { dir, pythonPath: join(agentDir, 'python'), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 const started: Proc[] = [];
@@ -45,7 +51,7 @@ export async function startPythonApp(options: { argv: string[]; agentUrl: string
     SONDE_LOG_LEVEL: 'info',
     ...options.env,
   };
-  const child = spawn(options.argv[0] === 'gunicorn' ? PYTHON : PYTHON, options.argv[0] === 'gunicorn' ? ['-m', 'gunicorn', ...options.argv.slice(1)] : options.argv, {
+  const child = spawn(PYTHON, options.argv[0] === 'gunicorn' ? ['-m', 'gunicorn', ...options.argv.slice(1)] : options.argv, {
     cwd: FIXTURES,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -215,6 +215,7 @@ class Link:
     def _send_hello(self, ws):
         with self._lock:
             sessions = [{"session": r.id, "requests": r.taken} for r in self.remote.values() if r.state == "running"]
+            ended = [r.id for r in self.remote.values() if r.state != "running"][:256]
         hello = {
             "type": "hello",
             "protocol": PROTOCOL_VERSION,
@@ -224,6 +225,9 @@ class Link:
             "catalogue": self.agent.catalogue.snapshot()[:MAX_CATALOGUE],
             "sessions": sessions,
         }
+        if ended:
+            # (Sonde 0.2) Sessions that ended here while their results and `ended` are still to be sent.
+            hello["ended"] = ended
         self._catalogue_sent = self.agent.catalogue.version
         ws.send(json.dumps(hello, separators=(",", ":")))
 
