@@ -5,12 +5,15 @@ import { ConfigError } from './config.js';
  * The `sonde` command. Subcommands load lazily so `sonde --help` stays instant.
  *   sonde operator [--standalone] [flags]   the operator (cluster mode unless --standalone)
  *   sonde demo [--once] [--duration D]      standalone operator + sample app + traffic + a session
+ *   sonde agent-bundle [--runtime R] DIR    copy the in-process agent into DIR (the init container's step)
  */
 const HELP = `sonde — profile the next N requests of one type, in the pods you choose
 
 Usage:
   sonde operator [--standalone] [options]   run the operator
   sonde demo [options]                      the standalone demo: operator, sample app, traffic, a session
+  sonde agent-bundle [--runtime node|python] DIR
+                                            copy the in-process agent into DIR (see sonde agent-bundle --help)
   sonde --help | --version
 
 Operator options:
@@ -77,6 +80,10 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
         }
         const { runDemo } = await import('./demo/run-demo.js');
         return await runDemo(rest, env);
+      }
+      case 'agent-bundle': {
+        const { runAgentBundle } = await import('./agent-bundle/run-agent-bundle.js');
+        return runAgentBundle(rest);
       }
       default:
         process.stderr.write(`sonde: unknown command ${JSON.stringify(command)}\nRun \`sonde --help\` for the commands.\n`);

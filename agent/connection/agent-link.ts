@@ -32,6 +32,8 @@ export interface LinkOptions extends LinkTuning {
   url: string;
   token?: string | undefined;
   tokenFile?: string | undefined;
+  /** PEM certificates to trust on wss:// (the operator's CA); the system's when unset. */
+  ca?: string | undefined;
   pod: PodIdentity;
   labels: Record<string, string>;
   clock: Clock;
@@ -83,6 +85,7 @@ export class AgentLink {
     this.outbox = o.outbox ?? new Outbox();
     this.socket = new ReconnectingSocket({
       url: o.url,
+      ...(o.ca === undefined ? {} : { ca: o.ca }),
       headers: () => this.headers(),
       clock: o.clock,
       log: o.log,
