@@ -40,11 +40,10 @@ def start(env=None, patch=True):
         try:
             from .agent import Agent
             from .config import read_config
-            from .link import Link
             from .log import configure, log
             config = read_config(env)
             configure(config.log_level)
-            _agent = Agent(config, link_factory=lambda agent: Link(agent, agent.config))
+            _agent = Agent(config, link_factory=_make_link)
             if hasattr(os, "register_at_fork"):
                 os.register_at_fork(after_in_child=_after_fork)
             if patch:
@@ -59,6 +58,14 @@ def start(env=None, patch=True):
                 pass
             _agent = None
         return _agent
+
+
+def _make_link(agent):
+    # Imported on the first request, not at start-up: ssl and the WebSocket client cost every Python process
+    # of an injected container tens of milliseconds, and most of them (shells, CLIs, a pre-fork master)
+    # never serve a request.
+    from .link import Link
+    return Link(agent, agent.config)
 
 
 def _after_fork():

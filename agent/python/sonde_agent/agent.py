@@ -14,9 +14,6 @@ from .frames import FrameTable
 from .log import error_once, log
 from .request_state import RequestState, reset_pid
 from .routes import PathCache, template_route
-from .sampler import Sampler
-from .session import Session
-from .tree import build_record
 
 try:
     import contextvars
@@ -203,6 +200,7 @@ class Agent:
                 if s.request != type_:
                     continue
                 if record is None:
+                    from .tree import build_record
                     record = build_record(req, type_, self.table)
                 if s.take(req, type_, record):
                     ended.append(s)
@@ -213,6 +211,8 @@ class Agent:
     # ───────────── the operator's side: called on the link thread ─────────────
 
     def start_session(self, id_, request, limit, deadline_ms, interval_ms):
+        # Imported with the first session: a process that never profiles never loads them.
+        from .session import Session
         interval_ms = min(MAX_INTERVAL_MS, max(MIN_INTERVAL_MS, interval_ms))
         s = Session(id_, request, limit, deadline_ms, interval_ms)
         with self.lock:
@@ -263,6 +263,7 @@ class Agent:
             self.sampler = None
         if want is not None and self.sampler is None:
             try:
+                from .sampler import Sampler
                 self._shorten_switch_interval(want / 1000.0)
                 self.sampler = Sampler(self, want / 1000.0)
                 self.sampler.start()
