@@ -52,6 +52,17 @@ print('{"type":"requests","session":"s","seq":1,"requests":[%s]}' % ",".join(s.p
     }
   }, 60_000);
 
+  it('a bad variable stops only the agent: the injected process runs and says why on stderr', () => {
+    const r = spawnSync(PYTHON, ['-c', 'import sonde_agent; print("app ran", sonde_agent.get_agent())'], {
+      env: { PATH: process.env.PATH, PYTHONPATH: BUNDLE, SONDE_URL: 'http://not-a-websocket', PYTHONDONTWRITEBYTECODE: '1' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('app ran None\n');
+    expect(r.stderr).toMatch(/sonde: the agent did not start: SONDE_URL must be a ws:\/\/ or wss:\/\/ URL/);
+  });
+
   it('classes CPython\'s standard library and site-/dist-packages as libraries, the app as your code', () => {
     expect(isLibraryFile('/usr/lib/python3.11/json/encoder.py')).toBe(true);
     expect(isLibraryFile('/usr/local/lib/python3.9/threading.py')).toBe(true);
