@@ -6,12 +6,15 @@ import { ConfigError } from './config.js';
  *   sonde operator [--standalone] [flags]   the operator (cluster mode unless --standalone)
  *   sonde demo [--once] [--duration D]      standalone operator + sample app + traffic + a session
  *   sonde agent-bundle [--runtime R] DIR    copy the in-process agent into DIR (the init container's step)
+ *   sonde sample-app | sample-traffic        the demo shop and its traffic alone (the cluster tour, examples/)
  */
 const HELP = `sonde — profile the next N requests of one type, in the pods you choose
 
 Usage:
   sonde operator [--standalone] [options]   run the operator
   sonde demo [options]                      the standalone demo: operator, sample app, traffic, a session
+  sonde sample-app [--port 8080] [--host H]  the demo's sample shop alone (for the cluster tour, examples/)
+  sonde sample-traffic --target URL          the demo's request mix against a sample app, until stopped
   sonde agent-bundle [--runtime node|python] DIR
                                             copy the in-process agent into DIR (see sonde agent-bundle --help)
   sonde --help | --version
@@ -80,6 +83,15 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
         }
         const { runDemo } = await import('./demo/run-demo.js');
         return await runDemo(rest, env);
+      }
+      case 'sample-app':
+      case 'sample-traffic': {
+        if (rest.includes('--help') || rest.includes('-h')) {
+          process.stdout.write(HELP + '\n');
+          return 0;
+        }
+        const { runSampleApp, runSampleTraffic } = await import('./demo/sample-commands.js');
+        return await (command === 'sample-app' ? runSampleApp(rest) : runSampleTraffic(rest));
       }
       case 'agent-bundle': {
         const { runAgentBundle } = await import('./agent-bundle/run-agent-bundle.js');

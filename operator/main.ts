@@ -13,6 +13,7 @@ import type { AgentAuthenticator, PodDirectory } from './engine/contracts.js';
 import { Engine } from './engine/engine.js';
 import { AgentHub } from './hub/agent-hub.js';
 import { HelloLabelDirectory } from './hub/hello-label-directory.js';
+import { ensureWritableDataDir } from './data-dir.js';
 import type { ClusterMode } from './kube/cluster-mode.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { FileSessions } from './standalone/file-sessions.js';
@@ -92,6 +93,7 @@ export async function startOperator(config: OperatorConfig, options: StartOption
     const port = config.port === 0 ? await freePort(config.host) : config.port;
     const url = `${tlsConfigured(config) ? 'https' : 'http'}://${urlHost(config.host)}:${port}`;
 
+    ensureWritableDataDir(config.dataDir);
     const store = new SqliteStore({ file: join(config.dataDir, 'sonde.db'), log });
     steps.push({ what: 'store', close: () => store.close() });
 
@@ -144,6 +146,7 @@ export async function startOperator(config: OperatorConfig, options: StartOption
       // The engine lets go of the run first, so a lingering run cannot write the session back.
       purge: (id) => void engine.purge(id),
       bodyLimitBytes: config.bodyLimitBytes,
+      storeHealth: () => store.storeHealth(),
       ...(tls ? { https: { cert: tls.tls.current().cert, key: tls.tls.current().key } } : {}),
     });
     if (tls) tls.tls.onChange((m) => (app.server as unknown as TlsServer).setSecureContext({ cert: m.cert, key: m.key }));

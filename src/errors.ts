@@ -24,6 +24,11 @@ export const ERRORS = Object.freeze({
   SONDE_OUT_OF_ORDER: { http: 400, ws: 4007, message: 'The message refers to a session this agent was not asked to run' },
   SONDE_REPLACED: { http: 409, ws: 4008, message: 'A newer connection for the same pod replaced this one' },
   SONDE_SHUTTING_DOWN: { http: 503, ws: 1001, message: 'The operator is shutting down' },
+  // Limits and storage (bounds): a connection past its budget, a store that cannot write
+  SONDE_RATE_LIMITED: { http: 429, ws: 4029, message: 'The agent sent more messages or bytes per second than allowed' },
+  SONDE_TOO_MANY_REQUESTS: { http: 429, ws: 4030, message: 'The agent reported more requests for a session than it was asked for' },
+  SONDE_TOO_MANY_CONNECTIONS: { http: 503, ws: 1013, message: 'Too many connections are open or waiting; try again later' },
+  SONDE_STORE_FULL: { http: 507, ws: 1011, message: 'The store cannot write: the disk is full or the database is read-only' },
   // Agent-side
   SONDE_SAMPLER_FAILED: { http: 500, ws: 4500, message: 'The sampler could not start' },
   SONDE_INTERNAL: { http: 500, ws: 1011, message: 'Internal error' },

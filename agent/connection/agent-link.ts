@@ -136,8 +136,14 @@ export class AgentLink {
       ended: this.heldSessions(),
       acks: true,
     };
-    this.socket.send(JSON.stringify(hello));
-    this.catalogueVersionSent = this.o.catalogue.version;
+    let text = JSON.stringify(hello);
+    // The operator takes at most maxHelloBytes before welcome; a catalogue too big for that goes
+    // out as a `catalogue` message once welcomed (the version left unsent makes sendCatalogue do it).
+    if (text.length * 3 > PROTOCOL_LIMITS.maxHelloBytes && Buffer.byteLength(text) > PROTOCOL_LIMITS.maxHelloBytes) {
+      text = JSON.stringify({ ...hello, catalogue: [] });
+      this.catalogueVersionSent = -1;
+    } else this.catalogueVersionSent = this.o.catalogue.version;
+    this.socket.send(text);
   }
 
   private onMessage(text: string): void {
@@ -163,6 +169,7 @@ export class AgentLink {
         }
         this.outbox.drain((t) => this.socket.send(t));
         for (const r of this.remote.values()) r.lastProgress = undefined; // a new operator has heard nothing yet
+        this.sendCatalogue(); // only when hello had to leave it out
         return;
       case 'start':
         return this.startSession(m);

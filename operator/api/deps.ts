@@ -20,7 +20,9 @@ export interface HubCounters {
 /** What the REST API needs of the agent hub: its agents, its counters and its WebSocket upgrade. */
 export interface HubPort {
   agents(): AgentInfo[];
-  counters(): HubCounters;
+  /** Optional (added with the limits): the number of connected agents, without copying each one's catalogue. */
+  agentCount?(): number;
+  counters(): HubCounters & { pending?: number };
   /** Takes over an HTTP upgrade on the agent path. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
@@ -47,4 +49,8 @@ export interface ApiDeps {
   https?: { cert: string; key: string };
   /** SSE keep-alive comment interval; default 15 s (tests shorten it). */
   sseHeartbeatMs?: number;
+  /** Open event streams at most; the next one gets 503 until one closes. Default 256. */
+  maxEventStreams?: number;
+  /** Optional (added with the store's health): whether the store can write, for `/metrics`. */
+  storeHealth?(): { writable: boolean; failedWrites: number };
 }

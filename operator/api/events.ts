@@ -1,7 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import { SondeError } from '../../src/errors.js';
 import type { SessionView } from '../../src/session/types.js';
 import type { ApiDeps } from './deps.js';
+import { EVENTS_QUERY } from './query-schemas.js';
 
 interface Client {
   res: ServerResponse;
@@ -11,6 +13,8 @@ interface Client {
 /** A client this far behind is dropped rather than buffered without bound; it reconnects (`retry`). */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const AGENT_POLL_MS = 1000;
+/** Each stream holds a socket and up to MAX_BUFFERED_BYTES; past this many, a new one waits its turn (503). */
+const DEFAULT_MAX_STREAMS = 256;
 
 /**
  * `GET /api/v1/events`: server-sent events. `event: session` carries a SessionView on every status
@@ -21,7 +25,10 @@ const AGENT_POLL_MS = 1000;
 export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const clients = new Set<Client>();
   const log = deps.log;
-  let agentCount = deps.hub.agents().length;
+  const maxStreams = deps.maxEventStreams ?? DEFAULT_MAX_STREAMS;
+  // Polled every second: a count, not agents(), which copies every agent's catalogue.
+  const countAgents = (): number => deps.hub.agentCount?.() ?? deps.hub.agents().length;
+  let agentCount = countAgents();
 
   const send = (client: Client, event: string, data: unknown): void => {
     const res = client.res;
@@ -41,7 +48,7 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   const agentTimer = setInterval(() => {
     if (clients.size === 0) return;
-    const count = deps.hub.agents().length;
+    const count = countAgents();
     if (count === agentCount) return;
     agentCount = count;
     for (const c of clients) send(c, 'agents', { count });
@@ -63,7 +70,12 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
     done();
   });
 
-  app.get<{ Querystring: { namespace?: string } }>('/api/v1/events', (req, reply) => {
+  app.get<{ Querystring: { namespace?: string } }>('/api/v1/events', { schema: { querystring: EVENTS_QUERY } }, (req, reply) => {
+    if (clients.size >= maxStreams) {
+      log.warn({ streams: clients.size }, 'refusing an event stream: too many open');
+      void reply.header('retry-after', '5');
+      throw new SondeError('SONDE_TOO_MANY_CONNECTIONS', `at most ${maxStreams} event streams`);
+    }
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -76,7 +88,7 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const client: Client = { res };
     if (req.query.namespace) client.namespace = req.query.namespace;
     clients.add(client);
-    send(client, 'agents', { count: deps.hub.agents().length });
+    send(client, 'agents', { count: countAgents() });
     const forget = (): void => void clients.delete(client);
     req.raw.on('close', forget);
     res.on('close', forget);

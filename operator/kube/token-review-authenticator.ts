@@ -56,6 +56,11 @@ export class TokenReviewAuthenticator implements AgentAuthenticator {
     this.size = opts.cacheSize ?? 20_000;
   }
 
+  /** At the upgrade: no token (or one far larger than any ServiceAccount JWT) is refused before a socket exists. */
+  precheck(token: string | undefined): boolean {
+    return token !== undefined && token.length > 0 && token.length <= 8192;
+  }
+
   async authenticate(token: string | undefined, claimed: PodIdentity): Promise<AuthResult> {
     if (!token) return { ok: false, code: 'SONDE_UNAUTHENTICATED', message: 'no token: agents in a cluster present their projected ServiceAccount token (audience sonde)' };
     const key = createHash('sha256').update(token).digest('base64url');

@@ -6,3 +6,4 @@ export { ObjectStore, ApiError, type KubeObject, type ResourceType, type StoredE
 export { CRDS, DEFAULT_RESOURCES, EVENTS, MUTATING_WEBHOOK_CONFIGURATIONS, NAMESPACES, PODS, PROFILING_SESSIONS, SECRETS } from './resources.js';
 export { parseFieldSelector, parseLabelSelector } from './selectors.js';
 export { jsonPatch, mergePatch, PatchError } from './patch.js';
+export { apiCallOf, describeCall, type ApiCall } from './api-calls.js';
