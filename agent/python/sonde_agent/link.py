@@ -26,6 +26,8 @@ MAX_OUTBOX = 1000
 MAX_REQUESTS_PER_MESSAGE = 500
 TARGET_MESSAGE_BYTES = 2 * 1024 * 1024
 MAX_CATALOGUE = 2000
+# PROTOCOL_LIMITS.maxHelloBytes (src/protocol/messages.ts): what the operator reads before welcome.
+MAX_HELLO_BYTES = 64 * 1024
 POLL_S = 0.05
 # Close code of SONDE_REPLACED (src/errors.ts): a newer connection for the same pod replaced this one.
 REPLACED = 4008
@@ -228,8 +230,16 @@ class Link:
         if ended:
             # (Sonde 0.2) Sessions that ended here while their results and `ended` are still to be sent.
             hello["ended"] = ended
-        self._catalogue_sent = self.agent.catalogue.version
-        ws.send(json.dumps(hello, separators=(",", ":")))
+        version = self.agent.catalogue.version
+        text = json.dumps(hello, separators=(",", ":"))
+        if len(text.encode("utf-8")) > MAX_HELLO_BYTES:
+            # The operator takes at most 64 KiB before welcome: a bigger catalogue follows as `catalogue`
+            # once welcomed (left unsent, so the next catalogue tick sends it).
+            hello["catalogue"] = []
+            text = json.dumps(hello, separators=(",", ":"))
+            version = -1
+        self._catalogue_sent = version
+        ws.send(text)
 
     def _on_message(self, ws, text):
         """Handles one operator message; True when it was the welcome."""

@@ -246,6 +246,42 @@ class Bounds(unittest.TestCase):
             link._connect()
 
 
+class Hello(unittest.TestCase):
+    def test_a_big_catalogue_waits_for_the_welcome(self):
+        from sonde_agent.config import read_config
+        from sonde_agent.link import MAX_HELLO_BYTES, Link
+        agent = Agent()
+        for i in range(2000):
+            agent.catalogue.record("GET /a-rather-long-route-name-for-the-catalogue/%d/items" % i, 1.0, False)
+        link = Link(agent, read_config({"SONDE_URL": "ws://127.0.0.1:1/v1/agents"}))
+        sent = []
+
+        class FakeSocket:
+            def send(self, text):
+                sent.append(text)
+        link._send_hello(FakeSocket())
+        self.assertLessEqual(len(sent[0].encode()), MAX_HELLO_BYTES)
+        self.assertEqual(json.loads(sent[0])["catalogue"], [])
+        link._send_catalogue(FakeSocket())
+        self.assertEqual(len(json.loads(sent[1])["entries"]), 2000)
+
+    def test_a_small_catalogue_goes_in_the_hello(self):
+        from sonde_agent.config import read_config
+        from sonde_agent.link import Link
+        agent = Agent()
+        agent.catalogue.record("GET /a", 1.0, False)
+        link = Link(agent, read_config({"SONDE_URL": "ws://127.0.0.1:1/v1/agents"}))
+        sent = []
+
+        class FakeSocket:
+            def send(self, text):
+                sent.append(text)
+        link._send_hello(FakeSocket())
+        self.assertEqual(json.loads(sent[0])["catalogue"][0]["type"], "GET /a")
+        link._send_catalogue(FakeSocket())
+        self.assertEqual(len(sent), 1)
+
+
 class SessionStates(unittest.TestCase):
     def test_end_is_once(self):
         s = Session("s", "GET /a", 1, 0, 10)
