@@ -54,6 +54,11 @@ class Link:
         self.catalogue_every_s = catalogue_every_s
         self.flush_every_s = flush_every_s
         self.outbox = collections.deque()
+        # (Sonde 0.2) Every `requests` batch until the operator acknowledges it (or, with an operator that
+        # does not acknowledge, until it was sent), oldest first: (session, seq) -> text.
+        self.unacked = collections.OrderedDict()
+        self.acking = False
+        self._retries = []
         self.dropped = 0
         self.remote = {}
         self.ended = collections.deque()
@@ -196,6 +201,7 @@ class Link:
             if now >= next_flush:
                 next_flush = now + self.flush_every_s
                 self._guard(lambda: self._flush(ws))
+                self._guard(lambda: self._send_retries(ws))
             if now >= next_progress:
                 next_progress = now + self.progress_every_s
                 self._guard(lambda: self._send_progress(ws))
@@ -217,7 +223,12 @@ class Link:
     def _send_hello(self, ws):
         with self._lock:
             sessions = [{"session": r.id, "requests": r.taken} for r in self.remote.values() if r.state == "running"]
-            ended = [r.id for r in self.remote.values() if r.state != "running"][:256]
+            held = [r.id for r in self.remote.values() if r.state != "running"]
+            running = {r.id for r in self.remote.values() if r.state == "running"}
+            for session, _seq in self.unacked:
+                if session not in running and session not in held:
+                    held.append(session)
+            ended = held[:256]
         hello = {
             "type": "hello",
             "protocol": PROTOCOL_VERSION,
@@ -226,6 +237,7 @@ class Link:
             "agent": {"runtime": "python", "runtimeVersion": platform.python_version(), "agentVersion": AGENT_VERSION, "pid": os.getpid()},
             "catalogue": self.agent.catalogue.snapshot()[:MAX_CATALOGUE],
             "sessions": sessions,
+            "acks": True,
         }
         if ended:
             # (Sonde 0.2) Sessions that ended here while their results and `ended` are still to be sent.
@@ -252,7 +264,13 @@ class Link:
         t = m["type"]
         if t == "welcome":
             self._heartbeat_s = max(0.1, m["heartbeatMs"] / 1000.0)
-            log.info("welcomed as %s", m["agentId"])
+            self.acking = m["acks"]
+            log.info("welcomed as %s (acks: %s)", m["agentId"], self.acking)
+            # Held batches first, oldest first, then what the outbox holds (`ended` messages behind them).
+            for key, text in list(self.unacked.items()):
+                ws.send(text)
+                if not self.acking:
+                    self.unacked.pop(key, None)
             while self.outbox:
                 ws.send(self.outbox[0])
                 self.outbox.popleft()
@@ -264,7 +282,25 @@ class Link:
             self.agent.stop_session(m["session"], m["reason"])
         elif t == "error":
             log.warning("operator reported an error: %s %s", m["code"], m["message"])
+        elif t == "ack":
+            key = (m["session"], m["seq"])
+            if m["retryAfterMs"] is None:
+                self.unacked.pop(key, None)
+            else:
+                log.warning("the operator could not store batch %s of %s; sending it again in %d ms", m["seq"], m["session"], m["retryAfterMs"])
+                self._retries.append((time.monotonic() + min(m["retryAfterMs"], 600000) / 1000.0, key))
         return False
+
+    def _send_retries(self, ws):
+        now = time.monotonic()
+        due = [r for r in self._retries if r[0] <= now]
+        if not due:
+            return
+        self._retries = [r for r in self._retries if r[0] > now]
+        for _, key in due:
+            text = self.unacked.get(key)
+            if text is not None:
+                ws.send(text)
 
     def _start(self, ws, m):
         with self._lock:
@@ -310,7 +346,7 @@ class Link:
             batch, pending = pending[:count], pending[count:]
             s.seq += 1
             text = '{"type":"requests","session":%s,"seq":%d,"requests":[%s]}' % (json.dumps(s.id), s.seq, ",".join(batch))
-            self._send_kept(ws, text)
+            self._send_batch(ws, (s.id, s.seq), text)
 
     def _send_ended(self, ws, s):
         with self._lock:
@@ -353,6 +389,18 @@ class Link:
                 self._keep(text)
                 raise
         self._keep(text)
+
+    def _send_batch(self, ws, key, text):
+        """A batch is held until acknowledged (bounded: the oldest go first), and sent now; if the send
+        fails, the next welcome sends it with the others."""
+        self.unacked[key] = text
+        while len(self.unacked) > MAX_OUTBOX:
+            self.unacked.popitem(last=False)
+            self.dropped += 1
+            error_once("unacked-full", "too many unacknowledged batches: oldest results dropped")
+        ws.send(text)
+        if not self.acking:
+            self.unacked.pop(key, None)
 
     def _keep(self, text):
         self.outbox.append(text)

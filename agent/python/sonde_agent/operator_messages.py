@@ -23,7 +23,14 @@ def parse_operator_message(text):
         raise BadMessage("message must be an object")
     t = m.get("type")
     if t == "welcome":
-        return {"type": t, "protocol": _int(m, "protocol"), "agentId": _str(m, "agentId"), "heartbeatMs": _int(m, "heartbeatMs", 1)}
+        return {"type": t, "protocol": _int(m, "protocol"), "agentId": _str(m, "agentId"), "heartbeatMs": _int(m, "heartbeatMs", 1),
+                "acks": m.get("acks") is True}
+    if t == "ack":
+        # (Sonde 0.2) A `requests` batch stored, or, with retryAfterMs, not stored: send it again then.
+        out = {"type": t, "session": _str(m, "session"), "seq": _int(m, "seq", 1), "retryAfterMs": None}
+        if m.get("retryAfterMs") is not None:
+            out["retryAfterMs"] = _num(m, "retryAfterMs")
+        return out
     if t == "start":
         out = {"type": t, "session": _str(m, "session"), "request": _str(m, "request"),
                "maxRequests": _int(m, "maxRequests", 1), "deadline": _num(m, "deadline"),

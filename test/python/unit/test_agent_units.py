@@ -78,6 +78,11 @@ class Config(unittest.TestCase):
 
 
 class OperatorMessages(unittest.TestCase):
+    def test_accepts_acks(self):
+        self.assertEqual(parse_operator_message('{"type":"ack","session":"s","seq":3}')["retryAfterMs"], None)
+        self.assertEqual(parse_operator_message('{"type":"ack","session":"s","seq":3,"retryAfterMs":500}')["retryAfterMs"], 500)
+        self.assertTrue(parse_operator_message('{"type":"welcome","protocol":1,"agentId":"a","heartbeatMs":1000,"acks":true}')["acks"])
+
     def test_accepts_a_start(self):
         m = parse_operator_message(json.dumps({"type": "start", "session": "s", "request": "GET /a", "maxRequests": 5, "deadline": 1e12, "sampleIntervalMs": 10, "extra": 1}))
         self.assertEqual((m["maxRequests"], m["alreadyReported"]), (5, 0))
@@ -93,6 +98,8 @@ class OperatorMessages(unittest.TestCase):
             json.dumps({"type": "start", "session": "s", "request": "x", "maxRequests": True, "deadline": 1, "sampleIntervalMs": 10}),
             json.dumps({"type": "start", "session": "s" * 5000, "request": "x", "maxRequests": 1, "deadline": 1, "sampleIntervalMs": 10}),
             json.dumps({"type": "stop", "session": "s", "reason": "because"}),
+            json.dumps({"type": "ack", "session": "s", "seq": 0}),
+            json.dumps({"type": "ack", "session": "s", "seq": 1, "retryAfterMs": -5}),
             "x" * (8 * 1024 * 1024 + 1),
         ]
         for text in bad:
