@@ -129,13 +129,16 @@ interface StoredRequest {
   cpuUs: number;
 }
 
-/** Runs one session over `apps` to completion under traffic; returns the settled view and the stored requests. */
-async function profile(op: OperatorProcess, running: AppProcess[], name: string, n = 24): Promise<{ done: SessionView; requests: StoredRequest[]; frames: string[] }> {
+/**
+ * Runs one session over `apps` to completion under traffic; returns the settled view and the stored
+ * requests. `perPod` sets the spec's maxRequestsPerPod.
+ */
+async function profile(op: OperatorProcess, running: AppProcess[], name: string, n = 24, perPod?: number): Promise<{ done: SessionView; requests: StoredRequest[]; frames: string[] }> {
   const stop = new AbortController();
   const traffic = drive(running, stop.signal);
   try {
     await waitForAgents(op.url, running.length, WORK_TYPE);
-    const created = await createSession(op.url, { name, spec: { selector: { matchLabels: { app: 'bundle-e2e' } }, request: WORK_TYPE, requests: n, duration: '2m', sampleInterval: '5ms' } });
+    const created = await createSession(op.url, { name, spec: { selector: { matchLabels: { app: 'bundle-e2e' } }, request: WORK_TYPE, requests: n, duration: '2m', sampleInterval: '5ms', ...(perPod === undefined ? {} : { maxRequestsPerPod: perPod }) } });
     await eventually(async () => ((await sessionView(op.url, created.id)).status.phase === 'Completed' ? true : undefined), 60_000, 'session Completed');
     stop.abort();
     await traffic;
@@ -189,9 +192,12 @@ describe.skipIf(missing)('the agent bundle, copied by `sonde agent-bundle` and p
         startBundledApp({ node: NODES[v]!, dir: dirtyApp, script: 'main.mjs', pod: `dirty-node${v}`, agentUrl: op.agentUrl, hot: 'beta', ...(v === '22' ? { env: { SONDE_SAMPLER: 'v8' } } : {}) }),
       ),
     );
-    // 60: V8's sampler skips the requests of its first 500 ms (its warm-up), so its pod needs a larger share.
-    const { done, requests, frames } = await profile(op, running, 'dirty', 60);
+    // V8's sampler skips the requests of its first 500 ms (its warm-up), and the two interrupt-sampler
+    // pods can take any shared N between them in less than that. Capped at a third of N each, they
+    // cannot: the session completes only once the V8 pod has reported its share.
+    const { done, requests, frames } = await profile(op, running, 'dirty', 30, 10);
     expect(done.status.pods.map((p) => p.name).sort()).toEqual(['dirty-node20', 'dirty-node22', 'dirty-node24']);
+    for (const v of versions) expect(requests.filter((r) => r.pod === `dirty-node${v}`), `requests of dirty-node${v}`).toHaveLength(10);
     for (const v of versions) expect(requests.filter((r) => r.pod === `dirty-node${v}`).reduce((n, r) => n + r.samples, 0), `samples of dirty-node${v}`).toBeGreaterThan(0);
     expect(frames).toContain('betaHotLoop');
     // The app still gets its own ws; nothing of the app's broken copies was loaded by the agent.
