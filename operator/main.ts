@@ -3,7 +3,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { buildServer } from './api/server.js';
+import { noAuth } from './auth/access-resolver.js';
+import { buildAccessResolver } from './auth/build-access.js';
+import { hostPolicy } from './auth/host-check.js';
 import { readVersion } from './api/version.js';
 import { type OperatorConfig, defaultConfig, mergeConfig, parseOperatorFlags, readEnv, validateConfig } from './config.js';
 import type { AgentAuthenticator, PodDirectory } from './engine/contracts.js';
@@ -42,6 +46,8 @@ export interface RunningOperator {
   /** `http://host:port`, the UI and API. */
   readonly url: string;
   readonly port: number;
+  /** `http://127.0.0.1:PORT` of the `--local-port` listener, when there is one. */
+  readonly localUrl?: string;
   readonly log: Logger;
   readonly app: FastifyInstance;
   /** Closes agents (1001), the HTTP server, the controller, the engine and the store, in that order. */
@@ -91,10 +97,12 @@ export async function startOperator(config: OperatorConfig, options: StartOption
 
     let cluster: ClusterMode | undefined;
     let authenticator: AgentAuthenticator;
+    let kubeConfig: KubeConfig | undefined;
     if (config.mode === 'cluster') {
       // Loaded only here: the Kubernetes client is large, and standalone mode never needs it.
       const { createClusterMode, loadKubeConfig } = await import('./kube/cluster-mode.js');
-      cluster = createClusterMode({ kubeConfig: loadKubeConfig(config.kubeconfig), log, ...(config.namespace ? { namespace: config.namespace } : {}) });
+      kubeConfig = loadKubeConfig(config.kubeconfig);
+      cluster = createClusterMode({ kubeConfig, log, ...(config.namespace ? { namespace: config.namespace } : {}) });
       steps.push({ what: 'cluster controller', close: () => cluster!.stop() });
       authenticator = cluster.authenticator;
     } else {
@@ -113,6 +121,13 @@ export async function startOperator(config: OperatorConfig, options: StartOption
     steps.splice(1, 0, { what: 'engine', close: () => engine.close() });
 
 
+    // Who may use the API: decided per request at the edge from the caller's credentials (docs/SECURITY.md).
+    const access = buildAccessResolver(config, {
+      ...(kubeConfig ? { kubeConfig } : {}),
+      log,
+      knownNamespaces: () => [...store.listSessions({}).map((s) => s.namespace), ...engine.list().map((s) => s.namespace), ...hub.agents().map((a) => a.pod.namespace)],
+    });
+    const hosts = hostPolicy({ host: config.host, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
     const app = buildServer({
       reader: store,
       engine,
@@ -126,8 +141,33 @@ export async function startOperator(config: OperatorConfig, options: StartOption
       // The engine lets go of the run first, so a lingering run cannot write the session back.
       purge: (id) => void engine.purge(id),
       bodyLimitBytes: config.bodyLimitBytes,
+      access,
+      hosts,
     });
     steps.push({ what: 'HTTP server', close: () => app.close() });
+    // `--local-port`: the UI and API without credentials on 127.0.0.1 only, for `kubectl port-forward`
+    // (whose own RBAC, pods/portforward in the operator's namespace, is the authorisation). No agents.
+    let local: FastifyInstance | undefined;
+    if (config.localPort !== undefined) {
+      local = buildServer({
+        reader: store,
+        engine,
+        hub,
+        mode: config.mode,
+        ready: () => store.db.open && (cluster ? cluster.ready() : true),
+        log: log.child({ listener: 'local' }),
+        uiDir: config.uiDir,
+        version: readVersion(),
+        ...(config.namespace ? { namespace: config.namespace } : {}),
+        purge: (id) => void engine.purge(id),
+        bodyLimitBytes: config.bodyLimitBytes,
+        access: noAuth(config.mode === 'standalone', 'port-forward'),
+        hosts: hostPolicy({ host: '127.0.0.1' }),
+        agents: false,
+      });
+      const l = local;
+      steps.push({ what: 'local HTTP server', close: () => l.close() });
+    }
     steps.push({ what: 'agent hub', close: () => hub.close() });
 
     if (config.mode === 'standalone' && config.sessionsPath) {
@@ -137,6 +177,7 @@ export async function startOperator(config: OperatorConfig, options: StartOption
     }
 
     await app.listen({ port, host: config.host });
+    if (local) await local.listen({ port: config.localPort!, host: '127.0.0.1' });
     let closing: Promise<void> | undefined;
     if (cluster) {
       // Sessions are reconciled once the pod informer has listed, so a selector never meets an empty
@@ -149,12 +190,13 @@ export async function startOperator(config: OperatorConfig, options: StartOption
         (err: unknown) => log.error({ err }, 'the pod informer failed to start'),
       );
     }
-    log.info({ url, mode: config.mode, dataDir: config.dataDir, namespace: config.namespace, sessions: config.sessionsPath }, 'operator listening');
+    log.info({ url, auth: access.mode, localPort: local ? (local.server.address() as { port: number }).port : undefined, mode: config.mode, dataDir: config.dataDir, namespace: config.namespace, sessions: config.sessionsPath }, 'operator listening');
 
     const running: RunningOperator = {
       config,
       url,
       port,
+      ...(local ? { localUrl: `http://127.0.0.1:${(local.server.address() as { port: number }).port}` } : {}),
       log,
       app,
       close: () => (closing ??= (async () => {

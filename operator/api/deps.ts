@@ -4,6 +4,9 @@ import type { Logger } from 'pino';
 import type { SessionEngine } from '../engine/contracts.js';
 import type { AgentInfo, ResultReader } from '../store/contracts.js';
 import type { OperatorMode } from '../config.js';
+import type { AccessResolver } from '../auth/access-resolver.js';
+import type { HostPolicy } from '../auth/host-check.js';
+import type { Clock } from '../clock.js';
 
 /** Counters the agent hub keeps for `/metrics`. */
 export interface HubCounters {
@@ -45,4 +48,12 @@ export interface ApiDeps {
   bodyLimitBytes?: number;
   /** SSE keep-alive comment interval; default 15 s (tests shorten it). */
   sseHeartbeatMs?: number;
+  /** Who may use the API (`--auth`); default: everyone, with writes in standalone (tests, the local port). */
+  access?: AccessResolver;
+  /** Host names answered (DNS rebinding); default: IP literals, localhost and cluster-internal names. */
+  hosts?: HostPolicy;
+  /** False on the `--local-port` listener: no agent upgrades there. Default true. */
+  agents?: boolean;
+  /** Ends event streams when their credential expires; default the system clock. */
+  clock?: Clock;
 }

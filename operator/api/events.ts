@@ -1,11 +1,18 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { SessionView } from '../../src/session/types.js';
+import { type Access, canRead } from '../auth/access.js';
+import { systemClock } from '../clock.js';
 import type { ApiDeps } from './deps.js';
 
 interface Client {
   res: ServerResponse;
   namespace?: string;
+  /** What this client may see, decided when it connected; the stream ends when its credential expires. */
+  access: Access;
+  /** The last agent count sent (of the agents it may see). */
+  agents: number;
+  cancelExpiry?: () => void;
 }
 
 /** A client this far behind is dropped rather than buffered without bound; it reconnects (`retry`). */
@@ -21,7 +28,9 @@ const AGENT_POLL_MS = 1000;
 export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const clients = new Set<Client>();
   const log = deps.log;
-  let agentCount = deps.hub.agents().length;
+  const clock = deps.clock ?? systemClock;
+  /** Agents a client may see (and, if it asked for one, in its namespace). */
+  const visibleAgents = (c: Client, all = deps.hub.agents()): number => all.filter((a) => canRead(c.access, a.pod.namespace) && (!c.namespace || c.namespace === a.pod.namespace)).length;
 
   const send = (client: Client, event: string, data: unknown): void => {
     const res = client.res;
@@ -36,15 +45,18 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
   };
 
   const unsubscribe = deps.engine.onStatus((view: SessionView) => {
-    for (const c of clients) if (!c.namespace || c.namespace === view.namespace) send(c, 'session', view);
+    for (const c of clients) if ((!c.namespace || c.namespace === view.namespace) && canRead(c.access, view.namespace)) send(c, 'session', view);
   });
 
   const agentTimer = setInterval(() => {
     if (clients.size === 0) return;
-    const count = deps.hub.agents().length;
-    if (count === agentCount) return;
-    agentCount = count;
-    for (const c of clients) send(c, 'agents', { count });
+    const all = deps.hub.agents();
+    for (const c of clients) {
+      const count = visibleAgents(c, all);
+      if (count === c.agents) continue;
+      c.agents = count;
+      send(c, 'agents', { count });
+    }
   }, AGENT_POLL_MS);
   agentTimer.unref();
 
@@ -73,11 +85,18 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
       'x-accel-buffering': 'no',
     });
     res.write('retry: 3000\n\n');
-    const client: Client = { res };
+    const client: Client = { res, access: req.access, agents: 0 };
     if (req.query.namespace) client.namespace = req.query.namespace;
     clients.add(client);
-    send(client, 'agents', { count: deps.hub.agents().length });
-    const forget = (): void => void clients.delete(client);
+    client.agents = visibleAgents(client);
+    send(client, 'agents', { count: client.agents });
+    // A stream lives no longer than the token that opened it: the client reconnects with a fresh one.
+    const expiresAt = req.access.expiresAt;
+    if (expiresAt !== undefined) client.cancelExpiry = clock.schedule(expiresAt - clock.now(), () => res.end());
+    const forget = (): void => {
+      client.cancelExpiry?.();
+      clients.delete(client);
+    };
     req.raw.on('close', forget);
     res.on('close', forget);
     res.on('error', forget);
