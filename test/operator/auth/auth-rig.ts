@@ -38,7 +38,7 @@ export interface AuthRig {
   close(): Promise<void>;
 }
 
-export async function startAuthRig(): Promise<AuthRig> {
+export async function startAuthRig(options: { uiDir?: string } = {}): Promise<AuthRig> {
   const dir = mkdtempSync(join(tmpdir(), 'sonde-auth-'));
   const fake = await FakeKubeApiServer.start();
   const kc = fakeKubeConfig(fake);
@@ -53,7 +53,7 @@ export async function startAuthRig(): Promise<AuthRig> {
     knownNamespaces: () => [...store.listSessions({}).map((s) => s.namespace), ...engine.list().map((s) => s.namespace), ...hub.agents().map((a) => a.pod.namespace)],
     log,
   });
-  const app = buildServer({ reader: store, engine, hub, mode: 'cluster', ready: () => true, log, uiDir: join(dir, 'no-ui'), version: '1.0.0', access, hosts: hostPolicy({ host: '127.0.0.1' }), sseHeartbeatMs: 200 });
+  const app = buildServer({ reader: store, engine, hub, mode: 'cluster', ready: () => true, log, uiDir: options.uiDir ?? join(dir, 'no-ui'), version: '1.0.0', access, hosts: hostPolicy({ host: '127.0.0.1' }), sseHeartbeatMs: 200 });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   const agents: FakeAgent[] = [];
