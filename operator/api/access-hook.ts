@@ -14,11 +14,13 @@ declare module 'fastify' {
 /** What a request without credentials may see: nothing (health, info and the UI's files need no Access). */
 const NOTHING: Access = Object.freeze({ user: 'anonymous', namespaces: new Set<string>(), write: false });
 
-/** Paths anyone who passed the Host/Origin checks may fetch: probes, the UI's static files, `/api/v1/info`. */
-function isPublic(path: string): boolean {
-  if (path === '/healthz' || path === '/readyz' || path === '/api/v1/info') return true;
-  return !(path === '/metrics' || path === '/api' || path.startsWith('/api/'));
-}
+/**
+ * Routes anyone who passed the Host/Origin checks may use: probes, `/api/v1/info` and the UI's static
+ * files (which refuse `api/…` paths themselves). Judged by the route the router matched, never by the
+ * raw URL: `/%61pi/v1/sessions` routes to `/api/v1/sessions` and must be guarded like it. Every other
+ * route needs credentials (fail closed); no route at all is a 404 that shows nothing.
+ */
+const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/api/v1/info', '/', '/*']);
 
 /**
  * The edge of the REST API: every request must name one of our hosts (DNS rebinding) and, if it carries
@@ -33,11 +35,11 @@ export function installAccessHook(app: FastifyInstance, resolver: AccessResolver
     if (!hostAllowed(hosts, req.headers.host)) throw new SondeError('SONDE_FOREIGN_HOST', `${JSON.stringify((req.headers.host ?? '').slice(0, 100))} is not a name of this server (set --public-url to the name you browse to)`);
     const origin = req.headers.origin;
     if (!originAllowed(hosts, origin, req.headers.host)) throw new SondeError('SONDE_CROSS_ORIGIN', `origin ${JSON.stringify(String(origin).slice(0, 100))}`);
-    const path = req.url.split('?')[0]!;
     req.access = NOTHING;
-    if (isPublic(path)) return;
+    const route = req.routeOptions.url;
+    if (route === undefined || PUBLIC_ROUTES.has(route)) return;
     try {
-      req.access = await resolver.resolve(req.headers.authorization, path === '/metrics' ? 'metrics' : 'api');
+      req.access = await resolver.resolve(req.headers.authorization, route === '/metrics' ? 'metrics' : 'api');
     } catch (err) {
       if (err instanceof SondeError && err.http === 401) void reply.header('www-authenticate', 'Bearer realm="sonde"');
       throw err;

@@ -67,6 +67,12 @@ describe('standalone with SONDE_TOKEN on a non-loopback host', () => {
     expect((await fetch(`${base}/api/v1/sessions/${id}?purge=true`, { method: 'DELETE' })).status).toBe(401);
     expect((await fetch(`${base}/api/v1/sessions/${id}`, { headers: auth })).status).toBe(200);
     expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    // Encoded and doubled paths route to the same handlers and are guarded like them.
+    for (const path of ['/%61pi/v1/sessions', '/api/v1/%73essions', '/api/v1//sessions', '/api/v1/sessions/', '/%6detrics', '/api/v1/sessions;x']) {
+      const res = await fetch(base + path);
+      expect([401, 404], path).toContain(res.status);
+      expect(await res.text(), path).not.toMatch(/"items"|sonde_sessions/);
+    }
     expect((await fetch(`${base}/metrics`, { headers: auth })).status).toBe(200);
     expect(await (await fetch(`${base}/api/v1/info`)).json()).toMatchObject({ mode: 'standalone', auth: 'token' });
     // Agents present the same token as before.
