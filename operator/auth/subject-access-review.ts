@@ -43,6 +43,7 @@ export class AccessReviewClient {
   readonly gate: ReviewGate;
   private readonly cache = new Map<string, { allowed: boolean; until: number }>();
   private readonly inFlight = new Map<string, Promise<boolean>>();
+  private readonly userKeys = new WeakMap<ReviewedUser, string>();
   /** Reviews sent to the API server (for tests and the note's measurement). */
   reviews = 0;
 
@@ -57,7 +58,7 @@ export class AccessReviewClient {
   }
 
   async allowed(user: ReviewedUser, q: AccessQuestion): Promise<boolean> {
-    const key = createHash('sha256').update(JSON.stringify([user.username, user.uid, user.groups, user.extra, q])).digest('base64url');
+    const key = `${this.userKey(user)}\u0000${'path' in q ? `path:${q.path}` : `ns:${q.namespace}`}\u0000${q.verb}`;
     const hit = this.cache.get(key);
     if (hit && hit.until > this.clock.now()) return hit.allowed;
     if (hit) this.cache.delete(key);
@@ -75,6 +76,16 @@ export class AccessReviewClient {
       );
     }
     return pending;
+  }
+
+  /** The user's identity as a cache key, hashed once per reviewed user (the token cache hands out the same object). */
+  private userKey(user: ReviewedUser): string {
+    let key = this.userKeys.get(user);
+    if (key === undefined) {
+      key = createHash('sha256').update(JSON.stringify([user.username, user.uid, user.groups, user.extra])).digest('base64url');
+      this.userKeys.set(user, key);
+    }
+    return key;
   }
 
   private async send(user: ReviewedUser, q: AccessQuestion): Promise<boolean> {
