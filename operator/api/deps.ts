@@ -48,6 +48,8 @@ export interface ApiDeps {
   bodyLimitBytes?: number;
   /** SSE keep-alive comment interval; default 15 s (tests shorten it). */
   sseHeartbeatMs?: number;
+  /** An event stream ends after this long (the client reconnects and is authorised again); default 10 min. */
+  sseMaxMs?: number;
   /** Who may use the API (`--auth`); default: everyone, with writes in standalone (tests, the local port). */
   access?: AccessResolver;
   /** Host names answered (DNS rebinding); default: IP literals, localhost and cluster-internal names. */

@@ -90,9 +90,10 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
     clients.add(client);
     client.agents = visibleAgents(client);
     send(client, 'agents', { count: client.agents });
-    // A stream lives no longer than the token that opened it: the client reconnects with a fresh one.
-    const expiresAt = req.access.expiresAt;
-    if (expiresAt !== undefined) client.cancelExpiry = clock.schedule(expiresAt - clock.now(), () => res.end());
+    // A stream lives no longer than the token that opened it, nor than `sseMaxMs`: the client
+    // reconnects (`retry`), and its access is decided again, so a revoked Role takes effect.
+    const endAt = Math.min(req.access.expiresAt ?? Infinity, clock.now() + (deps.sseMaxMs ?? 10 * 60_000));
+    client.cancelExpiry = clock.schedule(endAt - clock.now(), () => res.end());
     const forget = (): void => {
       client.cancelExpiry?.();
       clients.delete(client);

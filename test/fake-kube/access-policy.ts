@@ -25,6 +25,12 @@ export class AccessPolicy {
     this.paths.push({ subject, path });
   }
 
+  /** Removes every grant of `subject` (a RoleBinding deleted). */
+  revoke(subject: string): void {
+    for (let i = this.grants.length - 1; i >= 0; i--) if (this.grants[i]!.subject === subject) this.grants.splice(i, 1);
+    for (let i = this.paths.length - 1; i >= 0; i--) if (this.paths[i]!.subject === subject) this.paths.splice(i, 1);
+  }
+
   clear(): void {
     this.grants.length = 0;
     this.paths.length = 0;

@@ -158,6 +158,33 @@ describe('--auth kubernetes: what, per namespace', () => {
     expect(Date.now()).toBeLessThan(expiresAt + 1000);
   });
 
+  it('ends every stream after sseMaxMs, so a reconnect is authorised again and a revoked Role takes effect', async () => {
+    const { buildServer } = await import('../../../operator/api/server.js');
+    const { KubernetesAccess } = await import('../../../operator/auth/kubernetes-access.js');
+    const { AccessReviewClient } = await import('../../../operator/auth/subject-access-review.js');
+    const { fakeKubeConfig } = await import('../../fake-kube/index.js');
+    const { log } = await import('./auth-rig.js');
+    const access = new KubernetesAccess({ tokens: rig.tokens, reviews: new AccessReviewClient({ kubeConfig: fakeKubeConfig(rig.fake), log, ttlMs: 0 }), knownNamespaces: () => ['shop', 'bank'], log });
+    const app = buildServer({ reader: rig.store, engine: rig.engine, hub: rig.hub, mode: 'cluster', ready: () => true, log, uiDir: '/nonexistent', version: '1.0.0', access, sseMaxMs: 400 });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/api/v1/events`;
+    try {
+      rig.fake.policy.allow('frank', 'shop', ['list']);
+      const auth = { authorization: `Bearer ${rig.fake.tokens.issueUserToken('frank')}` };
+      const first = await openStream(url, auth);
+      const t0 = Date.now();
+      await first.ended;
+      expect(Date.now() - t0).toBeLessThan(2000);
+      expect(first.text()).toContain('data: {"count":1}');
+      rig.fake.policy.revoke('frank');
+      const second = await openStream(url, auth);
+      await second.ended;
+      expect(second.text()).toContain('data: {"count":0}');
+    } finally {
+      await app.close();
+    }
+  });
+
   it('guards /metrics with a non-resource SubjectAccessReview', async () => {
     expect((await get(rig.base, '/metrics', alice)).status).toBe(403);
     const ok = await get(rig.base, '/metrics', root);
