@@ -112,11 +112,14 @@ export async function startOperator(config: OperatorConfig, options: StartOption
     const hub = new AgentHub({
       authenticator,
       log,
+      // Agents wait (503, then a short retry) until the engine has recovered its sessions.
+      waitForListener: true,
       // In a cluster the API shows the pod's real labels, not the ones an agent announced.
       ...(cluster ? { labelsOf: (pod) => cluster.podDirectory.labelsOf(pod) } : {}),
     });
     const podDirectory: PodDirectory = cluster ? cluster.podDirectory : new HelloLabelDirectory(hub);
-    const engine = new Engine({ hub, store, podDirectory, log, baseURL: config.publicUrl ?? url });
+    // In a cluster, recovery waits for the pod informer's first list, so pods are judged on a full cache.
+    const engine = new Engine({ hub, store, podDirectory, log, baseURL: config.publicUrl ?? url, ...(cluster ? { podsSynced: cluster.podsSynced } : {}) });
     // Closed before the store (it flushes into it), after the hub (whose goodbyes it records).
     steps.splice(1, 0, { what: 'engine', close: () => engine.close() });
 

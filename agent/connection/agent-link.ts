@@ -15,6 +15,7 @@ import type { Session } from '../profiling/session.js';
 import type { BackoffPolicy } from './backoff.js';
 import { Outbox } from './outbox.js';
 import { ReconnectingSocket } from './reconnecting-socket.js';
+import { UnackedBatches } from './unacked-batches.js';
 
 /** The link's pacing knobs. */
 export interface LinkTuning {
@@ -64,8 +65,14 @@ export class AgentLink {
   private readonly socket: ReconnectingSocket;
   private readonly outbox: Outbox;
   private readonly remote = new Map<string, RemoteSession>();
+  /** Every `requests` batch until the operator acknowledges it (or, with an operator without acks, until sent). */
+  private readonly unacked = new UnackedBatches();
+  /** `ended` messages of sessions that ended while the operator was away, sent after their batches. */
+  private readonly endedHeld = new Map<string, string>();
   private readonly log: Logger;
   private welcomed = false;
+  /** The operator that welcomed us acknowledges batches (welcome `acks`). */
+  private acking = false;
   private catalogueVersionSent = -1;
   private timers: TimerHandle[] = [];
   private flushTimer: TimerHandle | undefined;
@@ -102,6 +109,7 @@ export class AgentLink {
     for (const t of this.timers) this.o.clock.clearTimeout(t);
     if (this.flushTimer) this.o.clock.clearTimeout(this.flushTimer);
     this.flush();
+    if (this.welcomed) for (const text of this.endedHeld.values()) this.socket.send(text);
     this.outbox.drain((t) => this.welcomed && this.socket.send(t));
     await this.socket.close();
   }
@@ -121,6 +129,9 @@ export class AgentLink {
       agent: { runtime: 'node', runtimeVersion: process.versions.node, agentVersion: AGENT_VERSION, pid: process.pid },
       catalogue: this.o.catalogue.snapshot().slice(0, PROTOCOL_LIMITS.maxCatalogueEntries),
       sessions: [...this.remote.values()].map((r) => ({ session: r.session.id, requests: r.session.reported })),
+      // Sessions that ended here with results still held: the operator takes them from a pod that took part.
+      ended: this.heldSessions(),
+      acks: true,
     };
     this.socket.send(JSON.stringify(hello));
     this.catalogueVersionSent = this.o.catalogue.version;
@@ -139,7 +150,14 @@ export class AgentLink {
         this.welcomed = true;
         this.socket.setHeartbeat(m.heartbeatMs);
         this.socket.markHealthy();
-        this.log.info({ agentId: m.agentId }, 'welcomed');
+        this.acking = m.acks === true;
+        this.log.info({ agentId: m.agentId, acks: this.acking }, 'welcomed');
+        // Held batches first (oldest first), then the `ended` that follow them, then anything else.
+        this.unacked.resend((t) => this.socket.send(t), !this.acking);
+        for (const [session, text] of [...this.endedHeld]) {
+          if (!this.socket.send(text)) break;
+          this.endedHeld.delete(session);
+        }
         this.outbox.drain((t) => this.socket.send(t));
         for (const r of this.remote.values()) r.lastProgress = undefined; // a new operator has heard nothing yet
         return;
@@ -152,7 +170,30 @@ export class AgentLink {
       case 'error':
         this.log.warn({ code: m.code, message: m.message }, 'operator reported an error');
         return;
+      case 'ack':
+        return this.onAck(m.session, m.seq, m.retryAfterMs);
     }
+  }
+
+  /** The operator stored a batch (forget it), or could not (send it again after `retryAfterMs`). */
+  private onAck(session: string, seq: number, retryAfterMs: number | undefined): void {
+    if (retryAfterMs === undefined) return this.unacked.remove(session, seq);
+    this.log.warn({ session, seq, retryAfterMs }, 'the operator could not store a batch; sending it again later');
+    const t = this.o.clock.setTimeout(() => {
+      this.timers = this.timers.filter((x) => x !== t);
+      const text = this.unacked.get(session, seq);
+      // Not welcomed: the batch goes out with the others after the next welcome.
+      if (text !== undefined && this.welcomed) this.socket.send(text);
+    }, retryAfterMs);
+    this.timers.push(t);
+  }
+
+  /** Sessions that are over here but whose batches or `ended` the operator has not taken yet. */
+  private heldSessions(): string[] {
+    const held = this.unacked.sessions();
+    for (const s of this.endedHeld.keys()) held.add(s);
+    for (const s of this.remote.keys()) held.delete(s);
+    return [...held].slice(0, 256);
   }
 
   private startSession(m: StartMessage): void {
@@ -196,7 +237,10 @@ export class AgentLink {
     const res = session.result;
     const ended: AgentMessage = { type: 'ended', session: session.id, reason: res?.reason ?? 'stopped', requests: session.reported, samples: session.samples };
     if (res?.error !== undefined) ended.error = res.error;
-    this.send(ended, true);
+    const text = JSON.stringify(ended);
+    // Behind its session's batches: held (and named in the next hello) until a welcome can take it.
+    if (this.welcomed && this.endedHeld.size === 0 && this.socket.send(text)) return;
+    if (!this.closed) this.endedHeld.set(session.id, text);
   }
 
   private scheduleFlush(): void {
@@ -227,7 +271,11 @@ export class AgentLink {
         count++;
       }
       const batch = r.pending.splice(0, count);
-      this.sendText(`${head}${++r.seq},"requests":[${batch.join(',')}]}`, true);
+      const seq = ++r.seq;
+      const text = `${head}${seq},"requests":[${batch.join(',')}]}`;
+      // Held until acknowledged; sent now when the link is up, else after the next welcome.
+      this.unacked.add(r.session.id, seq, text);
+      if (this.welcomed && this.socket.send(text) && !this.acking) this.unacked.remove(r.session.id, seq);
     }
   }
 

@@ -35,6 +35,10 @@ export class ReconnectingSocket {
   private retryTimer: TimerHandle | undefined;
   private silenceTimer: TimerHandle | undefined;
   private heartbeatMs = DEFAULT_HEARTBEAT_MS;
+  /** The link of this socket was welcomed (healthy) and not yet lost. */
+  private healthy = false;
+  /** When a healthy link was last lost: retries stay short for a while after (backoff.ts). */
+  private lostHealthyAt: number | undefined;
   private stopped = false;
   private readonly log: Logger;
 
@@ -59,6 +63,8 @@ export class ReconnectingSocket {
   /** The link proved useful (the operator welcomed us): the next loss starts backoff from scratch. */
   markHealthy(): void {
     this.attempt = 0;
+    this.healthy = true;
+    this.lostHealthyAt = undefined;
   }
 
   /** Sends now if the socket can take it; false means the caller should keep the message. */
@@ -150,6 +156,10 @@ export class ReconnectingSocket {
       if (this.ws === ws) this.ws = undefined;
       if (this.silenceTimer) this.o.clock.clearTimeout(this.silenceTimer);
       const why = reason.toString();
+      if (this.healthy) {
+        this.healthy = false;
+        this.lostHealthyAt = this.o.clock.now();
+      }
       this.log.info({ code, reason: why }, 'disconnected');
       this.safely(() => this.o.onClose(code, why));
       this.retry();
@@ -158,7 +168,8 @@ export class ReconnectingSocket {
 
   private retry(): void {
     if (this.stopped) return;
-    const delay = backoffDelay(this.attempt++, this.o.backoff ?? DEFAULT_BACKOFF, this.o.random);
+    const since = this.lostHealthyAt === undefined ? undefined : this.o.clock.now() - this.lostHealthyAt;
+    const delay = backoffDelay(this.attempt++, this.o.backoff ?? DEFAULT_BACKOFF, this.o.random, since);
     this.retryTimer = this.o.clock.setTimeout(() => {
       this.dial().catch((err: unknown) => this.log.error({ err }, 'dial failed'));
     }, delay);

@@ -1,24 +1,23 @@
 import type { ResolvedSpec } from '../../src/session/validate.js';
-import type {
-  Condition,
-  Hotspot,
-  PodSessionState,
-  ProfilingSessionSpec,
-  SessionPhase,
-  SessionIdentity,
-  SessionView,
-} from '../../src/session/types.js';
+import type { Condition, Hotspot, ProfilingSessionSpec, SessionIdentity, SessionView } from '../../src/session/types.js';
+import type { PodPart } from './pod-part.js';
+import { type Life, isOver, phaseOf } from './session-life.js';
 
-/** What the engine knows of one pod within one session. */
-export interface PodRun {
+/**
+ * What the engine knows of one pod within one session. The session lives in one namespace, so the pod
+ * is keyed by that namespace (the run's) and its name; `uid` is the incarnation the engine met.
+ */
+export interface PodRun extends PodPart {
   name: string;
-  /** The connection that was last sent `start` (undefined until then). */
-  agentId: string | undefined;
-  /** The agent process of that connection: sequence numbers and request ids are per process. */
+  /** The pod's uid as its authenticated connection proved it ('' when unknown: standalone, or after a restart). */
+  uid: string;
+  /** The agent process of the bound connection: sequence numbers and request ids are per process. */
   pid: number;
-  /** Highest `requests.seq` seen from `pid`, to drop resent batches cheaply. */
+  /**
+   * Every batch of `pid` up to this `requests.seq` is stored: a batch at or below it is a resend. It
+   * moves only over batches the store wrote, one by one, so a batch the store refused is taken when resent.
+   */
   lastSeq: number;
-  state: PodSessionState;
   /** Requests stored for this pod (the store's count, not the agent's). */
   requests: number;
   /**
@@ -45,7 +44,8 @@ export interface Run extends SessionIdentity {
   resolved: ResolvedSpec | undefined;
   /** Epoch ms when the session ends whatever the count: createdAt + duration. */
   deadline: number;
-  phase: SessionPhase;
+  /** The lifecycle state (session-life.ts); the view shows `phaseOf(life)`. */
+  life: Life;
   conditions: Condition[];
   observedGeneration: number;
   startedAt?: string;
@@ -53,8 +53,6 @@ export interface Run extends SessionIdentity {
   pods: Map<string, PodRun>;
   /** Requests stored across all pods. */
   count: number;
-  /** The agents were told to stop because they had taken N between them; their last records are on the way. */
-  stopping?: boolean;
   hotspots: Hotspot[];
   hotspotsStale: boolean;
   hotspotsAt: number;
@@ -64,8 +62,9 @@ export interface Run extends SessionIdentity {
   cancelEmit?: () => void;
 }
 
-export function isTerminal(phase: SessionPhase): boolean {
-  return phase === 'Completed' || phase === 'Failed';
+/** The session is over (or waits for a fixed spec): see session-life.ts. */
+export function isTerminal(run: Pick<Run, 'life'>): boolean {
+  return isOver(run.life);
 }
 
 /** N and the per-pod cap that `start` carries. */
@@ -110,7 +109,7 @@ export function viewOf(run: Run, baseURL: string): SessionView {
     generation: run.generation,
     spec: structuredClone(run.spec),
     status: {
-      phase: run.phase,
+      phase: phaseOf(run.life),
       conditions: run.conditions.map((c) => ({ ...c })),
       requestsProfiled: run.count,
       progress: `${run.count}/${target}`,

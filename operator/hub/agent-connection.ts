@@ -14,12 +14,21 @@ export interface AgentConnection {
   readonly agent: HelloMessage['agent'];
   /** Epoch ms. */
   readonly connectedAt: number;
-  /** Sessions the agent said in hello it is still running (after a reconnect). */
+  /** Sessions the agent said in hello it is still running (after a reconnect). Claims only: the engine grants or refuses each. */
   readonly claimed: readonly string[];
+  /** Sessions the agent said in hello had ended while it still holds results for them (Sonde 0.2). Claims too. */
+  readonly ended: readonly string[];
+  /** The agent keeps `requests` batches until acknowledged (hello `acks`), so the operator sends `ack`. */
+  readonly acks: boolean;
   /** The current catalogue: the hello one, then each `catalogue` message's. */
   catalogue: RequestTypeStats[];
-  /** Sessions the operator started on this connection. With `claimed`, the sessions it may report on. */
+  /**
+   * The sessions this connection may report on: those the operator started on it or whose claim (from
+   * hello) the engine granted. Reports on any other session break the out-of-order rule.
+   */
   readonly sessions: Set<string>;
+  /** Claims the engine refused: their reports are dropped (and acknowledged, so the agent lets go), not fatal. */
+  readonly refused: Set<string>;
 }
 
 /** Agent messages after hello, as the hub hands them to its listener. */

@@ -41,6 +41,12 @@ export interface AgentHubOptions {
   heartbeatMs?: number;
   /** Time from upgrade to a successful hello and authentication. Default 10 s. */
   helloTimeoutMs?: number;
+  /**
+   * Refuse agents (503, they retry) until a listener is set (added with the engine's recovery): the
+   * engine sets it once it has recovered its sessions against a synced pod directory, so no claim is
+   * judged, and no report dropped, before the sessions it refers to are back in memory.
+   */
+  waitForListener?: boolean;
   /** Labels shown in `agents()`; defaults to the hello labels (in a cluster, pass the pod informer's). */
   labelsOf?: (pod: PodIdentity) => Record<string, string> | undefined;
 }
@@ -77,8 +83,10 @@ export class AgentHub {
   private readonly bootId = randomBytes(4).toString('hex');
   private nextId = 0;
   private closing = false;
+  private readonly waitForListener: boolean;
 
   constructor(options: AgentHubOptions) {
+    this.waitForListener = options.waitForListener ?? false;
     this.auth = options.authenticator;
     this.log = options.log.child({ module: 'hub' });
     this.clock = options.clock ?? systemClock;
@@ -108,7 +116,7 @@ export class AgentHub {
     socket.on('error', (err) => this.log.debug({ err }, 'agent socket error before upgrade'));
     const path = (req.url ?? '').split('?')[0];
     if (path !== AGENT_PATH) return refuseUpgrade(socket, 404, 'Not Found');
-    if (this.closing) return refuseUpgrade(socket, 503, 'Service Unavailable');
+    if (this.closing || (this.waitForListener && !this.listener)) return refuseUpgrade(socket, 503, 'Service Unavailable');
     const token = bearerToken(req.headers.authorization);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, token));
   }
@@ -139,6 +147,26 @@ export class AgentHub {
   start(agent: AgentConnection, message: StartMessage): boolean {
     agent.sessions.add(message.session);
     return this.send(agent, message);
+  }
+
+  /**
+   * The engine takes this connection's reports on a session it claimed in hello (a resume, or results
+   * held for an ended session). Claims are never taken by the hub on its own say-so.
+   */
+  grant(agent: AgentConnection, session: string): void {
+    agent.refused.delete(session);
+    agent.sessions.add(session);
+  }
+
+  /** The engine refused a claim: reports on that session are dropped (acknowledged) instead of taken. */
+  refuse(agent: AgentConnection, session: string): void {
+    if (!agent.sessions.has(session)) agent.refused.add(session);
+  }
+
+  /** Acknowledges a `requests` batch to agents that keep batches until acknowledged (hello `acks`). */
+  ack(agent: AgentConnection, session: string, seq: number, retryAfterMs?: number): boolean {
+    if (!agent.acks) return false;
+    return this.send(agent, { type: 'ack', session, seq, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
   }
 
   /** Sends `stop`. The session stays allowed on the connection: in-flight requests still come back. */
@@ -286,7 +314,7 @@ export class AgentHub {
     if (!ns) this.byNamespace.set(pod.namespace, (ns = new Map()));
     ns.set(pod.name, link);
     link.phase = 'open';
-    this.send(link, { type: 'welcome', protocol: PROTOCOL_VERSION, agentId: link.id, heartbeatMs: this.heartbeatMs });
+    this.send(link, { type: 'welcome', protocol: PROTOCOL_VERSION, agentId: link.id, heartbeatMs: this.heartbeatMs, ...(link.acks ? { acks: true } : {}) });
     this.log.info({ agent: link.id, pod: key, runtime: hello.agent.runtime, claimed: hello.sessions.length }, 'agent connected');
     this.notify(() => this.listener?.connected(link), link);
     for (const fn of this.presence) this.notify(() => fn(link, true), link);
@@ -300,9 +328,16 @@ export class AgentHub {
 
   private dispatch(link: Link, message: AgentReport): void {
     if (message.type === 'catalogue') link.catalogue = message.entries;
-    else if (message.type !== 'error' && !link.sessions.has(message.session) && !link.claimed.includes(message.session)) {
+    else if (message.type !== 'error' && !link.sessions.has(message.session)) {
+      if (link.refused.has(message.session)) {
+        // A claim the engine refused (a session it does not want from this pod): dropped, and a batch is
+        // acknowledged so the agent lets go of it; nothing of it reaches the engine.
+        this.counterSet.error('SONDE_OUT_OF_ORDER');
+        if (message.type === 'requests') this.ack(link, message.session, message.seq);
+        return;
+      }
       // The documented rule (docs/adr/0002): reports on a session this connection was neither started
-      // on nor resumed with are a protocol violation; close, keeping everything already received.
+      // on nor granted are a protocol violation; close, keeping everything already received.
       return this.fail(link, new SondeError('SONDE_OUT_OF_ORDER', `${message.type} for session ${message.session.slice(0, 40)}`));
     }
     this.notify(() => this.listener?.report(link, message), link);
@@ -395,8 +430,11 @@ class Link implements AgentConnection {
   agent!: HelloMessage['agent'];
   connectedAt = 0;
   claimed: readonly string[] = [];
+  ended: readonly string[] = [];
+  acks = false;
   catalogue: RequestTypeStats[] = [];
   readonly sessions = new Set<string>();
+  readonly refused = new Set<string>();
 
   constructor(
     readonly ws: WebSocket,
@@ -411,6 +449,8 @@ class Link implements AgentConnection {
     this.agent = hello.agent;
     this.connectedAt = now;
     this.claimed = hello.sessions.map((s) => s.session);
+    this.ended = hello.ended ?? [];
+    this.acks = hello.acks === true;
     this.catalogue = hello.catalogue;
   }
 

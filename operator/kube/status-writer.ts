@@ -64,6 +64,21 @@ export function kubeStatus(view: SessionView): Record<string, unknown> {
   return status;
 }
 
+/**
+ * A status as comparable text: keys sorted, nulls left out (a merge patch's null removes the key, so the
+ * object read back lacks it). Equal texts mean the object already shows that status.
+ */
+export function statusText(status: unknown): string {
+  return JSON.stringify(status, (_k, v: unknown) => {
+    if (!v || typeof v !== 'object' || Array.isArray(v)) return v;
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>)
+        .filter(([, x]) => x !== null && x !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    );
+  });
+}
+
 const codeOf = (err: unknown): number | undefined => (err as { code?: unknown })?.code as number | undefined;
 
 /**
@@ -171,7 +186,7 @@ export function startStatusWriter(engine: SessionEngine, opts: StatusWriterOptio
       track.dirty = false;
       const view = track.latest;
       const status = kubeStatus(view);
-      const text = JSON.stringify(status);
+      const text = statusText(status);
       let outcome: 'written' | 'gone' | 'failed' | 'unchanged' = 'unchanged';
       if (text === track.written) stats.unchanged++;
       else outcome = await write(track, view, text, status);
@@ -200,9 +215,17 @@ export function startStatusWriter(engine: SessionEngine, opts: StatusWriterOptio
     if (stopped) return;
     let track = tracks.get(id);
     if (!track) {
-      // Seed the announced phase from what the object already shows, so a restart does not repeat Events.
+      // Seed the announced phase and the written status from what the object already shows: a restart
+      // then neither repeats Events nor rewrites an equal status, and a status decided while no writer
+      // listened (a session recovery ended) differs from the object's and is written, with its Event.
       const stored = opts.informer.get(view.namespace, view.name);
-      track = { latest: view, dirty: false, ...(stored?.metadata.uid === view.id && stored.status?.phase ? { phase: stored.status.phase } : {}) };
+      const same = stored?.metadata.uid === view.id;
+      track = {
+        latest: view,
+        dirty: false,
+        ...(same && stored.status?.phase ? { phase: stored.status.phase } : {}),
+        ...(same && stored.status ? { written: statusText(stored.status) } : {}),
+      };
       tracks.set(id, track);
     }
     track.latest = view;

@@ -9,6 +9,14 @@ import type { SerializedTree } from '../model/serialized.js';
  * with the version that added them; a receiver ignores fields it does not know.
  *
  * Version 1 (Sonde 0.1): everything below.
+ * Added within version 1 (Sonde 0.2, all optional, so either side may be older):
+ * - `hello.ended`: sessions that ended on the agent while it still holds results for them (requests
+ *   finished while the operator was away, an `ended` not yet delivered). The operator takes those
+ *   reports from pods that took part, instead of closing on them as out of order.
+ * - `hello.acks` / `welcome.acks`: both sides speak acknowledgements: the operator answers each
+ *   `requests` batch with `ack` once the store wrote it (or `ack` with `retryAfterMs` when it could
+ *   not), and the agent keeps every batch until it is acknowledged, resending it after a reconnect.
+ * - `ack`: the message above.
  */
 export const PROTOCOL_VERSION = 1;
 
@@ -86,6 +94,10 @@ export interface HelloMessage {
   catalogue: RequestTypeStats[];
   /** Sessions this agent is still running, so that an operator restart can resume them. */
   sessions: { session: string; requests: number }[];
+  /** (Sonde 0.2) Sessions that ended here while results for them are still unacknowledged or unsent. */
+  ended?: string[];
+  /** (Sonde 0.2) The agent keeps `requests` batches until the operator acknowledges them. */
+  acks?: boolean;
 }
 
 export interface CatalogueMessage {
@@ -147,6 +159,8 @@ export interface WelcomeMessage {
   agentId: string;
   /** The operator pings at this interval; an agent that hears nothing for 3 intervals reconnects. */
   heartbeatMs: number;
+  /** (Sonde 0.2) The operator acknowledges `requests` batches (only to agents that said `acks` in hello). */
+  acks?: boolean;
 }
 
 export interface StartMessage {
@@ -175,4 +189,15 @@ export interface OperatorErrorMessage {
   message: string;
 }
 
-export type OperatorMessage = WelcomeMessage | StartMessage | StopMessage | OperatorErrorMessage;
+/**
+ * (Sonde 0.2) The batch `seq` of `session` is stored (or was a duplicate, or will never be taken): the
+ * agent may forget it. With `retryAfterMs` it was not stored (the store failed): send it again then.
+ */
+export interface AckMessage {
+  type: 'ack';
+  session: string;
+  seq: number;
+  retryAfterMs?: number;
+}
+
+export type OperatorMessage = WelcomeMessage | StartMessage | StopMessage | OperatorErrorMessage | AckMessage;

@@ -109,7 +109,14 @@ function hello(m: Record<string, unknown>): HelloMessage {
     const o = obj(s, `sessions[${i}]`);
     return { session: id(o.session, `sessions[${i}].session`), requests: count(o.requests, `sessions[${i}].requests`) };
   });
-  return { type: 'hello', protocol: m.protocol, pod, labels: labels(m.labels ?? {}), agent, catalogue: catalogue(m.catalogue ?? [], 'catalogue'), sessions };
+  const out: HelloMessage = { type: 'hello', protocol: m.protocol, pod, labels: labels(m.labels ?? {}), agent, catalogue: catalogue(m.catalogue ?? [], 'catalogue'), sessions };
+  // Added in Sonde 0.2 (optional): ended sessions the agent still holds results for, and acknowledgements.
+  if (m.ended !== undefined) out.ended = list(m.ended, 'ended', MAX_HELLO_SESSIONS).map((s, i) => id(s, `ended[${i}]`));
+  if (m.acks !== undefined) {
+    if (typeof m.acks !== 'boolean') throw bad('acks must be true or false');
+    out.acks = m.acks;
+  }
+  return out;
 }
 
 function requests(m: Record<string, unknown>): RequestsMessage {

@@ -32,8 +32,9 @@ export function validateOperatorMessage(value: unknown): OperatorMessageResult {
       wholeNumber(m, 'protocol', 1, 1_000_000, problems);
       text(m, 'agentId', problems);
       wholeNumber(m, 'heartbeatMs', 100, 3_600_000, problems);
+      if (m.acks !== undefined && typeof m.acks !== 'boolean') problems.push('acks must be true or false');
       if (problems.length) break;
-      return { ok: true, message: { type: 'welcome', protocol: m.protocol as number, agentId: m.agentId as string, heartbeatMs: m.heartbeatMs as number } };
+      return { ok: true, message: { type: 'welcome', protocol: m.protocol as number, agentId: m.agentId as string, heartbeatMs: m.heartbeatMs as number, ...(m.acks === true ? { acks: true } : {}) } };
     case 'start': {
       text(m, 'session', problems);
       text(m, 'request', problems, SPEC_LIMITS.maxRequestLength);
@@ -66,6 +67,16 @@ export function validateOperatorMessage(value: unknown): OperatorMessageResult {
       if (typeof m.message !== 'string' || m.message.length > PROTOCOL_LIMITS.maxStringLength) problems.push('message must be a string');
       if (problems.length) break;
       return { ok: true, message: { type: 'error', code: m.code as string, message: m.message as string } };
+    case 'ack': {
+      // Added in Sonde 0.2.
+      text(m, 'session', problems);
+      wholeNumber(m, 'seq', 1, Number.MAX_SAFE_INTEGER, problems);
+      if (m.retryAfterMs !== undefined) wholeNumber(m, 'retryAfterMs', 0, 3_600_000, problems);
+      if (problems.length) break;
+      const ack: OperatorMessage = { type: 'ack', session: m.session as string, seq: m.seq as number };
+      if (m.retryAfterMs !== undefined) ack.retryAfterMs = m.retryAfterMs as number;
+      return { ok: true, message: ack };
+    }
     default:
       return { ok: false, error: `unknown message type ${JSON.stringify(m.type)}` };
   }

@@ -120,7 +120,7 @@ export interface AppProcess {
 }
 
 /** Starts the fixture app with the agent, connected to `agentUrl` as pod `pod`. */
-export async function startApp(options: { agentUrl: string; pod: string; namespace?: string; hot: 'alpha' | 'beta' | 'gamma'; labels?: string; token?: string; tokenFile?: string; uid?: string; work?: number }): Promise<AppProcess> {
+export async function startApp(options: { agentUrl: string; pod: string; namespace?: string; hot: 'alpha' | 'beta' | 'gamma'; labels?: string; token?: string; tokenFile?: string; uid?: string; work?: number; logLevel?: string }): Promise<AppProcess> {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -130,7 +130,7 @@ export async function startApp(options: { agentUrl: string; pod: string; namespa
     POD_NAMESPACE: options.namespace ?? 'default',
     POD_UID: options.uid ?? '',
     SONDE_LABELS: options.labels ?? 'app=e2e',
-    SONDE_LOG_LEVEL: 'warn',
+    SONDE_LOG_LEVEL: options.logLevel ?? 'warn',
   };
   if (options.work !== undefined) env.WORK = String(options.work);
   if (options.token) env.SONDE_TOKEN = options.token;

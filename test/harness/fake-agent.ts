@@ -29,6 +29,10 @@ export interface FakeAgentOptions {
   catalogue?: RequestTypeStats[];
   /** Sessions to claim in hello, as an agent that reconnects after an operator restart does. */
   sessions?: { session: string; requests: number }[];
+  /** Sessions that ended while results for them are still held (hello `ended`, Sonde 0.2). */
+  ended?: string[];
+  /** Announce that batches are kept until acknowledged (hello `acks`, Sonde 0.2). */
+  acks?: boolean;
   pid?: number;
   /** Answer pings (default true). False simulates a hung agent for heartbeat tests. */
   autoPong?: boolean;
@@ -107,6 +111,8 @@ export class FakeAgent {
       agent: { runtime: 'node', runtimeVersion: process.version, agentVersion: 'fake', pid: o.pid ?? process.pid },
       catalogue: o.catalogue ?? [],
       sessions: o.sessions ?? [],
+      ...(o.ended ? { ended: o.ended } : {}),
+      ...(o.acks ? { acks: true } : {}),
     });
   }
 

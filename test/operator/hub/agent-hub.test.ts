@@ -146,12 +146,28 @@ describe('agent hub', () => {
     expect(listener.events.at(-1)!.kind).toBe('disconnected');
   });
 
-  it('lets an agent report on sessions it claimed in hello (resume after an operator restart)', async () => {
+  it('takes reports on claimed sessions only as the engine decides: granted taken, refused dropped, a bare claim is out of order', async () => {
+    // The listener plays the engine: it grants s9 and refuses s8 when the agent connects.
     const { h, listener } = await hub();
-    const a = await connect(h, 'web-1', { sessions: [{ session: 's9', requests: 2 }] });
+    const decide = listener.connected.bind(listener);
+    listener.connected = (agent) => {
+      decide(agent);
+      h.hub.grant(agent, 's9');
+      h.hub.refuse(agent, 's8');
+    };
+    const a = await connect(h, 'web-1', { sessions: [{ session: 's9', requests: 2 }, { session: 's8', requests: 0 }, { session: 's7', requests: 0 }] });
+    expect(listener.events[0]!.agent.claimed).toEqual(['s9', 's8', 's7']);
     a.report('s9', [fakeRequest('GET /a')]);
     await until(() => listener.reports('requests').length === 1);
-    expect(listener.events[0]!.agent.claimed).toEqual(['s9']);
+    a.report('s8', [fakeRequest('GET /a')]);
+    a.report('s9', [fakeRequest('GET /a')]);
+    await until(() => listener.reports('requests').length === 2);
+    expect(listener.reports('requests').every((m) => m.type === 'requests' && m.session === 's9')).toBe(true);
+    expect(a.isOpen).toBe(true);
+    // A claim nobody granted gives no right to report: before, the hub took any claim on the agent's say-so.
+    a.report('s7', [fakeRequest('GET /a')]);
+    expect((await a.closed).code).toBe(4007);
+    expect(listener.reports('requests')).toHaveLength(2);
   });
 
   it('terminates a connection that misses a pong; one that answers stays', async () => {

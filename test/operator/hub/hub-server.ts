@@ -53,8 +53,9 @@ export interface HubServer {
   close(): Promise<void>;
 }
 
-export async function startHub(options: { clock?: Clock; heartbeatMs?: number; helloTimeoutMs?: number; authenticator?: AgentAuthenticator; listener?: HubListener } = {}): Promise<HubServer> {
+export async function startHub(options: { clock?: Clock; heartbeatMs?: number; helloTimeoutMs?: number; authenticator?: AgentAuthenticator; listener?: HubListener; waitForListener?: boolean } = {}): Promise<HubServer> {
   const hub = new AgentHub({
+    ...(options.waitForListener ? { waitForListener: true } : {}),
     authenticator: options.authenticator ?? podTokenAuthenticator,
     log: silentLog,
     ...(options.clock ? { clock: options.clock } : {}),

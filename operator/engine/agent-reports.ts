@@ -1,0 +1,181 @@
+import { SondeError } from '../../src/errors.js';
+import type { RequestRecord, SessionEndReason } from '../../src/protocol/messages.js';
+import type { SessionView } from '../../src/session/types.js';
+import type { AgentConnection } from '../hub/agent-connection.js';
+import { boundPart, bind, partOf, podEvent, workloadOf } from './bound-parts.js';
+import { type EngineCore, R, podName } from './engine-core.js';
+import { updateReadiness } from './fan-out.js';
+import { tookPartIn, withLateEnded, withLateRequests } from './late-reports.js';
+import { finish, finishWhenStopped, stopWhenClaimed } from './session-end.js';
+import { isTerminal } from './session-run.js';
+
+/**
+ * What agents say, and whether it is taken: hello's claims (granted to a pod that took part, refused to
+ * anyone else), progress, requests (stored, then acknowledged; a store failure asks for a resend) and
+ * `ended`. Only the connection bound to a pod's part is heard (bound-parts.ts).
+ */
+
+/** Store errors that a resend cannot cure: the batch itself is bad. */
+const FINAL_STORE_ERRORS = new Set(['SONDE_BAD_MESSAGE', 'SONDE_TREE_TOO_LARGE', 'SONDE_NOT_FOUND']);
+
+/**
+ * A session claimed in hello. Taken (granted) when the pod took part: its part is bound to this
+ * connection (unless `consider` just started it on it), so its reports are taken. Refused otherwise:
+ * another namespace, a pod that never took part, an unknown session. A refused or finished session the
+ * agent still runs gets a `stop`.
+ */
+export function decideClaim(core: EngineCore, agent: AgentConnection, session: string, stillRunning: boolean): void {
+  const run = core.runs.get(session);
+  if (run) {
+    const pr = partOf(core, run, agent);
+    // Another incarnation of the pod (same name, another uid: a recreated pod) never held this part's results.
+    const otherIncarnation = pr !== undefined && pr.uid !== '' && agent.pod.uid !== '' && pr.uid !== agent.pod.uid;
+    if (!pr || otherIncarnation) {
+      core.log.warn({ session, pod: podName(agent.pod) }, 'claim refused: the pod is not part of the session');
+      core.hub.refuse(agent, session);
+      if (stillRunning) core.hub.stop(agent, session, 'stopped');
+      return;
+    }
+    if (pr.conn !== agent.id) {
+      bind(core, pr, agent);
+      podEvent(core, pr, { type: 'adopted', conn: agent.id });
+      core.hub.grant(agent, session);
+      updateReadiness(core, run);
+      core.status.touch(run, true);
+    }
+    if (stillRunning && (isTerminal(run) || run.life === 'Stopping' || pr.state !== 'Sampling')) {
+      core.hub.stop(agent, session, isTerminal(run) || run.life === 'Stopping' ? 'stopped' : 'requests');
+    }
+    return;
+  }
+  if (tookPartIn(core.store.getSession(session), agent)) {
+    core.hub.grant(agent, session);
+  } else {
+    core.log.warn({ session, pod: podName(agent.pod) }, 'claim refused: unknown session or a pod that took no part');
+    core.hub.refuse(agent, session);
+  }
+  if (stillRunning) core.hub.stop(agent, session, 'stopped');
+}
+
+export function onProgress(core: EngineCore, agent: AgentConnection, session: string, taken: number, samples: number): void {
+  const run = core.runs.get(session);
+  const pr = run && boundPart(core, run, agent);
+  if (!run || !pr) return;
+  if (pr.claimedPid !== agent.agent.pid) {
+    pr.claimedPid = agent.agent.pid;
+    pr.claimed = 0;
+  }
+  pr.claimed = Math.max(pr.claimed ?? 0, taken);
+  if (samples > pr.samples) {
+    pr.samples = samples;
+    core.status.touch(run);
+  }
+  stopWhenClaimed(core, run);
+}
+
+export function onRequests(core: EngineCore, agent: AgentConnection, sessionId: string, seq: number, records: RequestRecord[]): void {
+  const run = core.runs.get(sessionId);
+  if (!run) return lateRequests(core, agent, sessionId, seq, records);
+  const pr = boundPart(core, run, agent);
+  if (!pr) {
+    core.log.warn({ session: sessionId, pod: podName(agent.pod) }, 'requests from a connection not bound to a pod of the session: dropped');
+    core.hub.ack(agent, sessionId, seq);
+    return;
+  }
+  if (pr.pid === agent.agent.pid && seq <= pr.lastSeq) {
+    core.log.debug({ session: sessionId, pod: podName(agent.pod), seq }, 'duplicate requests batch dropped');
+    core.hub.ack(agent, sessionId, seq);
+    return;
+  }
+  const wanted = records.filter((r) => r.type === run.resolved?.request);
+  if (wanted.length < records.length) {
+    core.log.warn({ session: sessionId, pod: podName(agent.pod), dropped: records.length - wanted.length }, 'requests of another type dropped');
+  }
+  const added = wanted.length === 0 ? [] : storeRequests(core, agent, run.id, seq, wanted);
+  if (!added) return;
+  // Only now is the batch seen: the high-water mark moves over contiguous stored batches only.
+  if (pr.pid !== agent.agent.pid) {
+    pr.pid = agent.agent.pid;
+    pr.lastSeq = 0;
+  }
+  if (seq === pr.lastSeq + 1) pr.lastSeq = seq;
+  core.hub.ack(agent, sessionId, seq);
+  if (added.length === 0) return;
+  run.count += added.length;
+  pr.requests += added.length;
+  pr.samples += added.reduce((s, r) => s + r.samples, 0);
+  run.hotspotsStale = true;
+  const target = run.resolved?.requests ?? Infinity;
+  if (!isTerminal(run) && run.count >= target) {
+    finish(core, run, 'Completed', R.RequestsReached, `${run.count} requests profiled (asked ${target})`);
+  } else {
+    core.status.touch(run);
+  }
+}
+
+/** Requests for a session no longer in memory (ended before a restart, or lingered out): kept if the pod took part. */
+export function lateRequests(core: EngineCore, agent: AgentConnection, sessionId: string, seq: number, records: RequestRecord[]): void {
+  const stored = core.store.getSession(sessionId);
+  if (!stored || !tookPartIn(stored, agent)) {
+    core.log.warn({ session: sessionId, pod: podName(agent.pod) }, 'requests for an unknown session: dropped');
+    core.hub.ack(agent, sessionId, seq);
+    return;
+  }
+  const added = storeRequests(core, agent, sessionId, seq, records.filter((r) => r.type === stored.spec.request));
+  if (!added) return;
+  core.hub.ack(agent, sessionId, seq);
+  if (added.length === 0) return;
+  saveStored(core, withLateRequests(stored, agent.pod.name, added));
+}
+
+/**
+ * Writes a batch. Undefined when the store failed and the batch should come again (the agent was
+ * told, with `ack.retryAfterMs`); an empty list when it was refused for good (a bad batch: acknowledged).
+ */
+export function storeRequests(core: EngineCore, agent: AgentConnection, sessionId: string, seq: number, records: RequestRecord[]): RequestRecord[] | undefined {
+  const source = { pod: agent.pod.name, workload: workloadOf(core, agent), pid: agent.agent.pid };
+  try {
+    return core.store.addRequests(sessionId, source, records);
+  } catch (err) {
+    const final = err instanceof SondeError && FINAL_STORE_ERRORS.has(err.code);
+    core.log[final ? 'warn' : 'error']({ err, session: sessionId, pod: source.pod, seq }, final ? 'requests refused by the store' : 'requests not stored; the agent is asked to resend');
+    if (final) return [];
+    // Agents without acks cannot resend: for them the batch is lost, as before acks existed.
+    core.hub.ack(agent, sessionId, seq, core.opts.storeRetryMs);
+    return undefined;
+  }
+}
+
+export function onEnded(core: EngineCore, agent: AgentConnection, sessionId: string, reason: SessionEndReason, error: string | undefined): void {
+  const run = core.runs.get(sessionId);
+  if (!run) {
+    const stored = core.store.getSession(sessionId);
+    if (stored && tookPartIn(stored, agent)) {
+      const changed = withLateEnded(stored, agent.pod.name, reason, error);
+      if (changed) saveStored(core, changed);
+    }
+    return;
+  }
+  const pr = boundPart(core, run, agent);
+  if (!pr) return;
+  podEvent(core, pr, reason === 'error' ? { type: 'ended', conn: agent.id, error: error ?? '' } : { type: 'ended', conn: agent.id });
+  if (!isTerminal(run)) {
+    const all = [...run.pods.values()];
+    if (run.count === 0 && all.every((p) => p.state === 'Failed')) {
+      finish(core, run, 'Failed', R.SamplerFailed, `the sampler failed on every pod: ${all[0]?.message ?? ''}`);
+      return;
+    }
+    updateReadiness(core, run);
+    finishWhenStopped(core, run);
+  }
+  core.status.touch(run, true);
+}
+
+export function saveStored(core: EngineCore, view: SessionView): void {
+  try {
+    core.store.saveSession(view);
+  } catch (err) {
+    core.log.error({ err, session: view.id }, 'session status could not be stored');
+  }
+  core.status.announce(view);
+}

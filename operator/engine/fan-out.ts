@@ -1,0 +1,85 @@
+import type { PodIdentity } from '../../src/protocol/messages.js';
+import { selectorMatches } from '../../src/session/validate.js';
+import type { AgentConnection } from '../hub/agent-connection.js';
+import { bind, podEvent } from './bound-parts.js';
+import { type EngineCore, T } from './engine-core.js';
+import { readinessOf, whyNoPods } from './readiness.js';
+import { lifeEvent } from './spec-apply.js';
+import { takesAgents } from './session-life.js';
+import { type Run, conditionOf, isTerminal, perPodLimit, setCondition } from './session-run.js';
+
+/** Which agents a session starts (fan-out, late joiners, reconnects) and how ready it says it is. */
+
+/** Starts the session's agents in its namespace that match (fan-out), then reports readiness. */
+export function fanOut(core: EngineCore, run: Run): void {
+  for (const agent of core.hub.agentsIn(run.namespace)) consider(core, run, agent, false);
+  updateReadiness(core, run);
+}
+
+/**
+ * Starts `run` on `agent` if its pod belongs: its labels match the selector, or it already took part
+ * (a reconnect resumes whatever the labels say now). `alreadyReported` carries the pod's stored count so
+ * the per-pod cap holds across reconnects.
+ */
+export function consider(core: EngineCore, run: Run, agent: AgentConnection, report = true): void {
+  const spec = run.resolved;
+  if (!spec || !takesAgents(run.life) || agent.pod.namespace !== run.namespace) return;
+  // The agent says its part already ended (hello `ended`: it reached its cap or deadline while the
+  // operator was away): starting it again would take requests past its cap. Its claim is adopted instead.
+  if (agent.ended.includes(run.id)) return;
+  const pr = run.pods.get(agent.pod.name);
+  if (pr?.conn === agent.id) return;
+  if (!pr) {
+    const labels = core.pods.labelsOf(agent.pod);
+    if (!labels || !selectorMatches(spec.selector, labels)) return;
+  }
+  const limit = perPodLimit(spec);
+  if (pr && pr.requests >= limit) return;
+  const already = pr?.requests ?? 0;
+  const sent = core.hub.start(agent, {
+    type: 'start',
+    session: run.id,
+    request: spec.request,
+    maxRequests: limit,
+    deadline: run.deadline,
+    sampleIntervalMs: spec.sampleIntervalMs,
+    ...(already > 0 ? { alreadyReported: already } : {}),
+  });
+  if (!sent) return;
+  let part = pr;
+  if (!part) {
+    part = { name: agent.pod.name, uid: agent.pod.uid, conn: undefined, pid: agent.agent.pid, lastSeq: 0, state: 'Pending', requests: 0, samples: 0 };
+    run.pods.set(part.name, part);
+  }
+  bind(core, part, agent);
+  podEvent(core, part, { type: 'started', conn: agent.id });
+  if (lifeEvent(core, run, { type: 'agentStarted' })) run.startedAt = new Date(core.clock.now()).toISOString();
+  if (report) {
+    updateReadiness(core, run);
+    core.status.touch(run, true);
+  }
+}
+
+export function updateReadiness(core: EngineCore, run: Run): void {
+  if (!run.resolved || isTerminal(run)) return;
+  const r = readinessOf(run, () => whyNoPods(run, core.pods, (ns) => core.hub.agentsIn(ns)));
+  setCondition(run, T.ready, r.status, r.reason, r.message, core.clock.now());
+}
+
+export function podChanged(core: EngineCore, pod: PodIdentity): void {
+  const agent = core.hub.agentFor(pod);
+  for (const run of core.active.get(pod.namespace) ?? []) {
+    if (agent) consider(core, run, agent);
+    refreshWaiting(core, run);
+  }
+}
+
+/** A session no pod has joined yet re-explains why (NoAgents / NoMatchingPods) when agents or pods change. */
+export function refreshWaiting(core: EngineCore, run: Run): void {
+  if (run.pods.size > 0) return;
+  const before = conditionOf(run, T.ready);
+  const was = `${before?.reason}|${before?.message}`;
+  updateReadiness(core, run);
+  const after = conditionOf(run, T.ready);
+  if (`${after?.reason}|${after?.message}` !== was) core.status.touch(run);
+}

@@ -1,0 +1,98 @@
+import type { Logger } from 'pino';
+import { statusHotspots } from '../../src/model/hotspots.js';
+import type { SessionView } from '../../src/session/types.js';
+import type { Clock } from '../clock.js';
+import type { SqliteStore } from '../store/sqlite-store.js';
+import { type Run, isTerminal, viewOf } from './session-run.js';
+
+/** What the emitter needs of the store. */
+export type EmitterStore = Pick<SqliteStore, 'saveSession' | 'tree'>;
+
+/**
+ * Persists and announces session statuses: phase and condition changes at once, progress-only changes
+ * at most every `statusIntervalMs` per session, hotspots recomputed at most every `hotspotIntervalMs`
+ * while running. Every view goes to the store first, then to the `onStatus` listeners.
+ */
+export class StatusEmitter {
+  private readonly listeners = new Set<(view: SessionView) => void>();
+  closed = false;
+
+  constructor(
+    private readonly store: EmitterStore,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly baseURL: string,
+    private readonly statusIntervalMs: number,
+    private readonly hotspotIntervalMs: number,
+  ) {}
+
+  onStatus(listener: (view: SessionView) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  view(run: Run): SessionView {
+    return viewOf(run, this.baseURL);
+  }
+
+  /** Marks the status changed: emitted now when `urgent` or when the last emission is old enough, else soon. */
+  touch(run: Run, urgent = false): void {
+    if (this.closed) return;
+    const now = this.clock.now();
+    const due = run.lastEmit + this.statusIntervalMs;
+    if (urgent || now >= due) return this.emit(run);
+    run.cancelEmit ??= this.clock.schedule(due - now, () => {
+      run.cancelEmit = undefined;
+      this.safely(() => this.emit(run));
+    });
+  }
+
+  /** Emits a pending throttled status now (at close and before a run leaves memory). */
+  flush(run: Run): void {
+    if (!run.cancelEmit) return;
+    run.cancelEmit();
+    this.emit(run);
+  }
+
+  emit(run: Run): void {
+    run.cancelEmit?.();
+    run.cancelEmit = undefined;
+    const now = this.clock.now();
+    run.lastEmit = now;
+    if (run.hotspotsStale && (isTerminal(run) || now - run.hotspotsAt >= this.hotspotIntervalMs)) {
+      run.hotspotsStale = false;
+      run.hotspotsAt = now;
+      try {
+        run.hotspots = statusHotspots(this.store.tree(run.id));
+      } catch (err) {
+        this.log.error({ err, session: run.id }, 'hotspots could not be computed');
+      }
+    } else if (run.hotspotsStale && !run.cancelEmit) {
+      // Come back when hotspots may be recomputed, so the last batch of a quiet session shows up.
+      run.cancelEmit = this.clock.schedule(run.hotspotsAt + this.hotspotIntervalMs - now, () => {
+        run.cancelEmit = undefined;
+        this.safely(() => this.emit(run));
+      });
+    }
+    const view = this.view(run);
+    try {
+      this.store.saveSession(view);
+    } catch (err) {
+      this.log.error({ err, session: run.id }, 'session status could not be stored');
+    }
+    this.announce(view);
+  }
+
+  /** Tells the listeners of a view that is already stored (a session not in memory). */
+  announce(view: SessionView): void {
+    for (const l of this.listeners) this.safely(() => l(view));
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err }, 'status emission failed');
+    }
+  }
+}
