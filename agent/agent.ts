@@ -5,11 +5,12 @@ import type { PodIdentity, RequestRecord, RequestTypeStats } from '../src/protoc
 import { Catalogue } from './catalogue/catalogue.js';
 import { systemClock, type Clock } from './clock.js';
 import { AgentLink, type LinkTuning } from './connection/agent-link.js';
+import { credentialRefusal } from './connection/transport-security.js';
 import { createRootLogger, type Logger, type LogLevel } from './log.js';
 import { Profiler } from './profiling/profiler.js';
 import type { LocalSessionResult, Session } from './profiling/session.js';
 import { checkSessionParams, type LocalSessionParams } from './profiling/session-params.js';
-import { installHttpHook } from './requests/http-hook.js';
+import { installHttpHook, onFirstListening } from './requests/http-hook.js';
 import { RequestTracker } from './requests/request-tracker.js';
 import { watchFrameworkRoutes } from './requests/route-sources.js';
 import { InterruptSampler } from './sampler/interrupt-sampler.js';
@@ -23,6 +24,8 @@ export interface AgentOptions {
   url?: string;
   token?: string;
   tokenFile?: string;
+  /** PEM certificates to trust on `wss://` instead of the system's: the operator's CA (`SONDE_CA_CERT`). */
+  ca?: string;
   pod?: Partial<PodIdentity>;
   labels?: Record<string, string>;
   logLevel?: LogLevel;
@@ -48,6 +51,13 @@ export interface AgentOptions {
   sampler?: 'auto' | 'interrupt' | 'v8';
   /** Pacing of the operator link (reconnect backoff, catalogue and progress intervals); defaults suit production. */
   link?: LinkTuning;
+  /**
+   * When to dial the operator: `start` (default) at once; `serving` when the process first serves:
+   * an http(s) server of it starts listening, or its first `transaction()`. The injected agent uses
+   * `serving` (start-from-env.ts): NODE_OPTIONS reaches every Node process in the container, and a
+   * wrapper that never serves (`npm start`, a build step) must not connect as the pod beside the app.
+   */
+  connectWhen?: 'start' | 'serving';
 }
 
 /** A running local session. */
@@ -117,6 +127,8 @@ class AgentImpl implements Agent {
   private readonly undo: (() => void)[] = [];
   private readonly link: AgentLink | undefined;
   private closed = false;
+  /** The link was started (at once, or when the process first served). */
+  private connected = false;
 
   constructor(options: AgentOptions) {
     this.log = options.logger ?? createRootLogger(options.logLevel ?? 'warn');
@@ -130,11 +142,14 @@ class AgentImpl implements Agent {
     });
     this.tracker = new RequestTracker(this.cat, this.profiler, this.log);
     this.undo.push(installHttpHook(this.tracker), watchFrameworkRoutes());
-    if (options.url) {
+    const refusal = options.url ? credentialRefusal(options.url, options.tokenFile) : undefined;
+    if (refusal !== undefined) this.log.error({ url: options.url }, `${refusal}; not connecting`);
+    if (options.url && refusal === undefined) {
       this.link = new AgentLink({
         url: options.url,
         token: options.token,
         tokenFile: options.tokenFile,
+        ca: options.ca,
         pod: this.pod,
         labels: options.labels ?? {},
         clock: this.clock,
@@ -143,7 +158,8 @@ class AgentImpl implements Agent {
         profiler: this.profiler,
         ...options.link,
       });
-      this.link.start();
+      if (options.connectWhen === 'serving') this.undo.push(onFirstListening(() => this.connect()));
+      else this.connect();
     }
     this.log.info({ pod: this.pod, url: options.url }, 'agent started');
   }
@@ -171,7 +187,15 @@ class AgentImpl implements Agent {
   }
 
   transaction<T>(type: string, fn: () => T): T {
+    if (!this.connected) this.connect();
     return this.tracker.transaction(type, fn);
+  }
+
+  /** Dials the operator, once (see AgentOptions.connectWhen). */
+  private connect(): void {
+    if (this.connected || this.closed || !this.link) return;
+    this.connected = true;
+    this.link.start();
   }
 
   async close(): Promise<void> {

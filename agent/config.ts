@@ -1,4 +1,6 @@
+import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { credentialRefusal, MAX_CA_BYTES, MAX_URL_LENGTH, parseCaBundle } from './connection/transport-security.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import type { PodIdentity } from '../src/protocol/messages.js';
 import { PROTOCOL_LIMITS } from '../src/protocol/messages.js';
@@ -11,6 +13,8 @@ export interface AgentConfig {
   token?: string;
   /** A file holding the token, re-read on every dial because projected tokens rotate. */
   tokenFile?: string;
+  /** PEM certificates the agent trusts on `wss://` instead of the system's (`SONDE_CA_CERT` or `SONDE_CA_FILE`). */
+  ca?: string;
   pod: PodIdentity;
   /** Labels sessions select on outside Kubernetes. */
   labels: Record<string, string>;
@@ -26,13 +30,17 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** Reads a file the configuration names (`SONDE_CA_FILE`); injected so tests need no files. */
+export type ReadText = (path: string) => string;
+
 /**
- * Reads the agent's environment once. Pure apart from `hostname()` as the default pod name: pass the
- * environment in, get a checked config out, or a ConfigError naming the variable.
+ * Reads the agent's environment once. Pure apart from `hostname()` as the default pod name and the
+ * CA file it is told to read: pass the environment in, get a checked config out, or a ConfigError
+ * naming the variable.
  */
-export function readAgentConfig(env: Record<string, string | undefined>): AgentConfig {
+export function readAgentConfig(env: Record<string, string | undefined>, readText: ReadText = readBounded): AgentConfig {
   const url = nonEmpty(env.SONDE_URL);
-  if (url !== undefined && !/^wss?:\/\//.test(url)) throw new ConfigError(`SONDE_URL must be a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
+  if (url !== undefined) checkUrl(url);
   const level = (nonEmpty(env.SONDE_LOG_LEVEL) ?? 'warn').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`SONDE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
   const config: AgentConfig = {
@@ -49,6 +57,10 @@ export function readAgentConfig(env: Record<string, string | undefined>): AgentC
   if (token !== undefined) config.token = token;
   const tokenFile = nonEmpty(env.SONDE_TOKEN_FILE);
   if (tokenFile !== undefined) config.tokenFile = tokenFile;
+  const refusal = url === undefined ? undefined : credentialRefusal(url, tokenFile);
+  if (refusal !== undefined) throw new ConfigError(refusal);
+  const ca = readCa(env, readText);
+  if (ca !== undefined) config.ca = ca;
   const workaround = nonEmpty(env.SONDE_V8_BUG_WORKAROUND)?.toLowerCase();
   if (workaround !== undefined) {
     if (!['1', 'true', '0', 'false'].includes(workaround)) throw new ConfigError(`SONDE_V8_BUG_WORKAROUND must be 1, true, 0 or false, got ${JSON.stringify(workaround)}`);
@@ -60,6 +72,52 @@ export function readAgentConfig(env: Record<string, string | undefined>): AgentC
     config.sampler = sampler;
   }
   return config;
+}
+
+/** Reads a small text file; a file past MAX_CA_BYTES is refused before it is read. */
+function readBounded(path: string): string {
+  if (statSync(path).size > MAX_CA_BYTES) throw new Error(`is larger than ${MAX_CA_BYTES / 1024} KiB`);
+  return readFileSync(path, 'utf8');
+}
+
+/** SONDE_URL: a ws:// or wss:// URL with a host, no credentials in it, of bounded length. */
+function checkUrl(url: string): void {
+  if (url.length > MAX_URL_LENGTH) throw new ConfigError(`SONDE_URL is longer than ${MAX_URL_LENGTH} characters`);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`SONDE_URL must be a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') throw new ConfigError(`SONDE_URL must be a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
+  if (parsed.hostname === '') throw new ConfigError(`SONDE_URL has no host: ${JSON.stringify(url)}`);
+  if (parsed.username !== '' || parsed.password !== '') throw new ConfigError('SONDE_URL must not carry credentials (user:password@); use SONDE_TOKEN or SONDE_TOKEN_FILE');
+}
+
+/** The CA to trust on wss://: SONDE_CA_CERT (PEM text, as the webhook injects it) or SONDE_CA_FILE, not both. */
+function readCa(env: Record<string, string | undefined>, readText: ReadText): string | undefined {
+  const text = nonEmpty(env.SONDE_CA_CERT);
+  const file = nonEmpty(env.SONDE_CA_FILE);
+  if (text !== undefined && file !== undefined) throw new ConfigError('set SONDE_CA_CERT or SONDE_CA_FILE, not both');
+  if (text !== undefined) {
+    try {
+      return parseCaBundle(text).join('\n') + '\n';
+    } catch (err) {
+      throw new ConfigError(`SONDE_CA_CERT ${(err as Error).message}`);
+    }
+  }
+  if (file === undefined) return undefined;
+  let pem: string;
+  try {
+    pem = readText(file);
+  } catch (err) {
+    throw new ConfigError(`SONDE_CA_FILE ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    return parseCaBundle(pem).join('\n') + '\n';
+  } catch (err) {
+    throw new ConfigError(`SONDE_CA_FILE ${file} ${(err as Error).message}`);
+  }
 }
 
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;

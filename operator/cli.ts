@@ -5,12 +5,18 @@ import { ConfigError } from './config.js';
  * The `sonde` command. Subcommands load lazily so `sonde --help` stays instant.
  *   sonde operator [--standalone] [flags]   the operator (cluster mode unless --standalone)
  *   sonde demo [--once] [--duration D]      standalone operator + sample app + traffic + a session
+ *   sonde agent-bundle [--runtime R] DIR    copy the in-process agent into DIR (the init container's step)
+ *   sonde sample-app | sample-traffic        the demo shop and its traffic alone (the cluster tour, examples/)
  */
 const HELP = `sonde — profile the next N requests of one type, in the pods you choose
 
 Usage:
   sonde operator [--standalone] [options]   run the operator
   sonde demo [options]                      the standalone demo: operator, sample app, traffic, a session
+  sonde sample-app [--port 8080] [--host H]  the demo's sample shop alone (for the cluster tour, examples/)
+  sonde sample-traffic --target URL          the demo's request mix against a sample app, until stopped
+  sonde agent-bundle [--runtime node|python] DIR
+                                            copy the in-process agent into DIR (see sonde agent-bundle --help)
   sonde --help | --version
 
 Operator options:
@@ -26,6 +32,16 @@ Operator options:
   --auth MODE           who may use the API/UI: kubernetes|token|none (cluster: kubernetes;       [SONDE_AUTH]
                         standalone: token with SONDE_TOKEN, else none; none only on loopback)
   --local-port PORT     extra listener on 127.0.0.1, no auth, for kubectl port-forward            [SONDE_LOCAL_PORT]
+  TLS, admission webhook and injection (cluster; with TLS the main port serves HTTPS and WSS):
+  --operator-namespace NS  where the operator runs        [SONDE_OPERATOR_NAMESPACE, else POD_NAMESPACE]
+  --service-name NAME   the operator's Service: certificate names, agent URL (default sonde)    [SONDE_SERVICE_NAME]
+  --tls-secret NAME     Secret with the operator-made CA and certificate (made on first start)    [SONDE_TLS_SECRET]
+  --tls-cert-dir DIR    tls.crt, tls.key, ca.crt from a mounted Secret (cert-manager)           [SONDE_TLS_CERT_DIR]
+  --webhook-port PORT   HTTPS admission webhook, path /mutate-v1-pod (default 9443)             [SONDE_WEBHOOK_PORT]
+  --webhook-config NAME MutatingWebhookConfiguration whose caBundle is kept (default sonde)   [SONDE_WEBHOOK_CONFIG]
+  --webhook-url URL     out of cluster: register that configuration with this https URL          [SONDE_WEBHOOK_URL]
+  --agent-image IMAGE   image of the injected init container                                     [SONDE_AGENT_IMAGE]
+  --agent-url URL       what injected agents dial (default wss://SERVICE.NS.svc:PORT/v1/agents)     [SONDE_AGENT_URL]
   Agents authenticate in standalone mode with the shared token SONDE_TOKEN (required unless the
   operator listens on loopback); in a cluster with their ServiceAccount token (TokenReview).
 
@@ -70,6 +86,19 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
         }
         const { runDemo } = await import('./demo/run-demo.js');
         return await runDemo(rest, env);
+      }
+      case 'sample-app':
+      case 'sample-traffic': {
+        if (rest.includes('--help') || rest.includes('-h')) {
+          process.stdout.write(HELP + '\n');
+          return 0;
+        }
+        const { runSampleApp, runSampleTraffic } = await import('./demo/sample-commands.js');
+        return await (command === 'sample-app' ? runSampleApp(rest) : runSampleTraffic(rest));
+      }
+      case 'agent-bundle': {
+        const { runAgentBundle } = await import('./agent-bundle/run-agent-bundle.js');
+        return runAgentBundle(rest);
       }
       default:
         process.stderr.write(`sonde: unknown command ${JSON.stringify(command)}\nRun \`sonde --help\` for the commands.\n`);

@@ -31,6 +31,25 @@ export interface OperatorConfig {
   logLevel: LogLevel;
   /** Largest accepted REST request body. */
   bodyLimitBytes: number;
+  // ---- TLS, admission webhook and injection (operator/tls, operator/webhook) ----
+  /** Where the operator runs: its TLS Secret lives here, and the webhook never injects here. */
+  operatorNamespace?: string;
+  /** The operator's Service: certificate names and the default agent URL. */
+  serviceName: string;
+  /** Cluster: a Secret (in the operator namespace) holding the operator-made CA and serving certificate. */
+  tlsSecret?: string;
+  /** `tls.crt`, `tls.key`, `ca.crt` from a mounted Secret (cert-manager). */
+  tlsCertDir?: string;
+  /** HTTPS admission webhook port (served in cluster mode when TLS is configured). */
+  webhookPort: number;
+  /** The MutatingWebhookConfiguration whose caBundle the operator keeps. */
+  webhookConfig: string;
+  /** Out of cluster: register the webhook configuration with this URL. */
+  webhookUrl?: string;
+  /** Image of the injected init container. */
+  agentImage?: string;
+  /** What injected agents dial; default `wss://<service>.<operator-namespace>.svc:<port>/v1/agents`. */
+  agentUrl?: string;
   /** Who may use the REST API and UI on the main port (`--auth`); unset: see `authMode`. */
   auth?: AuthMode;
   /** A second listener on 127.0.0.1 only, plain HTTP, auth `none`, for `kubectl port-forward` (`--local-port`). */
@@ -67,13 +86,18 @@ export function defaultConfig(uiDir: string, cwd: string): OperatorConfig {
     uiDir,
     logLevel: 'info',
     bodyLimitBytes: 1024 * 1024,
+    serviceName: 'sonde',
+    webhookPort: 9443,
+    webhookConfig: 'sonde',
   };
 }
 
 /**
  * The environment variables the operator reads (documented in operator/README.md):
  * SONDE_PORT, SONDE_HOST, SONDE_DATA, SONDE_SESSIONS, SONDE_NAMESPACE, SONDE_TOKEN, SONDE_PUBLIC_URL,
- * SONDE_UI_DIR, SONDE_LOG_LEVEL, KUBECONFIG, SONDE_AUTH, SONDE_LOCAL_PORT. Values are kept as written; `validateConfig` judges them.
+ * SONDE_UI_DIR, SONDE_LOG_LEVEL, KUBECONFIG; for TLS and the webhook SONDE_OPERATOR_NAMESPACE (else
+ * POD_NAMESPACE), SONDE_SERVICE_NAME, SONDE_TLS_SECRET, SONDE_TLS_CERT_DIR, SONDE_WEBHOOK_PORT,
+ * SONDE_WEBHOOK_CONFIG, SONDE_WEBHOOK_URL, SONDE_AGENT_IMAGE, SONDE_AGENT_URL; for people's access SONDE_AUTH, SONDE_LOCAL_PORT. Values are kept as written; `validateConfig` judges them.
  */
 export function readEnv(env: NodeJS.ProcessEnv): ConfigLayer {
   const out: ConfigLayer = {};
@@ -92,6 +116,15 @@ export function readEnv(env: NodeJS.ProcessEnv): ConfigLayer {
   set('kubeconfig', env.KUBECONFIG);
   set('auth', env.SONDE_AUTH);
   if (env.SONDE_LOCAL_PORT) out.localPort = parsePort(env.SONDE_LOCAL_PORT, 'SONDE_LOCAL_PORT');
+  set('operatorNamespace', env.SONDE_OPERATOR_NAMESPACE || env.POD_NAMESPACE);
+  set('serviceName', env.SONDE_SERVICE_NAME);
+  set('tlsSecret', env.SONDE_TLS_SECRET);
+  set('tlsCertDir', env.SONDE_TLS_CERT_DIR);
+  if (env.SONDE_WEBHOOK_PORT) out.webhookPort = parsePort(env.SONDE_WEBHOOK_PORT, 'SONDE_WEBHOOK_PORT');
+  set('webhookConfig', env.SONDE_WEBHOOK_CONFIG);
+  set('webhookUrl', env.SONDE_WEBHOOK_URL);
+  set('agentImage', env.SONDE_AGENT_IMAGE);
+  set('agentUrl', env.SONDE_AGENT_URL);
   return out;
 }
 
@@ -116,6 +149,15 @@ export function parseOperatorFlags(argv: string[]): ConfigLayer {
         'log-level': { type: 'string' },
         auth: { type: 'string' },
         'local-port': { type: 'string' },
+        'operator-namespace': { type: 'string' },
+        'service-name': { type: 'string' },
+        'tls-secret': { type: 'string' },
+        'tls-cert-dir': { type: 'string' },
+        'webhook-port': { type: 'string' },
+        'webhook-config': { type: 'string' },
+        'webhook-url': { type: 'string' },
+        'agent-image': { type: 'string' },
+        'agent-url': { type: 'string' },
       },
     });
   } catch (err) {
@@ -135,6 +177,15 @@ export function parseOperatorFlags(argv: string[]): ConfigLayer {
   if (v['log-level'] !== undefined) out.logLevel = v['log-level'] as LogLevel;
   if (v.auth !== undefined) out.auth = v.auth as AuthMode;
   if (v['local-port'] !== undefined) out.localPort = parsePort(v['local-port'], '--local-port');
+  if (v['operator-namespace'] !== undefined) out.operatorNamespace = v['operator-namespace'];
+  if (v['service-name'] !== undefined) out.serviceName = v['service-name'];
+  if (v['tls-secret'] !== undefined) out.tlsSecret = v['tls-secret'];
+  if (v['tls-cert-dir'] !== undefined) out.tlsCertDir = v['tls-cert-dir'];
+  if (v['webhook-port'] !== undefined) out.webhookPort = parsePort(v['webhook-port'], '--webhook-port');
+  if (v['webhook-config'] !== undefined) out.webhookConfig = v['webhook-config'];
+  if (v['webhook-url'] !== undefined) out.webhookUrl = v['webhook-url'];
+  if (v['agent-image'] !== undefined) out.agentImage = v['agent-image'];
+  if (v['agent-url'] !== undefined) out.agentUrl = v['agent-url'];
   return out;
 }
 
@@ -150,6 +201,7 @@ export function mergeConfig(cwd: string, base: OperatorConfig, ...layers: Config
   out.uiDir = resolve(cwd, out.uiDir);
   if (out.sessionsPath) out.sessionsPath = resolve(cwd, out.sessionsPath);
   if (out.kubeconfig) out.kubeconfig = resolve(cwd, out.kubeconfig.split(':')[0]!);
+  if (out.tlsCertDir) out.tlsCertDir = resolve(cwd, out.tlsCertDir);
   return out;
 }
 
@@ -187,6 +239,43 @@ export function validateConfig(c: OperatorConfig): OperatorConfig {
   else if (c.auth === 'kubernetes' && c.mode !== 'cluster') problems.push('--auth kubernetes needs a cluster (it asks the API server to review tokens); standalone uses --auth token or none');
   if (c.localPort !== undefined && (!Number.isInteger(c.localPort) || c.localPort < 0 || c.localPort > 65535)) problems.push(`local port must be a whole number from 0 to 65535, got ${c.localPort}`);
   else if (c.localPort !== undefined && c.localPort !== 0 && c.localPort === c.port) problems.push(`--local-port ${c.localPort} is the main port: pick another`);
+  problems.push(...validateTlsConfig(c));
   if (problems.length) throw new ConfigError(problems);
   return c;
+}
+
+const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Whether TLS is configured (either source): the main port then serves HTTPS and WSS. */
+export const tlsConfigured = (c: OperatorConfig): boolean => c.tlsSecret !== undefined || c.tlsCertDir !== undefined;
+
+/** The TLS and webhook flags' problems (operator/tls, operator/webhook). */
+function validateTlsConfig(c: OperatorConfig): string[] {
+  const problems: string[] = [];
+  if (c.operatorNamespace !== undefined && !NAMESPACE.test(c.operatorNamespace)) problems.push(`operator namespace ${JSON.stringify(c.operatorNamespace)} is not a valid Kubernetes namespace name`);
+  if (!DNS_LABEL.test(c.serviceName)) problems.push(`service name ${JSON.stringify(c.serviceName)} is not a valid Service name (a DNS label)`);
+  if (c.tlsSecret !== undefined && c.tlsCertDir !== undefined) problems.push('--tls-secret and --tls-cert-dir are two ways to get a certificate: give one');
+  if (c.tlsSecret !== undefined) {
+    if (!DNS_NAME.test(c.tlsSecret) || c.tlsSecret.length > 253) problems.push(`--tls-secret ${JSON.stringify(c.tlsSecret)} is not a valid Secret name`);
+    if (c.mode !== 'cluster') problems.push('--tls-secret stores the certificate in the cluster; standalone mode can use --tls-cert-dir');
+  }
+  if (c.mode === 'cluster' && tlsConfigured(c) && c.operatorNamespace === undefined) problems.push('TLS in a cluster needs the operator namespace (--operator-namespace, SONDE_OPERATOR_NAMESPACE or POD_NAMESPACE): the certificate names the Service in it, and the webhook never injects there');
+  if (!Number.isInteger(c.webhookPort) || c.webhookPort < 0 || c.webhookPort > 65535) problems.push(`webhook port must be a whole number from 0 to 65535, got ${c.webhookPort}`);
+  else if (c.webhookPort !== 0 && c.webhookPort === c.port) problems.push(`the webhook port and the main port are both ${c.port}; give them different ports`);
+  if (!DNS_NAME.test(c.webhookConfig) || c.webhookConfig.length > 253) problems.push(`--webhook-config ${JSON.stringify(c.webhookConfig)} is not a valid object name`);
+  if (c.webhookUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(c.webhookUrl);
+    } catch {
+      /* reported below */
+    }
+    // The API server calls only https URLs, without user info, query or fragment.
+    if (!url || url.protocol !== 'https:' || url.username || url.password || url.search || url.hash) problems.push(`--webhook-url must be an https:// URL without user, query or fragment, got ${JSON.stringify(c.webhookUrl)}`);
+    if (c.mode !== 'cluster' || !tlsConfigured(c)) problems.push('--webhook-url registers the webhook in a cluster: it needs cluster mode and --tls-secret or --tls-cert-dir');
+  }
+  if (c.agentImage !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._\/:@-]{0,511}$/.test(c.agentImage)) problems.push(`--agent-image ${JSON.stringify(c.agentImage)} is not an image reference`);
+  if (c.agentUrl !== undefined && !/^wss?:\/\/[^/\s]+(\/\S*)?$/.test(c.agentUrl)) problems.push(`--agent-url must be a ws:// or wss:// URL, got ${JSON.stringify(c.agentUrl)}`);
+  return problems;
 }

@@ -1,20 +1,24 @@
 import { createServer } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { buildServer } from './api/server.js';
 import { noAuth } from './auth/access-resolver.js';
 import { buildAccessResolver } from './auth/build-access.js';
 import { hostPolicy } from './auth/host-check.js';
 import { readVersion } from './api/version.js';
-import { type OperatorConfig, defaultConfig, mergeConfig, parseOperatorFlags, readEnv, validateConfig } from './config.js';
+import { type OperatorConfig, defaultConfig, mergeConfig, parseOperatorFlags, readEnv, tlsConfigured, validateConfig } from './config.js';
+import { systemClock } from './clock.js';
+import type { TlsRuntime } from './webhook/tls-runtime.js';
 import type { AgentAuthenticator, PodDirectory } from './engine/contracts.js';
 import { Engine } from './engine/engine.js';
 import { AgentHub } from './hub/agent-hub.js';
 import { HelloLabelDirectory } from './hub/hello-label-directory.js';
+import { ensureWritableDataDir } from './data-dir.js';
 import type { ClusterMode } from './kube/cluster-mode.js';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { FileSessions } from './standalone/file-sessions.js';
 import { sharedTokenAuthenticator } from './standalone/shared-token.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -43,8 +47,10 @@ export interface StartOptions {
 /** A running operator. */
 export interface RunningOperator {
   readonly config: OperatorConfig;
-  /** `http://host:port`, the UI and API. */
+  /** `http://host:port` (`https://` with TLS), the UI and API. */
   readonly url: string;
+  /** TLS and the admission webhook, when TLS is configured. */
+  readonly tls?: TlsRuntime;
   readonly port: number;
   /** `http://127.0.0.1:PORT` of the `--local-port` listener, when there is one. */
   readonly localUrl?: string;
@@ -65,6 +71,15 @@ function freePort(host: string): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+/** The host name of a URL, or undefined when it does not parse (the validator judges URLs). */
+function safeHostname(url: string): string | undefined {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
 }
 
 function urlHost(host: string): string {
@@ -90,14 +105,15 @@ export async function startOperator(config: OperatorConfig, options: StartOption
 
   try {
     const port = config.port === 0 ? await freePort(config.host) : config.port;
-    const url = `http://${urlHost(config.host)}:${port}`;
+    const url = `${tlsConfigured(config) ? 'https' : 'http'}://${urlHost(config.host)}:${port}`;
 
+    ensureWritableDataDir(config.dataDir);
     const store = new SqliteStore({ file: join(config.dataDir, 'sonde.db'), log });
     steps.push({ what: 'store', close: () => store.close() });
 
     let cluster: ClusterMode | undefined;
-    let authenticator: AgentAuthenticator;
     let kubeConfig: KubeConfig | undefined;
+    let authenticator: AgentAuthenticator;
     if (config.mode === 'cluster') {
       // Loaded only here: the Kubernetes client is large, and standalone mode never needs it.
       const { createClusterMode, loadKubeConfig } = await import('./kube/cluster-mode.js');
@@ -123,6 +139,13 @@ export async function startOperator(config: OperatorConfig, options: StartOption
     // Closed before the store (it flushes into it), after the hub (whose goodbyes it records).
     steps.splice(1, 0, { what: 'engine', close: () => engine.close() });
 
+    // TLS before the HTTP server, which is built with its certificate; loaded only when configured.
+    let tls: TlsRuntime | undefined;
+    if (tlsConfigured(config)) {
+      const { startTlsRuntime } = await import('./webhook/tls-runtime.js');
+      tls = await startTlsRuntime({ config, ...(kubeConfig ? { kubeConfig } : {}), mainPort: port, clock: systemClock, log });
+      steps.push({ what: 'TLS and webhook', close: () => tls!.close() });
+    }
 
     // Who may use the API: decided per request at the edge from the caller's credentials (docs/SECURITY.md).
     const access = buildAccessResolver(config, {
@@ -130,7 +153,15 @@ export async function startOperator(config: OperatorConfig, options: StartOption
       log,
       knownNamespaces: () => [...store.listSessions({}).map((s) => s.namespace), ...engine.list().map((s) => s.namespace), ...hub.agents().map((a) => a.pod.namespace)],
     });
-    const hosts = hostPolicy({ host: config.host, ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}) });
+    // Names the main port answers for (DNS rebinding): besides IPs, localhost and *.svc, the Service's
+    // short names (in-cluster clients may use them) and the host of a custom --agent-url.
+    const ns = config.operatorNamespace;
+    const agentHost = config.agentUrl ? safeHostname(config.agentUrl) : undefined;
+    const hosts = hostPolicy({
+      host: config.host,
+      ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+      extra: [config.serviceName, ...(ns ? [`${config.serviceName}.${ns}`] : []), ...(agentHost ? [agentHost] : [])],
+    });
     const app = buildServer({
       reader: store,
       engine,
@@ -146,7 +177,10 @@ export async function startOperator(config: OperatorConfig, options: StartOption
       bodyLimitBytes: config.bodyLimitBytes,
       access,
       hosts,
+      storeHealth: () => store.storeHealth(),
+      ...(tls ? { https: { cert: tls.tls.current().cert, key: tls.tls.current().key } } : {}),
     });
+    if (tls) tls.tls.onChange((m) => (app.server as unknown as TlsServer).setSecureContext({ cert: m.cert, key: m.key }));
     steps.push({ what: 'HTTP server', close: () => app.close() });
     // `--local-port`: the UI and API without credentials on 127.0.0.1 only, for `kubectl port-forward`
     // (whose own RBAC, pods/portforward in the operator's namespace, is the authorisation). No agents.
@@ -164,6 +198,7 @@ export async function startOperator(config: OperatorConfig, options: StartOption
         ...(config.namespace ? { namespace: config.namespace } : {}),
         purge: (id) => void engine.purge(id),
         bodyLimitBytes: config.bodyLimitBytes,
+        storeHealth: () => store.storeHealth(),
         access: noAuth(config.mode === 'standalone', 'port-forward'),
         hosts: hostPolicy({ host: '127.0.0.1' }),
         agents: false,
@@ -202,6 +237,7 @@ export async function startOperator(config: OperatorConfig, options: StartOption
       ...(local ? { localUrl: `http://127.0.0.1:${(local.server.address() as { port: number }).port}` } : {}),
       log,
       app,
+      ...(tls ? { tls } : {}),
       close: () => (closing ??= (async () => {
         log.info('operator shutting down');
         await closeAll();

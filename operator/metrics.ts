@@ -12,6 +12,10 @@ export interface MetricsSnapshot {
   bytesReceived: number;
   errorsByCode: Record<string, number>;
   requestsProfiled: number;
+  /** Optional (added with the store's health): whether the store can write, and the writes it refused. */
+  store?: { writable: boolean; failedWrites: number };
+  /** Optional: sockets waiting for hello or authentication. */
+  agentsPending?: number;
 }
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -39,6 +43,11 @@ export function renderMetrics(s: MetricsSnapshot): string {
   const byCode = Object.entries(s.errorsByCode).sort(([a], [b]) => (a < b ? -1 : 1));
   family(lines, 'sonde_agent_errors_total', 'counter', 'Agent connections closed for an error, by code.', byCode.map(([c, v]) => [`{code="${label(c)}"}`, v]));
   family(lines, 'sonde_requests_profiled_total', 'counter', 'Profiled requests received from agents.', [['', s.requestsProfiled]]);
+  if (s.agentsPending !== undefined) family(lines, 'sonde_agents_pending', 'gauge', 'Agent sockets waiting for hello or authentication.', [['', s.agentsPending]]);
+  if (s.store) {
+    family(lines, 'sonde_store_writable', 'gauge', '1 while the store can write; 0 when its disk is full or read-only.', [['', s.store.writable ? 1 : 0]]);
+    family(lines, 'sonde_store_failed_writes_total', 'counter', 'Store writes refused because storage was full or read-only.', [['', s.store.failedWrites]]);
+  }
   return lines.join('\n') + '\n';
 }
 

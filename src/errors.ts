@@ -24,12 +24,17 @@ export const ERRORS = Object.freeze({
   SONDE_OUT_OF_ORDER: { http: 400, ws: 4007, message: 'The message refers to a session this agent was not asked to run' },
   SONDE_REPLACED: { http: 409, ws: 4008, message: 'A newer connection for the same pod replaced this one' },
   SONDE_SHUTTING_DOWN: { http: 503, ws: 1001, message: 'The operator is shutting down' },
+  // Limits and storage (bounds): a connection past its budget, a store that cannot write
+  SONDE_RATE_LIMITED: { http: 429, ws: 4029, message: 'The agent sent more messages or bytes per second than allowed' },
+  SONDE_TOO_MANY_REQUESTS: { http: 429, ws: 4030, message: 'The agent reported more requests for a session than it was asked for' },
+  SONDE_TOO_MANY_CONNECTIONS: { http: 503, ws: 1013, message: 'Too many connections are open or waiting; try again later' },
+  SONDE_STORE_FULL: { http: 507, ws: 1011, message: 'The store cannot write: the disk is full or the database is read-only' },
   // People's access to the REST API and UI (apiauth)
-  SONDE_AUTH_REQUIRED: { http: 401, ws: 4030, message: 'This API needs a bearer token (Authorization: Bearer …)' },
-  SONDE_TOKEN_REFUSED: { http: 401, ws: 4031, message: 'The bearer token was refused' },
-  SONDE_FORBIDDEN: { http: 403, ws: 4032, message: 'Not allowed' },
-  SONDE_FOREIGN_HOST: { http: 421, ws: 4033, message: 'This server does not answer for that host name' },
-  SONDE_CROSS_ORIGIN: { http: 403, ws: 4034, message: 'Requests from another origin are refused' },
+  SONDE_AUTH_REQUIRED: { http: 401, ws: 4040, message: 'This API needs a bearer token (Authorization: Bearer …)' },
+  SONDE_TOKEN_REFUSED: { http: 401, ws: 4041, message: 'The bearer token was refused' },
+  SONDE_FORBIDDEN: { http: 403, ws: 4042, message: 'Not allowed' },
+  SONDE_FOREIGN_HOST: { http: 421, ws: 4043, message: 'This server does not answer for that host name' },
+  SONDE_CROSS_ORIGIN: { http: 403, ws: 4044, message: 'Requests from another origin are refused' },
   SONDE_AUTH_UNAVAILABLE: { http: 503, ws: 1013, message: 'Credentials cannot be checked right now; try again' },
   // Agent-side
   SONDE_SAMPLER_FAILED: { http: 500, ws: 4500, message: 'The sampler could not start' },

@@ -32,6 +32,8 @@ export interface LinkOptions extends LinkTuning {
   url: string;
   token?: string | undefined;
   tokenFile?: string | undefined;
+  /** PEM certificates to trust on wss:// (the operator's CA); the system's when unset. */
+  ca?: string | undefined;
   pod: PodIdentity;
   labels: Record<string, string>;
   clock: Clock;
@@ -83,6 +85,7 @@ export class AgentLink {
     this.outbox = o.outbox ?? new Outbox();
     this.socket = new ReconnectingSocket({
       url: o.url,
+      ...(o.ca === undefined ? {} : { ca: o.ca }),
       headers: () => this.headers(),
       clock: o.clock,
       log: o.log,
@@ -133,8 +136,14 @@ export class AgentLink {
       ended: this.heldSessions(),
       acks: true,
     };
-    this.socket.send(JSON.stringify(hello));
-    this.catalogueVersionSent = this.o.catalogue.version;
+    let text = JSON.stringify(hello);
+    // The operator takes at most maxHelloBytes before welcome; a catalogue too big for that goes
+    // out as a `catalogue` message once welcomed (the version left unsent makes sendCatalogue do it).
+    if (text.length * 3 > PROTOCOL_LIMITS.maxHelloBytes && Buffer.byteLength(text) > PROTOCOL_LIMITS.maxHelloBytes) {
+      text = JSON.stringify({ ...hello, catalogue: [] });
+      this.catalogueVersionSent = -1;
+    } else this.catalogueVersionSent = this.o.catalogue.version;
+    this.socket.send(text);
   }
 
   private onMessage(text: string): void {
@@ -160,6 +169,7 @@ export class AgentLink {
         }
         this.outbox.drain((t) => this.socket.send(t));
         for (const r of this.remote.values()) r.lastProgress = undefined; // a new operator has heard nothing yet
+        this.sendCatalogue(); // only when hello had to leave it out
         return;
       case 'start':
         return this.startSession(m);

@@ -8,6 +8,8 @@ import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js'
 
 export interface SocketOptions {
   url: string;
+  /** PEM certificates trusted on wss:// in place of the system's (the operator's own CA). */
+  ca?: string;
   /** Headers for each dial, asked afresh every time (a token file may have rotated). */
   headers(): Promise<Record<string, string>>;
   clock: Clock;
@@ -132,7 +134,7 @@ export class ReconnectingSocket {
       generateMask: (mask: Buffer) => mask.fill(0),
       createConnection: ((opts: Record<string, unknown>) => {
         const socket = secure
-          ? tls.connect({ ...opts, path: undefined, servername: (opts.servername as string | undefined) ?? (net.isIP(String(opts.host)) ? '' : String(opts.host)) } as tls.ConnectionOptions)
+          ? tls.connect({ ...opts, path: undefined, ...(this.o.ca === undefined ? {} : { ca: this.o.ca }), servername: (opts.servername as string | undefined) ?? (net.isIP(String(opts.host)) ? '' : String(opts.host)) } as tls.ConnectionOptions)
           : net.connect({ ...opts, path: opts.socketPath } as net.NetConnectOpts);
         socket.unref();
         return socket;

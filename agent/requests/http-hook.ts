@@ -10,6 +10,8 @@ export interface RequestHandler {
 const PATCHED = Symbol.for('sonde.agent.httpEmit');
 
 let handler: RequestHandler | undefined;
+/** Called once, at the first `listening` of any http/https server after it was set (onFirstListening). */
+let listening: (() => void) | undefined;
 
 /**
  * Hooks `node:http` so every framework built on it (plain http, express, fastify, koa) is seen, with
@@ -27,6 +29,7 @@ export function installHttpHook(h: RequestHandler): () => void {
     const patched = function sondeEmit(this: unknown, event: string | symbol, req?: unknown, res?: unknown): boolean {
       // eslint-disable-next-line prefer-rest-params
       const args = arguments;
+      if (event === 'listening' && listening !== undefined) notifyListening();
       if (event !== 'request' || handler === undefined) return original.apply(this, args as unknown as unknown[]);
       return handler.onRequest(req as IncomingMessage, res as ServerResponse, () => original.apply(this, args as unknown as unknown[]));
     };
@@ -36,5 +39,28 @@ export function installHttpHook(h: RequestHandler): () => void {
   handler = h;
   return () => {
     if (handler === h) handler = undefined;
+  };
+}
+
+function notifyListening(): void {
+  const cb = listening;
+  listening = undefined;
+  try {
+    cb?.();
+  } catch {
+    // The agent's business, never the app's: its server starts listening regardless.
+  }
+}
+
+/**
+ * Calls `cb` once, when an http or https server of this process first starts listening (through the
+ * hook, so only after installHttpHook). The injected agent dials the operator then, not before: a
+ * process that never serves (the `npm start` that runs the app, a build tool, a CLI child, all of which
+ * inherit NODE_OPTIONS) never connects as the pod. Returns the cancel function.
+ */
+export function onFirstListening(cb: () => void): () => void {
+  listening = cb;
+  return () => {
+    if (listening === cb) listening = undefined;
   };
 }

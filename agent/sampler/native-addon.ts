@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,13 +38,46 @@ export interface InterruptSamplerAddon {
 
 const ADDON = 'sonde_sampler.node';
 
+/** The manifest `npm run build` writes into the agent bundle (scripts/build-agent-bundle.mjs). */
+export const BUNDLE_MANIFEST = 'sonde-bundle.json';
+
+let platform: string | undefined;
+
 /**
- * Where the addon for this runtime lives: `agent/native/out/abi<N>/`, one per Node.js ABI
- * (`process.versions.modules`), built by scripts/build-native.mjs. Found from the package root, which
- * is above this file in the source tree and in dist/ alike.
+ * This process's platform as the bundle names its addon folders: `linux-x64-glibc`, `linux-arm64-musl`,
+ * `darwin-arm64`. On Linux the C library is the one this very process has mapped (an addon built
+ * against glibc does not load on musl, Alpine's, and the reverse).
  */
-export function addonPath(abi: string = process.versions.modules): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
+export function platformKey(): string {
+  if (platform !== undefined) return platform;
+  let key = `${process.platform}-${process.arch}`;
+  if (process.platform === 'linux') {
+    let maps = '';
+    try {
+      maps = readFileSync('/proc/self/maps', 'utf8');
+    } catch {
+      // No /proc: assume the common case.
+    }
+    key += /\/ld-musl-|\/libc\.musl-/.test(maps) ? '-musl' : '-glibc';
+  }
+  platform = key;
+  return key;
+}
+
+/**
+ * Where the addon for this runtime lives, one per Node.js ABI (`process.versions.modules`), built by
+ * scripts/build-native.mjs. In the self-contained bundle (its manifest beside this code) it is the
+ * bundle's own `native/<platform>/abi<N>/` and nothing else: a bundle injected into an app must never
+ * load an addon from the app's tree, and one for another platform or C library means "none here"
+ * (the agent then uses V8's sampler, whose prebuilds cover it). In the source tree and dist/ it is
+ * `agent/native/out/abi<N>/`, found from the package root above this file.
+ */
+export function addonPath(abi: string = process.versions.modules, from: string = dirname(fileURLToPath(import.meta.url)), key: string = platformKey()): string | undefined {
+  if (existsSync(join(from, BUNDLE_MANIFEST))) {
+    const own = join(from, 'native', key, `abi${abi}`, ADDON);
+    return existsSync(own) ? own : undefined;
+  }
+  let dir = from;
   for (let i = 0; i < 5; i++) {
     const candidate = join(dir, 'agent', 'native', 'out', `abi${abi}`, ADDON);
     if (existsSync(candidate)) return candidate;

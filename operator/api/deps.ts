@@ -23,7 +23,9 @@ export interface HubCounters {
 /** What the REST API needs of the agent hub: its agents, its counters and its WebSocket upgrade. */
 export interface HubPort {
   agents(): AgentInfo[];
-  counters(): HubCounters;
+  /** Optional (added with the limits): the number of connected agents, without copying each one's catalogue. */
+  agentCount?(): number;
+  counters(): HubCounters & { pending?: number };
   /** Takes over an HTTP upgrade on the agent path. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
@@ -46,6 +48,8 @@ export interface ApiDeps {
   purge?(id: string): void;
   /** Largest accepted request body; default 1 MiB. */
   bodyLimitBytes?: number;
+  /** Serve HTTPS (and WSS) with this certificate; absent: plain HTTP. */
+  https?: { cert: string; key: string };
   /** SSE keep-alive comment interval; default 15 s (tests shorten it). */
   sseHeartbeatMs?: number;
   /** An event stream ends after this long (the client reconnects and is authorised again); default 10 min. */
@@ -58,4 +62,8 @@ export interface ApiDeps {
   agents?: boolean;
   /** Ends event streams when their credential expires; default the system clock. */
   clock?: Clock;
+  /** Open event streams at most; the next one gets 503 until one closes. Default 256. */
+  maxEventStreams?: number;
+  /** Optional (added with the store's health): whether the store can write, for `/metrics`. */
+  storeHealth?(): { writable: boolean; failedWrites: number };
 }

@@ -1,9 +1,11 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import { SondeError } from '../../src/errors.js';
 import type { SessionView } from '../../src/session/types.js';
 import { type Access, canRead } from '../auth/access.js';
 import { systemClock } from '../clock.js';
 import type { ApiDeps } from './deps.js';
+import { EVENTS_QUERY } from './query-schemas.js';
 
 interface Client {
   res: ServerResponse;
@@ -15,9 +17,17 @@ interface Client {
   cancelExpiry?: () => void;
 }
 
+/** Agent counts of one poll, computed at most once each and only if a client needs them. */
+interface Tally {
+  total?: number;
+  byNamespace?: Map<string, number>;
+}
+
 /** A client this far behind is dropped rather than buffered without bound; it reconnects (`retry`). */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const AGENT_POLL_MS = 1000;
+/** Each stream holds a socket and up to MAX_BUFFERED_BYTES; past this many, a new one waits its turn (503). */
+const DEFAULT_MAX_STREAMS = 256;
 
 /**
  * `GET /api/v1/events`: server-sent events. `event: session` carries a SessionView on every status
@@ -28,9 +38,24 @@ const AGENT_POLL_MS = 1000;
 export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const clients = new Set<Client>();
   const log = deps.log;
+  const maxStreams = deps.maxEventStreams ?? DEFAULT_MAX_STREAMS;
   const clock = deps.clock ?? systemClock;
-  /** Agents a client may see (and, if it asked for one, in its namespace). */
-  const visibleAgents = (c: Client, all = deps.hub.agents()): number => all.filter((a) => canRead(c.access, a.pod.namespace) && (!c.namespace || c.namespace === a.pod.namespace)).length;
+  // Polled every second: a count, not agents(), which copies every agent's catalogue.
+  const countAgents = (): number => deps.hub.agentCount?.() ?? deps.hub.agents().length;
+  const countByNamespace = (): Map<string, number> => {
+    const out = new Map<string, number>();
+    for (const a of deps.hub.agents()) out.set(a.pod.namespace, (out.get(a.pod.namespace) ?? 0) + 1);
+    return out;
+  };
+  /** The agents a client may see (and, if it asked for one, in its namespace): the plain count when it sees all. */
+  const visibleAgents = (c: Client, tally: Tally): number => {
+    if (c.access.namespaces === 'all' && !c.namespace) return (tally.total ??= countAgents());
+    const byNs = (tally.byNamespace ??= countByNamespace());
+    if (c.namespace) return canRead(c.access, c.namespace) ? (byNs.get(c.namespace) ?? 0) : 0;
+    let n = 0;
+    for (const [ns, k] of byNs) if (canRead(c.access, ns)) n += k;
+    return n;
+  };
 
   const send = (client: Client, event: string, data: unknown): void => {
     const res = client.res;
@@ -50,9 +75,9 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   const agentTimer = setInterval(() => {
     if (clients.size === 0) return;
-    const all = deps.hub.agents();
+    const tally: Tally = {};
     for (const c of clients) {
-      const count = visibleAgents(c, all);
+      const count = visibleAgents(c, tally);
       if (count === c.agents) continue;
       c.agents = count;
       send(c, 'agents', { count });
@@ -75,7 +100,12 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
     done();
   });
 
-  app.get<{ Querystring: { namespace?: string } }>('/api/v1/events', (req, reply) => {
+  app.get<{ Querystring: { namespace?: string } }>('/api/v1/events', { schema: { querystring: EVENTS_QUERY } }, (req, reply) => {
+    if (clients.size >= maxStreams) {
+      log.warn({ streams: clients.size }, 'refusing an event stream: too many open');
+      void reply.header('retry-after', '5');
+      throw new SondeError('SONDE_TOO_MANY_CONNECTIONS', `at most ${maxStreams} event streams`);
+    }
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -88,7 +118,7 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const client: Client = { res, access: req.access, agents: 0 };
     if (req.query.namespace) client.namespace = req.query.namespace;
     clients.add(client);
-    client.agents = visibleAgents(client);
+    client.agents = visibleAgents(client, {});
     send(client, 'agents', { count: client.agents });
     // A stream lives no longer than the token that opened it, nor than `sseMaxMs`: the client
     // reconnects (`retry`), and its access is decided again, so a revoked Role takes effect.

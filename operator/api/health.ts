@@ -16,11 +16,13 @@ export function healthRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const c = deps.hub.counters();
     const body = renderMetrics({
       sessionsByPhase: countPhases(listSessions(deps, {})),
-      agentsConnected: deps.hub.agents().length,
+      agentsConnected: deps.hub.agentCount?.() ?? deps.hub.agents().length,
       messagesByType: c.messagesByType,
       bytesReceived: c.bytesReceived,
       errorsByCode: c.errorsByCode,
       requestsProfiled: c.requestsProfiled,
+      ...(c.pending !== undefined ? { agentsPending: c.pending } : {}),
+      ...(deps.storeHealth ? { store: deps.storeHealth() } : {}),
     });
     return reply.type(METRICS_CONTENT_TYPE).send(body);
   });

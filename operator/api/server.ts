@@ -19,7 +19,9 @@ import { treeRoutes } from './trees.js';
  * `main` listens for real.
  */
 export function buildServer(deps: ApiDeps): FastifyInstance {
+  // With TLS the instance wraps an https.Server; routes and hooks are the same, so one type serves both.
   const app = Fastify({
+    ...(deps.https ? { https: { cert: deps.https.cert, key: deps.https.key, minVersion: 'TLSv1.2' as const } } : {}),
     // pino's Logger and fastify's logger type disagree on generics only; the instance is the same.
     loggerInstance: deps.log.child({ module: 'api' }) as FastifyBaseLogger,
     // One line per request would drown the operator's own logs; errors are logged by the error handler.

@@ -9,6 +9,7 @@ import type { HotspotFilter, RequestSummary, TreeFilter } from '../store/contrac
 import type { ApiDeps } from './deps.js';
 import { ProblemsError } from './errors.js';
 import { TREE_FORMATS, type TreeFormat, exportTree } from './formats.js';
+import { HOTSPOTS_QUERY, REQUESTS_QUERY, TREE_QUERY } from './query-schemas.js';
 import { visibleSession } from './session-lookup.js';
 import { canRead, readableList } from '../auth/access.js';
 
@@ -92,7 +93,7 @@ function filename(base: string, ext: string): string {
 
 /** `/api/v1/sessions/:id/tree`, `/api/v1/sessions/:id/requests` and `/api/v1/hotspots`. */
 export function treeRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.get<{ Params: { id: string }; Querystring: TreeQuery }>('/api/v1/sessions/:id/tree', async (req, reply) => {
+  app.get<{ Params: { id: string }; Querystring: TreeQuery }>('/api/v1/sessions/:id/tree', { schema: { querystring: TREE_QUERY } }, async (req, reply) => {
     const format = (req.query.format || 'json') as TreeFormat;
     if (!TREE_FORMATS.includes(format)) {
       throw new ProblemsError('SONDE_UNSUPPORTED_FORMAT', [{ field: 'query.format', message: `format must be one of ${TREE_FORMATS.join(', ')}` }], JSON.stringify(req.query.format));
@@ -100,7 +101,8 @@ export function treeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const filter = treeFilter(req.query);
     const view = visibleSession(deps, req.params.id, req.access);
     if (!view) throw new SondeError('SONDE_NOT_FOUND', `no session ${JSON.stringify(req.params.id)}`);
-    const tree = deps.reader.tree(view.id, filter);
+    // A split or one request may need thousands of trees merged: off the event loop's critical path.
+    const tree = deps.reader.treeAsync ? await deps.reader.treeAsync(view.id, filter) : deps.reader.tree(view.id, filter);
     if (format === 'json') {
       const body = treeBody(tree, `${view.id}\u0000${JSON.stringify(filter)}`, () => {
         const requests = selectRequests(deps.reader.requests(view.id), filter).length;
@@ -120,13 +122,13 @@ export function treeRoutes(app: FastifyInstance, deps: ApiDeps): void {
       .send(out.body);
   });
 
-  app.get<{ Params: { id: string }; Querystring: { pod?: string } }>('/api/v1/sessions/:id/requests', async (req) => {
+  app.get<{ Params: { id: string }; Querystring: { pod?: string } }>('/api/v1/sessions/:id/requests', { schema: { querystring: REQUESTS_QUERY } }, async (req) => {
     const view = visibleSession(deps, req.params.id, req.access);
     if (!view) throw new SondeError('SONDE_NOT_FOUND', `no session ${JSON.stringify(req.params.id)}`);
     return { items: deps.reader.requests(view.id, req.query.pod ? { pod: req.query.pod } : undefined) };
   });
 
-  app.get<{ Querystring: { namespace?: string; workload?: string; request?: string; limit?: string; by?: string } }>('/api/v1/hotspots', async (req) => {
+  app.get<{ Querystring: { namespace?: string; workload?: string; request?: string; limit?: string; by?: string } }>('/api/v1/hotspots', { schema: { querystring: HOTSPOTS_QUERY } }, async (req) => {
     const q = req.query;
     const filter: HotspotFilter = {};
     if (q.namespace) filter.namespace = q.namespace;

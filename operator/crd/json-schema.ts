@@ -21,9 +21,21 @@ export interface JsonSchema {
   pattern?: string;
   format?: 'date-time' | 'int64' | 'int32' | 'double';
   nullable?: boolean;
-  'x-kubernetes-validations'?: { rule: string; message: string }[];
+  /**
+   * CEL rules. `messageExpression` (Kubernetes 1.27+) builds the error text from the value: without it
+   * the API server shows `Invalid value: "string"` and the fixed message, never what the user wrote.
+   * `message` stays as the fallback when the expression cannot be evaluated.
+   */
+  'x-kubernetes-validations'?: CelRule[];
   'x-kubernetes-list-type'?: 'atomic' | 'map' | 'set';
   'x-kubernetes-list-map-keys'?: string[];
   'x-kubernetes-map-type'?: 'atomic' | 'granular';
   'x-kubernetes-preserve-unknown-fields'?: boolean;
+}
+
+/** One `x-kubernetes-validations` entry. */
+export interface CelRule {
+  rule: string;
+  message: string;
+  messageExpression: string;
 }

@@ -15,7 +15,7 @@ import {
   type SessionPhase,
 } from '../../src/session/types.js';
 import { SPEC_LIMITS } from '../../src/session/validate.js';
-import type { JsonSchema } from './json-schema.js';
+import type { CelRule, JsonSchema } from './json-schema.js';
 
 /**
  * The ProfilingSession CustomResourceDefinition, built from the TypeScript types and SPEC_LIMITS so the
@@ -43,13 +43,31 @@ const LABEL_VALUE_PATTERN = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$'
 
 /**
  * A CEL rule bounding a duration string. Patterns cannot express ranges; CEL's `duration()` parses the
- * same Go syntax. The structural check in structural-check.ts evaluates exactly this form.
+ * same Go syntax. It first asks whether the text is a duration at all: if not, the pattern's own error
+ * says so, and `duration()` is never called on it (it would add a "type conversion error" that shows
+ * neither the field nor the value). The structural check in structural-check.ts evaluates exactly this form.
  */
-export function durationRangeRule(minMs: number, maxMs: number): { rule: string; message: string } {
+export function durationRangeRule(minMs: number, maxMs: number): CelRule {
   const min = formatDuration(minMs);
   const max = formatDuration(maxMs);
-  return { rule: `duration(self) >= duration('${min}') && duration(self) <= duration('${max}')`, message: `must be between ${min} and ${max}` };
+  return {
+    // A raw string (r'…'): the pattern's backslashes are not CEL escapes.
+    rule: `!self.matches(r'${DURATION_PATTERN}') || (duration(self) >= duration('${min}') && duration(self) <= duration('${max}'))`,
+    message: `must be between ${min} and ${max}`,
+    messageExpression: `'must be between ${min} and ${max}, got ' + self`,
+  };
 }
+
+/**
+ * A selector requirement's operator and values go together (as resolveSpec and Kubernetes' own
+ * LabelSelector validation say): In and NotIn need values, Exists and DoesNotExist take none. Without
+ * this rule the API server stores such a session and the engine then fails it as InvalidSpec.
+ */
+export const REQUIREMENT_VALUES_RULE: CelRule = {
+  rule: "self.operator == 'In' || self.operator == 'NotIn' ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
+  message: 'In and NotIn need a non-empty list of values; Exists and DoesNotExist take no values',
+  messageExpression: "'operator ' + self.operator + ' on key ' + self.key + ': In and NotIn need a non-empty list of values; Exists and DoesNotExist take no values'",
+};
 
 const requirementFields: Fields<LabelSelectorRequirement> = {
   key: { type: 'string', maxLength: 317, pattern: LABEL_KEY_PATTERN },
@@ -67,7 +85,7 @@ const selectorFields: Fields<LabelSelector> = {
     type: 'array',
     description: 'Set-based requirements, all of which must hold.',
     maxItems: 20,
-    items: { type: 'object', required: ['key', 'operator'], properties: requirementFields },
+    items: { type: 'object', required: ['key', 'operator'], properties: requirementFields, 'x-kubernetes-validations': [REQUIREMENT_VALUES_RULE] },
     'x-kubernetes-list-type': 'atomic',
   },
 };

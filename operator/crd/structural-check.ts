@@ -1,5 +1,6 @@
 import { parseDuration } from '../../src/session/duration.js';
 import type { JsonSchema } from './json-schema.js';
+import { REQUIREMENT_VALUES_RULE } from './schema.js';
 
 /** The outcome of admitting one value through a structural schema, as the API server would. */
 export interface SchemaCheck {
@@ -99,23 +100,89 @@ function validate(schema: JsonSchema, v: unknown, path: string, errors: string[]
       if (sub) validate(sub, item, path ? `${path}.${key}` : key, errors);
     }
   }
-  for (const { rule, message } of schema['x-kubernetes-validations'] ?? []) {
-    if (!evaluateRule(rule, v)) errors.push(`${at}: ${message}`);
+  for (const { rule, message, messageExpression } of schema['x-kubernetes-validations'] ?? []) {
+    // As the API server does: the expression's text, or the fixed message if it cannot be evaluated.
+    if (!evaluateRule(rule, v)) errors.push(`${at}: ${evaluateMessage(messageExpression, v) ?? message}`);
   }
 }
 
-const DURATION_RANGE = /^duration\(self\) >= duration\('([^']+)'\) && duration\(self\) <= duration\('([^']+)'\)$/;
+const DURATION_RANGE = /^!self\.matches\(r'([^']+)'\) \|\| \(duration\(self\) >= duration\('([^']+)'\) && duration\(self\) <= duration\('([^']+)'\)\)$/;
 
 /** The CEL rules this project emits; anything else is refused loudly rather than skipped. */
 function evaluateRule(rule: string, self: unknown): boolean {
   const range = DURATION_RANGE.exec(rule);
   if (range) {
+    if (typeof self !== 'string' || !new RegExp(range[1]!, 'u').test(self)) return true; // the pattern reports it
     try {
-      const ms = parseDuration(self as string);
-      return ms >= parseDuration(range[1]!) && ms <= parseDuration(range[2]!);
+      const ms = parseDuration(self);
+      return ms >= parseDuration(range[2]!) && ms <= parseDuration(range[3]!);
     } catch {
       return false;
     }
   }
+  if (rule === REQUIREMENT_VALUES_RULE.rule) {
+    const r = self as { operator?: unknown; values?: unknown[] };
+    const has = Array.isArray(r.values);
+    return r.operator === 'In' || r.operator === 'NotIn' ? has && r.values!.length > 0 : !has || r.values!.length === 0;
+  }
   throw new Error(`structural-check: unsupported CEL rule ${JSON.stringify(rule)}; teach evaluateRule about it`);
+}
+
+/**
+ * The message expressions this project writes: `+` joining string literals ('…' or r'…'), `self` (a
+ * string) and `self.<field>` (a string field of an object). `parseMessageExpression` is the
+ * well-formedness check the CRD test runs on every rule; anything beyond this grammar is refused, so a
+ * new expression is looked at before it ships.
+ */
+export type MessageTerm = { literal: string } | { field: string | null };
+
+export function parseMessageExpression(expr: string): MessageTerm[] {
+  const terms: MessageTerm[] = [];
+  let i = 0;
+  const fail = (why: string): never => {
+    throw new Error(`messageExpression ${JSON.stringify(expr)}: ${why} at ${i}`);
+  };
+  const space = (): void => {
+    while (expr[i] === ' ') i++;
+  };
+  for (;;) {
+    space();
+    const raw = expr[i] === 'r' && expr[i + 1] === "'";
+    if (raw || expr[i] === "'") {
+      i += raw ? 2 : 1;
+      let text = '';
+      while (i < expr.length && expr[i] !== "'") {
+        if (!raw && expr[i] === '\\') fail('escapes are not used in these messages');
+        text += expr[i++];
+      }
+      if (expr[i] !== "'") fail('unterminated string');
+      i++;
+      terms.push({ literal: text });
+    } else {
+      const m = /^self(?:\.([A-Za-z_][A-Za-z0-9_]*))?/.exec(expr.slice(i));
+      if (!m) fail('expected a string literal, self or self.<field>');
+      terms.push({ field: m![1] ?? null });
+      i += m![0].length;
+    }
+    space();
+    if (i === expr.length) break;
+    if (expr[i] !== '+') fail("expected '+'");
+    i++;
+  }
+  if (!terms.some((t) => 'field' in t)) fail('the message never shows the value (use self)');
+  return terms;
+}
+
+/** The message for a value, or undefined when the expression cannot be evaluated on it (CEL falls back to `message`). */
+export function evaluateMessage(expr: string, self: unknown): string | undefined {
+  let out = '';
+  for (const t of parseMessageExpression(expr)) {
+    if ('literal' in t) out += t.literal;
+    else {
+      const v = t.field === null ? self : isObject(self) ? self[t.field] : undefined;
+      if (typeof v !== 'string') return undefined;
+      out += v;
+    }
+  }
+  return out;
 }

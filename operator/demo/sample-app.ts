@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { resolve as resolvePath } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * The demo's sample shop: a plain node:http app with three routes whose hot paths differ, so their
@@ -176,24 +178,46 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   send(res, 404, { error: 'not found' });
 }
 
-/** Starts the shop; the environment is read here, once. */
-function main(env: NodeJS.ProcessEnv): void {
+/** A running sample shop. */
+export interface SampleApp {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Starts the shop on `host:port` (port 0: any free one); resolves once it listens. */
+export function startSampleApp(options: { port: number; host: string }): Promise<SampleApp> {
   const server = createServer((req, res) => {
     handle(req, res).catch((err: Error) => send(res, 500, { error: err.message }));
   });
   server.keepAliveTimeout = 5000;
-  server.listen(Number(env.PORT ?? 0), env.HOST ?? '127.0.0.1', () => {
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
-    process.stdout.write(`listening ${port}\n`);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      resolve({
+        port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
   });
+}
+
+/** Run as a script (the demo's child processes): PORT and HOST from the environment, read here, once. */
+async function main(env: NodeJS.ProcessEnv): Promise<void> {
+  const app = await startSampleApp({ port: Number(env.PORT ?? 0), host: env.HOST ?? '127.0.0.1' });
+  process.stdout.write(`listening ${app.port}\n`);
   const stop = (): void => {
-    server.close();
-    server.closeAllConnections();
+    void app.close();
     setTimeout(() => process.exit(0), 200).unref();
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
 
-main(process.env);
+// Imported by `sonde sample-app` it only exports; run directly (`node sample-app.js`) it serves.
+if (process.argv[1] && resolvePath(process.argv[1]) === fileURLToPath(import.meta.url)) void main(process.env);

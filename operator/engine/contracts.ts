@@ -58,4 +58,9 @@ export type AuthResult =
  */
 export interface AgentAuthenticator {
   authenticate(token: string | undefined, claimed: PodIdentity): Promise<AuthResult>;
+  /**
+   * Optional (added with the hub's limits): a cheap synchronous look at the token at the HTTP upgrade,
+   * before any WebSocket exists. False refuses the upgrade with 401; true only means "worth a hello".
+   */
+  precheck?(token: string | undefined): boolean;
 }

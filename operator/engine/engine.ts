@@ -14,6 +14,7 @@ import { deactivate, finish, finishWhenStopped, release } from './session-end.js
 import { applyToStored, create, edit } from './spec-apply.js';
 import { isTerminal } from './session-run.js';
 import { StatusEmitter } from './status-emitter.js';
+import type { SqliteStore } from '../store/sqlite-store.js';
 
 export type { EngineHub, EngineOptions, EngineStore } from './engine-core.js';
 
@@ -47,6 +48,7 @@ export interface EngineDeps {
 export class Engine implements SessionEngine, HubListener {
   private readonly core: EngineCore;
   private stopDirectory: (() => void) | undefined;
+  private stopStoreHealth: (() => void) | undefined;
   private closed = false;
   /** Resolves once recovery ran and the hub hands agents to the engine. */
   readonly ready: Promise<void>;
@@ -89,6 +91,11 @@ export class Engine implements SessionEngine, HubListener {
     recover(this.core);
     this.core.hub.setListener(this);
     this.stopDirectory = this.core.pods.onChange((pod) => safely(this.core, 'pod change', () => podChanged(this.core, pod)));
+    // The store becoming unwritable (or writable again) changes every running session's conditions.
+    const health = this.core.store as Partial<Pick<SqliteStore, 'onStoreHealth'>>;
+    this.stopStoreHealth = health.onStoreHealth?.(() => {
+      for (const run of this.core.runs.values()) if (!isTerminal(run)) safely(this.core, 'store health', () => this.core.status.touch(run, true));
+    });
   }
 
   // ───────────── SessionEngine ─────────────
@@ -180,6 +187,7 @@ export class Engine implements SessionEngine, HubListener {
     if (this.closed) return;
     this.closed = true;
     this.stopDirectory?.();
+    this.stopStoreHealth?.();
     for (const run of this.core.runs.values()) {
       run.cancelDeadline?.();
       this.core.status.flush(run);

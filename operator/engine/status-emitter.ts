@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
+import { SondeError } from '../../src/errors.js';
 import { statusHotspots } from '../../src/model/hotspots.js';
 import type { SessionView } from '../../src/session/types.js';
 import type { Clock } from '../clock.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
+import { storeCondition } from '../store/store-health.js';
 import { type Run, isTerminal, viewOf } from './session-run.js';
 
 /** What the emitter needs of the store. */
@@ -32,7 +34,12 @@ export class StatusEmitter {
   }
 
   view(run: Run): SessionView {
-    return viewOf(run, this.baseURL);
+    const view = viewOf(run, this.baseURL);
+    // A store that cannot write shows on every running session (the engine re-emits them on each change).
+    const health = (this.store as Partial<Pick<SqliteStore, 'storeHealth'>>).storeHealth?.();
+    const full = health && !isTerminal(run) ? storeCondition(health, run.observedGeneration) : undefined;
+    if (full) view.status.conditions.push(full);
+    return view;
   }
 
   /** Marks the status changed: emitted now when `urgent` or when the last emission is old enough, else soon. */
@@ -78,7 +85,9 @@ export class StatusEmitter {
     try {
       this.store.saveSession(view);
     } catch (err) {
-      this.log.error({ err, session: run.id }, 'session status could not be stored');
+      // A full store is logged once by the store itself (and shown as a condition): not per emission.
+      const full = err instanceof SondeError && err.code === 'SONDE_STORE_FULL';
+      this.log[full ? 'debug' : 'error']({ err, session: run.id }, 'session status could not be stored');
     }
     this.announce(view);
   }

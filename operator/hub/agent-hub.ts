@@ -21,7 +21,9 @@ import { type Clock, every, systemClock } from '../clock.js';
 import type { AgentAuthenticator } from '../engine/contracts.js';
 import type { AgentInfo } from '../store/contracts.js';
 import { type AgentConnection, type AgentReport, podKey } from './agent-connection.js';
+import { ConnectionBudget, type ConnectionLimits, DEFAULT_CONNECTION_LIMITS } from './connection-limits.js';
 import { CounterSet, type HubMetrics } from './hub-counters.js';
+import { raisePayloadLimit } from './payload-limit.js';
 
 /** What the hub tells the engine. Calls are synchronous; a listener that throws harms only that message. */
 export interface HubListener {
@@ -49,6 +51,8 @@ export interface AgentHubOptions {
   waitForListener?: boolean;
   /** Labels shown in `agents()`; defaults to the hello labels (in a cluster, pass the pod informer's). */
   labelsOf?: (pod: PodIdentity) => Record<string, string> | undefined;
+  /** Per-connection and pending-socket limits (connection-limits.ts); defaults for anything left out. */
+  limits?: Partial<ConnectionLimits>;
 }
 
 /** Messages an agent may send between hello and welcome (while its token is checked) before it is refused. */
@@ -71,7 +75,10 @@ export class AgentHub {
   private readonly heartbeatMs: number;
   private readonly helloTimeoutMs: number;
   private readonly labelsOf: AgentHubOptions['labelsOf'];
+  private readonly limits: ConnectionLimits;
   private readonly counterSet = new CounterSet();
+  /** Per refusal code: when it was last logged and how many since. */
+  private readonly refusalLog = new Map<string, { at: number; count: number }>();
   private readonly byPod = new Map<string, Link>();
   private readonly byNamespace = new Map<string, Map<string, Link>>();
   /** Sockets not yet open: waiting for hello or for authentication. */
@@ -93,8 +100,10 @@ export class AgentHub {
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
     this.helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
     this.labelsOf = options.labelsOf;
+    this.limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits };
     // perMessageDeflate stays off: a zlib context per connection would cost more memory than 10,000 agents can afford.
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: PROTOCOL_LIMITS.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
+    // maxPayload is the hello's: an unauthenticated socket cannot make ws buffer 8 MiB; open() raises it.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.helloBytes, perMessageDeflate: false, clientTracking: false });
     this.wss.on('error', (err) => this.log.error({ err }, 'websocket server error'));
     this.lastPing = this.clock.now();
     this.stopSweep = every(this.clock, Math.max(10, Math.min(this.heartbeatMs, this.helloTimeoutMs) / 2), () => this.sweep());
@@ -118,7 +127,33 @@ export class AgentHub {
     if (path !== AGENT_PATH) return refuseUpgrade(socket, 404, 'Not Found');
     if (this.closing || (this.waitForListener && !this.listener)) return refuseUpgrade(socket, 503, 'Service Unavailable');
     const token = bearerToken(req.headers.authorization);
+    // Refused before a WebSocket exists: a flood of sockets costs a counter, not a buffer each.
+    if (this.pending.size >= this.limits.maxPending) {
+      this.refused('SONDE_TOO_MANY_CONNECTIONS', req);
+      return refuseUpgrade(socket, 503, 'Service Unavailable', 'Retry-After: 5\r\n');
+    }
+    if (this.auth.precheck && !this.auth.precheck(token)) {
+      this.refused('SONDE_UNAUTHENTICATED', req);
+      return refuseUpgrade(socket, 401, 'Unauthorized');
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, token));
+  }
+
+  /**
+   * Counts an upgrade refused before any socket exists, and logs it — at most one line per code every
+   * 10 s, with how many were refused since: a flood must not become a flood of log lines.
+   */
+  private refused(code: 'SONDE_TOO_MANY_CONNECTIONS' | 'SONDE_UNAUTHENTICATED', req: IncomingMessage): void {
+    this.counterSet.error(code);
+    const now = this.clock.now();
+    const last = this.refusalLog.get(code) ?? { at: -Infinity, count: 0 };
+    last.count++;
+    if (now - last.at >= 10_000) {
+      this.log.warn({ code, refused: last.count, from: req.socket.remoteAddress }, code === 'SONDE_UNAUTHENTICATED' ? 'refused agent upgrades: missing or wrong token' : 'refused agent upgrades: too many sockets waiting for hello');
+      last.at = now;
+      last.count = 0;
+    }
+    this.refusalLog.set(code, last);
   }
 
   /** Convenience for servers without their own upgrade routing: hands AGENT_PATH upgrades to the hub. */
@@ -143,9 +178,15 @@ export class AgentHub {
     return this.byPod.size;
   }
 
+  /** The same, for the API's event stream (which polls it): no copy of any agent's record. */
+  agentCount(): number {
+    return this.byPod.size;
+  }
+
   /** Sends `start` and records that the agent may now report on the session. */
   start(agent: AgentConnection, message: StartMessage): boolean {
     agent.sessions.add(message.session);
+    (agent as Link).budget?.allow(message.session, message.maxRequests);
     return this.send(agent, message);
   }
 
@@ -181,6 +222,7 @@ export class AgentHub {
    */
   forget(agent: AgentConnection, session: string): void {
     agent.sessions.delete(session);
+    (agent as Link).budget?.forget(session);
   }
 
   /** Sends one message to an open connection; false if it is not open. */
@@ -263,6 +305,8 @@ export class AgentHub {
     }
     this.counterSet.message(message.type, bytes.byteLength);
     if (message.type === 'requests') this.counterSet.requestsProfiled += message.requests.length;
+    const over = this.overLimit(link, message, bytes.byteLength);
+    if (over) return this.fail(link, over);
 
     if (link.phase === 'hello') {
       if (message.type !== 'hello') return this.fail(link, new SondeError('SONDE_HELLO_REQUIRED', `got ${message.type} first`));
@@ -276,6 +320,20 @@ export class AgentHub {
       return;
     }
     this.dispatch(link, message);
+  }
+
+  /** The limit this message breaks, if any: bytes before welcome, then rates and request budgets. */
+  private overLimit(link: Link, message: AgentMessage, bytes: number): SondeError | undefined {
+    const now = this.clock.now();
+    if (!link.budget) {
+      link.preWelcomeBytes += bytes;
+      if (link.preWelcomeBytes > this.limits.preWelcomeBytes) return new SondeError('SONDE_TREE_TOO_LARGE', `more than ${this.limits.preWelcomeBytes} bytes before welcome`);
+      return undefined;
+    }
+    const rate = link.budget.admit(bytes, now);
+    if (rate) return rate;
+    if (message.type === 'requests') return link.budget.count(message.session, message.requests.length);
+    return undefined;
   }
 
   private authenticate(link: Link, hello: HelloMessage): void {
@@ -314,6 +372,8 @@ export class AgentHub {
     if (!ns) this.byNamespace.set(pod.namespace, (ns = new Map()));
     ns.set(pod.name, link);
     link.phase = 'open';
+    link.budget = new ConnectionBudget(this.limits, this.clock.now());
+    raisePayloadLimit(link.ws, PROTOCOL_LIMITS.maxMessageBytes);
     this.send(link, { type: 'welcome', protocol: PROTOCOL_VERSION, agentId: link.id, heartbeatMs: this.heartbeatMs, ...(link.acks ? { acks: true } : {}) });
     this.log.info({ agent: link.id, pod: key, runtime: hello.agent.runtime, claimed: hello.sessions.length }, 'agent connected');
     this.notify(() => this.listener?.connected(link), link);
@@ -435,6 +495,9 @@ class Link implements AgentConnection {
   catalogue: RequestTypeStats[] = [];
   readonly sessions = new Set<string>();
   readonly refused = new Set<string>();
+  /** Bytes received before welcome; then the meters, from welcome on. */
+  preWelcomeBytes = 0;
+  budget: ConnectionBudget | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -475,6 +538,6 @@ function asSondeError(err: unknown): SondeError {
   return err instanceof SondeError ? err : new SondeError('SONDE_BAD_MESSAGE', (err as Error).message);
 }
 
-function refuseUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function refuseUpgrade(socket: Duplex, status: number, text: string, headers = ''): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${headers}Content-Length: 0\r\n\r\n`);
 }

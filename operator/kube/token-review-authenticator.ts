@@ -61,6 +61,11 @@ export class TokenReviewAuthenticator implements AgentAuthenticator {
     return this.client.reviews;
   }
 
+  /** At the upgrade: no token (or one far larger than any ServiceAccount JWT) is refused before a socket exists. */
+  precheck(token: string | undefined): boolean {
+    return token !== undefined && token.length > 0 && token.length <= 8192;
+  }
+
   async authenticate(token: string | undefined, claimed: PodIdentity): Promise<AuthResult> {
     if (!token) return { ok: false, code: 'SONDE_UNAUTHENTICATED', message: 'no token: agents in a cluster present their projected ServiceAccount token (audience sonde)' };
     const outcome = await this.client.review(token);

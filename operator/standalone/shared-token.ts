@@ -11,7 +11,10 @@ import type { PodIdentity } from '../../src/protocol/messages.js';
 export function sharedTokenAuthenticator(token: string | undefined): AgentAuthenticator {
   // Compare digests, not the strings: equal lengths for timingSafeEqual, and no length leak.
   const expected = token === undefined ? undefined : digest(token);
+  const matches = (presented: string | undefined): boolean => presented !== undefined && presented !== '' && timingSafeEqual(digest(presented), expected!);
   return {
+    // The whole check is synchronous here, so a wrong token never gets a WebSocket.
+    precheck: (presented) => expected === undefined || matches(presented),
     async authenticate(presented: string | undefined, claimed: PodIdentity): Promise<AuthResult> {
       if (expected === undefined) return { ok: true, pod: claimed };
       if (presented === undefined || presented === '') return { ok: false, code: 'SONDE_UNAUTHENTICATED', message: 'this operator needs a token: set SONDE_TOKEN on the agent' };

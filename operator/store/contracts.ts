@@ -53,6 +53,8 @@ export interface ResultReader {
   requests(sessionId: string, filter?: Pick<TreeFilter, 'pod'>): RequestSummary[];
   /** The merged tree of the requests the filter selects; an empty tree when none. */
   tree(sessionId: string, filter?: TreeFilter): CallTree;
+  /** Optional (added with the limits): the same, merging a split or request selection without blocking the event loop. */
+  treeAsync?(sessionId: string, filter?: TreeFilter): Promise<CallTree>;
   hotspots(filter?: HotspotFilter): { items: HotspotRow[]; totalUs: number };
 }
 

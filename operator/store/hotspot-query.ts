@@ -19,14 +19,27 @@ export function computeHotspots(
   db: Database.Database,
   filter: HotspotFilter,
   workloadTree: (session: string, workload: string, onlyWorkload: boolean) => CallTree,
+  /**
+   * False when the store cannot write: the weights are gathered in memory-only temp tables instead
+   * (stored ones copied, stale ones computed there), so the read answers without writing the disk.
+   */
+  refresh = true,
 ): { items: HotspotRow[]; totalUs: number } {
   const by = filter.by === 'total' ? 'total_us' : 'self_us';
   const limit = Math.max(1, Math.min(filter.limit ?? 50, 1000));
   const sessions = selectSessions(db, filter);
   db.exec('CREATE TEMP TABLE IF NOT EXISTS hotspot_sel (session TEXT NOT NULL, workload TEXT NOT NULL, PRIMARY KEY (session, workload))');
+  const t: StatsTables = refresh ? { frames: 'frame_stats', workloads: 'workload_stats' } : { frames: 'temp.hs_frame_stats', workloads: 'temp.hs_workload_stats' };
+  if (!refresh) {
+    db.exec(`CREATE TEMP TABLE IF NOT EXISTS hs_frame_stats (session TEXT NOT NULL, workload TEXT NOT NULL, fkey TEXT NOT NULL, name TEXT NOT NULL,
+      file TEXT NOT NULL, line INTEGER NOT NULL, kind TEXT NOT NULL, self_us REAL NOT NULL, total_us REAL NOT NULL, samples REAL NOT NULL,
+      PRIMARY KEY (session, workload, fkey))`);
+    db.exec('CREATE TEMP TABLE IF NOT EXISTS hs_workload_stats (session TEXT NOT NULL, workload TEXT NOT NULL, version INTEGER NOT NULL, total_us REAL NOT NULL, PRIMARY KEY (session, workload))');
+  }
 
   db.transaction(() => {
     db.exec('DELETE FROM temp.hotspot_sel');
+    if (!refresh) db.exec('DELETE FROM temp.hs_frame_stats; DELETE FROM temp.hs_workload_stats;');
     const workloadsOf = db.prepare<[string], { workload: string }>('SELECT DISTINCT workload FROM requests WHERE session = ?');
     const statsVersion = db.prepare<[string, string], { version: number }>('SELECT version FROM workload_stats WHERE session = ? AND workload = ?');
     const select = db.prepare('INSERT INTO temp.hotspot_sel (session, workload) VALUES (?, ?)');
@@ -34,18 +47,23 @@ export function computeHotspots(
       const all = workloadsOf.all(s.id).map((r) => r.workload);
       for (const w of all) {
         if (filter.workload !== undefined && w !== filter.workload) continue;
-        if (statsVersion.get(s.id, w)?.version !== s.version) refreshStats(db, s.id, w, s.version, workloadTree(s.id, w, all.length === 1));
+        const fresh = statsVersion.get(s.id, w)?.version === s.version;
+        if (!fresh) refreshStats(db, t, s.id, w, s.version, workloadTree(s.id, w, all.length === 1));
+        else if (!refresh) {
+          db.prepare(`INSERT INTO ${t.frames} SELECT * FROM frame_stats WHERE session = ? AND workload = ?`).run(s.id, w);
+          db.prepare(`INSERT INTO ${t.workloads} SELECT * FROM workload_stats WHERE session = ? AND workload = ?`).run(s.id, w);
+        }
         select.run(s.id, w);
       }
     }
   })();
 
-  const totalUs = (db.prepare('SELECT COALESCE(SUM(ws.total_us), 0) AS t FROM workload_stats ws JOIN temp.hotspot_sel USING (session, workload)').get() as { t: number }).t;
+  const totalUs = (db.prepare(`SELECT COALESCE(SUM(ws.total_us), 0) AS t FROM ${t.workloads} ws JOIN temp.hotspot_sel USING (session, workload)`).get() as { t: number }).t;
   const placeholders = UNLISTED.map(() => '?').join(', ');
   const top = db
     .prepare(
       `SELECT fkey, name, file, line, kind, SUM(self_us) AS self_us, SUM(total_us) AS total_us, SUM(samples) AS samples
-       FROM frame_stats JOIN temp.hotspot_sel USING (session, workload)
+       FROM ${t.frames} JOIN temp.hotspot_sel USING (session, workload)
        WHERE kind NOT IN (${placeholders})
        GROUP BY fkey HAVING ${by} > 0
        ORDER BY ${by} DESC, name, fkey LIMIT ?`,
@@ -54,7 +72,7 @@ export function computeHotspots(
 
   const groupsOf = db.prepare<[string], { namespace: string; workload: string; request: string; session: string; self_us: number }>(
     `SELECT s.namespace, f.workload, s.request, f.session, f.self_us
-     FROM frame_stats f JOIN temp.hotspot_sel sel ON sel.session = f.session AND sel.workload = f.workload JOIN sessions s ON s.id = f.session
+     FROM ${t.frames} f JOIN temp.hotspot_sel sel ON sel.session = f.session AND sel.workload = f.workload JOIN sessions s ON s.id = f.session
      WHERE f.fkey = ? ORDER BY s.namespace, f.workload, s.request, s.created_at DESC`,
   );
   const pct = (v: number): number => (totalUs > 0 ? Math.round((v / totalUs) * 10000) / 100 : 0);
@@ -92,11 +110,17 @@ function selectSessions(db: Database.Database, filter: HotspotFilter): { id: str
   return (db.prepare(`SELECT id, req_version AS version FROM sessions WHERE ${where.join(' AND ')}`).all(...args) as { id: string; version: number }[]);
 }
 
+/** Where frame weights are read and written: the stored tables, or memory-only copies when the disk is full. */
+interface StatsTables {
+  frames: string;
+  workloads: string;
+}
+
 /** Rewrites one (session, workload)'s frame weights from its merged tree. */
-function refreshStats(db: Database.Database, session: string, workload: string, version: number, tree: CallTree): void {
-  db.prepare('DELETE FROM frame_stats WHERE session = ? AND workload = ?').run(session, workload);
+function refreshStats(db: Database.Database, t: StatsTables, session: string, workload: string, version: number, tree: CallTree): void {
+  db.prepare(`DELETE FROM ${t.frames} WHERE session = ? AND workload = ?`).run(session, workload);
   const insert = db.prepare(
-    `INSERT INTO frame_stats (session, workload, fkey, name, file, line, kind, self_us, total_us, samples)
+    `INSERT INTO ${t.frames} (session, workload, fkey, name, file, line, kind, self_us, total_us, samples)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (session, workload, fkey) DO UPDATE SET self_us = self_us + excluded.self_us,
        total_us = total_us + excluded.total_us, samples = samples + excluded.samples`,
@@ -107,5 +131,5 @@ function refreshStats(db: Database.Database, session: string, workload: string, 
     const total = fw.total.wallUs[i]!;
     if (self > 0 || total > 0) insert.run(session, workload, frameKey(f), f.name, f.file, f.line, f.kind, self, total, fw.self.samples[i]!);
   });
-  db.prepare('INSERT OR REPLACE INTO workload_stats (session, workload, version, total_us) VALUES (?, ?, ?, ?)').run(session, workload, version, tree.total.wallUs[0]!);
+  db.prepare(`INSERT OR REPLACE INTO ${t.workloads} (session, workload, version, total_us) VALUES (?, ?, ?, ?)`).run(session, workload, version, tree.total.wallUs[0]!);
 }

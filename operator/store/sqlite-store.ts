@@ -4,16 +4,19 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { SondeError } from '../../src/errors.js';
 import type { CallTree } from '../../src/model/call-tree.js';
-import { emptyTree } from '../../src/model/call-tree-builder.js';
-import { mergeTrees } from '../../src/model/merge.js';
+import { CallTreeBuilder, emptyTree } from '../../src/model/call-tree-builder.js';
+import { addTreeInto, mergeTrees } from '../../src/model/merge.js';
 import { deserializeTree } from '../../src/model/serialized.js';
 import { PROTOCOL_LIMITS, type PodIdentity, type RequestRecord, type RequestTypeStats } from '../../src/protocol/messages.js';
 import { checkedTree } from '../../src/protocol/validate-agent-message.js';
 import type { SessionPhase, SessionView } from '../../src/session/types.js';
 import { type Clock, every, systemClock } from '../clock.js';
 import type { HotspotFilter, HotspotRow, RequestSummary, ResultReader, TreeFilter } from './contracts.js';
+import { isStorageFull } from './disk-errors.js';
 import { computeHotspots } from './hotspot-query.js';
-import { migrate } from './schema.js';
+import { openDatabase } from './open-database.js';
+import { SpaceReserve } from './space-reserve.js';
+import { StoreHealth, type StoreHealthSnapshot } from './store-health.js';
 import { decodeTree, encodeSerialized, encodeTree } from './tree-codec.js';
 import { type CachedTree, TreeCache } from './tree-cache.js';
 
@@ -37,8 +40,12 @@ export interface StoreOptions {
   retention?: Partial<RetentionOptions>;
   /** Nodes of merged trees kept in memory. Default 4 million (about 150 MB at worst). */
   cacheNodes?: number;
+  /** Merged trees kept in memory, whatever their size. Default 256. */
+  cacheEntries?: number;
   /** Nodes of new request trees held per session before they are folded into its merged tree. Default 200,000. */
   foldNodes?: number;
+  /** Bytes kept in `<file>.reserve` so deletes can run on a full disk (space-reserve.ts). Default 8 MiB; 0 for none. */
+  reserveBytes?: number;
 }
 
 /** The pod a batch of requests came from, as the engine knows it. */
@@ -92,6 +99,13 @@ interface RequestRow {
 
 const TERMINAL: readonly SessionPhase[] = ['Completed', 'Failed'];
 
+/** The cache key of a split or request selection. */
+function selectedKey(sessionId: string, filter: TreeFilter): string {
+  return `${sessionId}\u0000sel\u0000${filter.split ?? ''}\u0000${filter.pod ?? ''}\u0000${filter.requestId ?? ''}`;
+}
+/** Tables with a `session` column: what deleting a session removes. */
+const SESSION_TABLES = ['requests', 'pod_trees', 'frame_stats', 'workload_stats', 'session_trees'] as const;
+
 /**
  * Sonde's store: one SQLite file (WAL) holding sessions, every profiled request with its compressed
  * tree, merged trees per pod and per session, frame weights for cluster-wide hotspots, and the agents'
@@ -112,21 +126,28 @@ export class SqliteStore implements ResultReader {
   private readonly foldNodes: number;
   /** Per session: request trees stored since its merged tree was last folded, kept in memory to fold without decoding. */
   private readonly folds = new Map<string, Fold>();
+  /** Cache keys of merged trees built by reads and not yet on disk: reads never write, writes persist these. */
+  private readonly unsaved = new Set<string>();
+  /** Selections being merged in slices (treeAsync), so concurrent asks share one merge. */
+  private readonly merging = new Map<string, { version: number; tree: Promise<CallTree> }>();
+  private readonly health: StoreHealth;
+  private readonly reserve: SpaceReserve | undefined;
   private readonly stmt;
 
   constructor(options: StoreOptions) {
     this.log = options.log.child({ module: 'store' });
     this.clock = options.clock ?? systemClock;
     this.retention = { ...DEFAULT_RETENTION, ...options.retention };
-    this.cache = new TreeCache(options.cacheNodes ?? 4_000_000);
+    this.cache = new TreeCache(options.cacheNodes ?? 4_000_000, options.cacheEntries ?? 256);
     this.foldNodes = options.foldNodes ?? 200_000;
     if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
-    this.db = new Database(options.file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = OFF');
-    this.db.pragma('busy_timeout = 5000');
-    migrate(this.db);
+    this.health = new StoreHealth(this.log, () => this.clock.now());
+    this.db = openDatabase(options.file, this.log, () => this.clock.now());
+    const reserveBytes = options.reserveBytes ?? 8 * 1024 * 1024;
+    if (options.file !== ':memory:' && reserveBytes > 0) {
+      this.reserve = new SpaceReserve(`${options.file}.reserve`, reserveBytes, this.log);
+      this.reserve.take();
+    }
     const db = this.db;
     this.stmt = {
       upsertSession: db.prepare(
@@ -180,7 +201,7 @@ export class SqliteStore implements ResultReader {
   saveSession(view: SessionView): void {
     const terminal = TERMINAL.includes(view.status.phase);
     const completed = view.status.completedAt ? Date.parse(view.status.completedAt) : NaN;
-    this.stmt.upsertSession.run({
+    this.write('session', () => this.stmt.upsertSession.run({
       id: view.id,
       namespace: view.namespace,
       name: view.name,
@@ -190,7 +211,9 @@ export class SqliteStore implements ResultReader {
       created_at: Date.parse(view.createdAt) || this.clock.now(),
       completed_at: terminal ? (Number.isFinite(completed) ? completed : this.clock.now()) : null,
       view: JSON.stringify(view),
-    });
+    }));
+    // A finished session's merged trees go to disk now, on this write path (reads only build them).
+    if (terminal) this.persistTrees(view.id);
   }
 
   getSession(id: string): SessionView | undefined {
@@ -216,13 +239,38 @@ export class SqliteStore implements ResultReader {
 
   /** Removes a session and everything stored for it. False if there was no such session. */
   deleteSession(id: string): boolean {
-    const found = this.db.transaction(() => {
-      for (const table of ['requests', 'pod_trees', 'frame_stats', 'workload_stats']) this.db.prepare(`DELETE FROM ${table} WHERE session = ?`).run(id);
-      this.db.prepare('DELETE FROM session_trees WHERE session = ?').run(id);
-      return this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id).changes > 0;
-    })();
+    let found: boolean;
+    try {
+      found = this.freeing('delete', () =>
+        this.db.transaction(() => {
+          for (const table of SESSION_TABLES) this.db.prepare(`DELETE FROM ${table} WHERE session = ?`).run(id);
+          return this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id).changes > 0;
+        })(),
+      );
+    } catch (err) {
+      if (!(err instanceof SondeError) || err.code !== 'SONDE_STORE_FULL') throw err;
+      found = this.deleteInChunks(id);
+    }
     this.cache.deletePrefix(`${id}\u0000`);
+    for (const key of [...this.unsaved]) if (key.startsWith(`${id}\u0000`)) this.unsaved.delete(key);
     this.folds.delete(id);
+    return found;
+  }
+
+  /**
+   * The delete for a disk too full to hold one transaction's WAL frames: the session row first (so the
+   * API stops showing it at once), then its rows a few hundred at a time, checkpointing between chunks
+   * so the WAL is reused instead of grown. An interruption leaves only rows of no session, which the
+   * next purge sweeps.
+   */
+  private deleteInChunks(id: string): boolean {
+    const found = this.write('delete', () => this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id).changes > 0);
+    for (const table of SESSION_TABLES) {
+      const chunk = this.db.prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE session = ? LIMIT 200)`);
+      while (this.write('delete', () => chunk.run(id).changes) > 0) this.checkpoint('RESTART');
+    }
+    this.checkpoint('TRUNCATE');
+    this.log.warn({ session: id }, 'deleted a session in chunks to free a full disk');
     return found;
   }
 
@@ -267,15 +315,17 @@ export class SqliteStore implements ResultReader {
         tree: encodeSerialized(json),
       };
     });
-    const inserted = this.db.transaction(() => {
-      const out: { index: number; seq: number }[] = [];
-      rows.forEach((row, index) => {
-        const res = this.stmt.insertRequest.run(row);
-        if (res.changes > 0) out.push({ index, seq: Number(res.lastInsertRowid) });
-      });
-      if (out.length) this.stmt.bumpVersion.run(out[out.length - 1]!.seq, sessionId);
-      return out;
-    })();
+    const inserted = this.write('requests', () =>
+      this.db.transaction(() => {
+        const out: { index: number; seq: number }[] = [];
+        rows.forEach((row, index) => {
+          const res = this.stmt.insertRequest.run(row);
+          if (res.changes > 0) out.push({ index, seq: Number(res.lastInsertRowid) });
+        });
+        if (out.length) this.stmt.bumpVersion.run(out[out.length - 1]!.seq, sessionId);
+        return out;
+      })(),
+    );
     if (inserted.length) this.remember(sessionId, before.req_version, inserted.map((x) => ({ seq: x.seq, tree: trees[x.index]! })));
     return inserted.map((x) => records[x.index]!);
   }
@@ -367,10 +417,7 @@ export class SqliteStore implements ResultReader {
       cached = this.fold(cached, this.stmt.treesSince.all(sessionId, cached?.upto ?? 0));
       this.folds.set(sessionId, { from: cached.upto, trees: [], nodes: 0 });
     }
-    if (!cached.persisted) {
-      this.stmt.putSessionTree.run(sessionId, cached.upto, cached.requests, encodeTree(cached.tree));
-      cached = { ...cached, persisted: true };
-    }
+    if (!cached.persisted) this.unsaved.add(key);
     return this.keep(key, cached).tree;
   }
 
@@ -381,15 +428,69 @@ export class SqliteStore implements ResultReader {
     const fresh = this.stmt.podTreesSince.all(sessionId, pod, cached?.upto ?? 0);
     if (fresh.length === 0 && cached) return this.keep(key, { ...cached, upto: version }).tree;
     const next = this.fold(cached, fresh);
-    if (next.requests > 0) this.stmt.putPodTree.run(sessionId, pod, next.upto, next.requests, encodeTree(next.tree));
+    if (next.requests > 0) this.unsaved.add(key);
     return this.keep(key, { ...next, upto: version }).tree;
   }
 
   /** Trees of a filtered set of requests (split, one request), cached in memory only while no request arrives. */
   private selectedTree(sessionId: string, version: number, filter: TreeFilter): CallTree {
-    const key = `${sessionId}\u0000sel\u0000${filter.split ?? ''}\u0000${filter.pod ?? ''}\u0000${filter.requestId ?? ''}`;
+    const key = selectedKey(sessionId, filter);
     const cached = this.cache.get(key);
     if (cached && cached.upto === version) return cached.tree;
+    const { where, args } = this.selection(sessionId, filter);
+    const rows = this.db.prepare(`SELECT seq, tree FROM requests WHERE ${where} ORDER BY seq`).all(...args) as { seq: number; tree: Buffer }[];
+    // Nothing selected (an unknown request id, a pod with no requests) is not worth an entry.
+    if (rows.length === 0) return emptyTree();
+    const tree = mergeTrees(rows.map((r) => decodeTree(r.tree)));
+    this.cache.set(key, { tree, upto: version, requests: rows.length });
+    return tree;
+  }
+
+  /**
+   * `tree()` for the API: the same tree, but a split or request selection that is not cached is merged
+   * in slices of `slice` requests with the event loop free between them. A slow split of a large
+   * session decodes and merges thousands of trees (seconds); done in one go it would stall every
+   * agent, heartbeat and event stream of the operator meanwhile. Concurrent asks for the same
+   * selection share one merge.
+   */
+  async treeAsync(sessionId: string, filter: TreeFilter = {}, slice = 32): Promise<CallTree> {
+    if (filter.requestId === undefined && filter.split === undefined) return this.tree(sessionId, filter);
+    const version = this.stmt.sessionVersion.get(sessionId)?.req_version;
+    if (!version) return emptyTree();
+    const key = selectedKey(sessionId, filter);
+    const cached = this.cache.get(key);
+    if (cached && cached.upto === version) return cached.tree;
+    const running = this.merging.get(key);
+    if (running && running.version === version) return running.tree;
+    const tree = this.mergeInSlices(key, sessionId, version, filter, slice);
+    this.merging.set(key, { version, tree });
+    try {
+      return await tree;
+    } finally {
+      if (this.merging.get(key)?.tree === tree) this.merging.delete(key);
+    }
+  }
+
+  private async mergeInSlices(key: string, sessionId: string, version: number, filter: TreeFilter, slice: number): Promise<CallTree> {
+    const { where, args } = this.selection(sessionId, filter);
+    // Sequence numbers first (small); trees a slice at a time, so no statement stays open across a yield.
+    const seqs = (this.db.prepare(`SELECT seq FROM requests WHERE ${where} AND seq <= ? ORDER BY seq`).all(...args, version) as { seq: number }[]).map((r) => r.seq);
+    if (seqs.length === 0) return emptyTree();
+    const builder = new CallTreeBuilder();
+    for (let i = 0; i < seqs.length; i += slice) {
+      const part = seqs.slice(i, i + slice);
+      const rows = this.db.prepare(`SELECT tree FROM requests WHERE seq IN (${part.map(() => '?').join(',')}) ORDER BY seq`).all(...part) as { tree: Buffer }[];
+      for (const r of rows) addTreeInto(builder, decodeTree(r.tree));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (!this.db.open) throw new SondeError('SONDE_SHUTTING_DOWN', 'the store closed during a merge');
+    }
+    const tree = builder.build();
+    this.cache.set(key, { tree, upto: version, requests: seqs.length });
+    return tree;
+  }
+
+  /** The WHERE clause of a split or request selection (the same rule as `selectRequests` in the API). */
+  private selection(sessionId: string, filter: TreeFilter): { where: string; args: unknown[] } {
     const where = ['session = ?'];
     const args: unknown[] = [sessionId];
     if (filter.pod !== undefined) where.push('pod = ?'), args.push(filter.pod);
@@ -399,10 +500,7 @@ export class SqliteStore implements ResultReader {
       if (filter.split === 'slow') where.push('duration_ms >= ?'), args.push(p90);
       else where.push('duration_ms <= ?'), args.push(p50);
     }
-    const rows = this.db.prepare(`SELECT seq, tree FROM requests WHERE ${where.join(' AND ')} ORDER BY seq`).all(...args) as { seq: number; tree: Buffer }[];
-    const tree = rows.length ? mergeTrees(rows.map((r) => decodeTree(r.tree))) : emptyTree();
-    this.cache.set(key, { tree, upto: version, requests: rows.length });
-    return tree;
+    return { where: where.join(' AND '), args };
   }
 
   /** Nearest-rank p50 and p90 of the session's request durations: the slow/typical split's thresholds. */
@@ -439,10 +537,109 @@ export class SqliteStore implements ResultReader {
     return entry;
   }
 
+  /**
+   * Writes the merged trees that reads built and left in memory (all, or one session's), so a restarted
+   * operator need not rebuild them. Runs on write paths only: a session's end, the retention timer,
+   * close. A tree that cannot be written is simply rebuilt later from its requests.
+   */
+  persistTrees(sessionId?: string): number {
+    let written = 0;
+    for (const key of [...this.unsaved]) {
+      const [session, kind, pod] = key.split('\u0000');
+      if (sessionId !== undefined && session !== sessionId) continue;
+      this.unsaved.delete(key);
+      const entry = this.cache.peek(key);
+      if (!entry || entry.persisted || entry.requests === 0) continue;
+      try {
+        this.write('merged tree', () => {
+          if (kind === 'pod') this.stmt.putPodTree.run(session, pod, entry.upto, entry.requests, encodeTree(entry.tree));
+          else this.stmt.putSessionTree.run(session, entry.upto, entry.requests, encodeTree(entry.tree));
+        });
+        entry.persisted = true;
+        written++;
+      } catch (err) {
+        if (!(err instanceof SondeError)) throw err;
+      }
+    }
+    return written;
+  }
+
+  /** Whether the store can write, and how many writes it refused (for `/metrics` and conditions). */
+  storeHealth(): StoreHealthSnapshot {
+    return this.health.snapshot();
+  }
+
+  /** Called when the store becomes unwritable or writable again. */
+  onStoreHealth(fn: (health: StoreHealthSnapshot) => void): () => void {
+    return this.health.onChange(fn);
+  }
+
+  /** Runs one write; full or read-only storage becomes SONDE_STORE_FULL and marks the store unwritable. */
+  private write<T>(what: string, fn: () => T): T {
+    let result: T;
+    try {
+      result = fn();
+    } catch (err) {
+      if (!isStorageFull(err)) throw err;
+      this.health.failure(what, err);
+      throw new SondeError('SONDE_STORE_FULL', `${what}: ${(err as Error).message}`, { cause: err });
+    }
+    if (!this.health.writable && (this.reserve?.roomy(this.freePagesBytes()) ?? true)) this.health.success();
+    return result;
+  }
+
+  /** A write that frees space (delete, purge): on a full disk, release the reserve and try once more. */
+  private freeing<T>(what: string, fn: () => T): T {
+    try {
+      return this.write(what, fn);
+    } catch (err) {
+      if (!(err instanceof SondeError) || err.code !== 'SONDE_STORE_FULL' || !this.reserve?.release()) throw err;
+      // With the reserve's room, first move the WAL into the database and truncate it: the retry then
+      // starts from an empty WAL instead of one already as large as the disk allowed.
+      this.checkpoint('TRUNCATE');
+      return this.write(what, fn);
+    }
+  }
+
+  /** Bytes of pages free inside the database file (deleted rows' pages, reused before the file grows). */
+  private freePagesBytes(): number {
+    const pages = this.db.pragma('freelist_count', { simple: true }) as number;
+    const size = this.db.pragma('page_size', { simple: true }) as number;
+    return pages * size;
+  }
+
+  /** A WAL checkpoint that may fail on a full disk (it is an optimisation there, not a necessity). */
+  private checkpoint(mode: 'PASSIVE' | 'RESTART' | 'TRUNCATE'): void {
+    try {
+      this.db.pragma(`wal_checkpoint(${mode})`);
+    } catch (err) {
+      if (!isStorageFull(err)) throw err;
+    }
+  }
+
+  /** What the merged-tree cache holds now. */
+  cacheStats(): { entries: number; nodes: number } {
+    return this.cache.stats;
+  }
+
   // ───────────── hotspots ─────────────
 
+  /**
+   * Cluster-wide hotspots. The per-workload frame weights they sum are a derived table kept up to date
+   * here; on storage that cannot write, missing weights are computed in memory-only temp tables, so
+   * the read answers without writing.
+   */
   hotspots(filter: HotspotFilter = {}): { items: HotspotRow[]; totalUs: number } {
-    return computeHotspots(this.db, filter, (session, workload, only) => (only ? this.tree(session) : this.workloadTree(session, workload)));
+    const workloadTree = (session: string, workload: string, only: boolean): CallTree => (only ? this.tree(session) : this.workloadTree(session, workload));
+    if (this.health.writable) {
+      try {
+        return computeHotspots(this.db, filter, workloadTree);
+      } catch (err) {
+        if (!isStorageFull(err)) throw err;
+        this.health.failure('hotspot weights', err);
+      }
+    }
+    return computeHotspots(this.db, filter, workloadTree, false);
   }
 
   /** One workload's merged tree within a session, for cluster-wide hotspots (not cached: its frame weights are). */
@@ -455,7 +652,7 @@ export class SqliteStore implements ResultReader {
 
   saveCatalogue(snapshots: readonly CatalogueSnapshot[]): void {
     if (snapshots.length === 0) return;
-    this.db.transaction(() => {
+    this.write('catalogue', () => this.db.transaction(() => {
       for (const s of snapshots) {
         this.stmt.putCatalogue.run({
           namespace: s.pod.namespace,
@@ -470,7 +667,7 @@ export class SqliteStore implements ResultReader {
           updated_at: s.updatedAt,
         });
       }
-    })();
+    })());
   }
 
   /** The last catalogue of every pod seen within the retention age, newest first. */
@@ -503,7 +700,10 @@ export class SqliteStore implements ResultReader {
       .all(this.retention.maxSessions) as { id: string }[];
     const ids = new Set([...old, ...extra].map((r) => r.id));
     for (const id of ids) this.deleteSession(id);
-    const catalogue = this.db.prepare('DELETE FROM catalogue WHERE updated_at < ?').run(cutoff).changes;
+    // Rows of no session: what an interrupted chunked delete left behind.
+    const orphans = this.db.prepare('SELECT DISTINCT session FROM requests WHERE session NOT IN (SELECT id FROM sessions)').all() as { session: string }[];
+    for (const o of orphans) this.deleteSession(o.session);
+    const catalogue = this.freeing('purge', () => this.db.prepare('DELETE FROM catalogue WHERE updated_at < ?').run(cutoff).changes);
     if (ids.size) {
       this.db.pragma('wal_checkpoint(PASSIVE)');
       this.log.info({ sessions: ids.size, catalogue }, 'retention purge');
@@ -513,6 +713,7 @@ export class SqliteStore implements ResultReader {
 
   private purgeSafely(): void {
     try {
+      this.persistTrees();
       this.purge();
     } catch (err) {
       this.log.error({ err }, 'retention purge failed');
@@ -521,6 +722,13 @@ export class SqliteStore implements ResultReader {
 
   close(): void {
     this.stopPurge();
-    if (this.db.open) this.db.close();
+    if (this.db.open) {
+      try {
+        this.persistTrees();
+      } catch (err) {
+        this.log.warn({ err }, 'merged trees not persisted at close; they will be rebuilt');
+      }
+      this.db.close();
+    }
   }
 }

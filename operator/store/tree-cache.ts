@@ -11,14 +11,24 @@ export interface CachedTree {
 
 /**
  * Recently built merged trees, bounded by their total node count (a 1,000-pod session tree can hold
- * a few hundred thousand nodes; ten of them must not grow the heap without end). Least recently used
+ * a few hundred thousand nodes; ten of them must not grow the heap without end) and by their number
+ * (keys come from query strings: a caller asking for a thousand single requests must not make a
+ * thousand small entries, each holding its tree and the API's rendered body). Least recently used
  * goes first. Entries are keyed by session and filter; the store drops a session's entries on purge.
  */
 export class TreeCache {
   private readonly entries = new Map<string, CachedTree>();
   private nodes = 0;
 
-  constructor(private readonly maxNodes: number) {}
+  constructor(
+    private readonly maxNodes: number,
+    private readonly maxEntries = 256,
+  ) {}
+
+  /** Entries and nodes held now (for metrics and tests). */
+  get stats(): { entries: number; nodes: number } {
+    return { entries: this.entries.size, nodes: this.nodes };
+  }
 
   get(key: string): CachedTree | undefined {
     const hit = this.entries.get(key);
@@ -29,13 +39,18 @@ export class TreeCache {
     return hit;
   }
 
+  /** The entry without touching its recency (for writers that only persist it). */
+  peek(key: string): CachedTree | undefined {
+    return this.entries.get(key);
+  }
+
   set(key: string, value: CachedTree): void {
     this.delete(key);
     if (value.tree.size > this.maxNodes) return;
     this.entries.set(key, value);
     this.nodes += value.tree.size;
     for (const [k, v] of this.entries) {
-      if (this.nodes <= this.maxNodes) break;
+      if (this.nodes <= this.maxNodes && this.entries.size <= this.maxEntries) break;
       this.entries.delete(k);
       this.nodes -= v.tree.size;
     }

@@ -26,6 +26,8 @@ export const AGENT_PATH = '/v1/agents';
 /** Limits both sides enforce. A message over `maxMessageBytes` closes the connection (1009). */
 export const PROTOCOL_LIMITS = Object.freeze({
   maxMessageBytes: 8 * 1024 * 1024,
+  /** Before welcome (added with the hub's limits): hello must fit in this; a bigger catalogue follows as a `catalogue` message. */
+  maxHelloBytes: 64 * 1024,
   maxRequestsPerMessage: 500,
   maxCatalogueEntries: 2000,
   maxLabels: 64,

@@ -129,7 +129,8 @@ function checkSelector(value: unknown, bad: (f: string, m: string) => void): Lab
         const values = expr.values;
         if (needsValues && (!Array.isArray(values) || values.length === 0 || !values.every((v) => typeof v === 'string'))) return bad(where, `${expr.operator} needs a non-empty list of values`);
         if (!needsValues && values !== undefined && (!Array.isArray(values) || values.length > 0)) return bad(where, `${expr.operator} takes no values`);
-        out.matchExpressions!.push({ key: expr.key, operator: expr.operator as 'In', ...(needsValues ? { values: values as string[] } : {}) });
+        // An empty list given with Exists/DoesNotExist is kept, as the API server stores it (CRD parity).
+        out.matchExpressions!.push({ key: expr.key, operator: expr.operator as 'In', ...(needsValues || Array.isArray(values) ? { values: values as string[] } : {}) });
       });
     }
   }

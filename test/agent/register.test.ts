@@ -57,6 +57,31 @@ describe('loading the agent into an unchanged app', () => {
     }
   });
 
+  it('starts on the main thread only: Workers, which run --import preloads too, get no agent', async () => {
+    const app = `
+      import { Worker, isMainThread, parentPort } from 'node:worker_threads';
+      const { currentAgent } = await import(${JSON.stringify(LIB)});
+      if (isMainThread) {
+        const seen = await Promise.all([1, 2, 3].map(() => new Promise((resolve) => new Worker(new URL(import.meta.url)).once('message', resolve))));
+        console.log(JSON.stringify({ main: Boolean(currentAgent()), workers: seen }));
+        await currentAgent()?.close();
+      } else {
+        parentPort.postMessage(Boolean(currentAgent()));
+      }
+    `;
+    const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'sonde-register-'));
+    try {
+      writeFileSync(join(dir, 'pool.mjs'), app);
+      const { stdout, stderr } = await run(NODES['20']!, [join(dir, 'pool.mjs')], { env: { ...process.env, NODE_OPTIONS: `--import=${REGISTER}`, SONDE_LOG_LEVEL: 'silent' } });
+      expect(JSON.parse(stdout)).toEqual({ main: true, workers: [false, false, false] });
+      expect(stderr).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('leaves the app running, and says why on stderr, when its configuration is bad', async () => {
     const { stdout, stderr } = await run(NODES['20']!, ['--import', REGISTER, '--input-type=module', '-e', APP], {
       env: { ...process.env, SONDE_LOG_LEVEL: 'loud', NODE_OPTIONS: '' },

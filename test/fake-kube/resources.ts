@@ -43,5 +43,20 @@ export const CRDS: ResourceType = {
   tracksGeneration: true,
 };
 
+/** Secrets (the operator's TLS Secret): stored as given, `data` values base64 as on a real server. */
+export const SECRETS = core('secrets', 'Secret', true);
+
+/** The webhook configuration the operator patches (caBundle) or registers (`--webhook-url`). */
+export const MUTATING_WEBHOOK_CONFIGURATIONS: ResourceType = {
+  group: 'admissionregistration.k8s.io',
+  version: 'v1',
+  plural: 'mutatingwebhookconfigurations',
+  kind: 'MutatingWebhookConfiguration',
+  namespaced: false,
+  statusSubresource: false,
+  dropStatusOnCreate: false,
+  tracksGeneration: true,
+};
+
 /** The resource types the fake serves out of the box. */
-export const DEFAULT_RESOURCES: ResourceType[] = [PODS, NAMESPACES, EVENTS, PROFILING_SESSIONS, CRDS];
+export const DEFAULT_RESOURCES: ResourceType[] = [PODS, NAMESPACES, EVENTS, PROFILING_SESSIONS, CRDS, SECRETS, MUTATING_WEBHOOK_CONFIGURATIONS];

@@ -40,6 +40,8 @@ export interface FakeAgentOptions {
   hello?: boolean;
   /** Override the protocol version announced in hello. */
   protocol?: number;
+  /** For `wss://`: the CA (PEM) to trust instead of the system's. */
+  ca?: string;
 }
 
 export interface Closed {
@@ -63,7 +65,7 @@ export class FakeAgent {
     this.options = options;
     const headers: Record<string, string> = {};
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-    this.ws = new WebSocket(options.url, { headers, autoPong: options.autoPong ?? true, perMessageDeflate: false });
+    this.ws = new WebSocket(options.url, { headers, autoPong: options.autoPong ?? true, perMessageDeflate: false, ...(options.ca !== undefined ? { ca: options.ca } : {}) });
     this.ws.on('error', () => {
       /* the close event carries what tests need */
     });

@@ -6,6 +6,7 @@ import type { Clock } from '../../../operator/clock.js';
 import type { AgentAuthenticator, AuthResult } from '../../../operator/engine/contracts.js';
 import type { AgentConnection, AgentReport } from '../../../operator/hub/agent-connection.js';
 import { AgentHub, type HubListener } from '../../../operator/hub/agent-hub.js';
+import type { ConnectionLimits } from '../../../operator/hub/connection-limits.js';
 
 /**
  * A real HTTP server on loopback with the hub mounted on its upgrade event, plus an authenticator
@@ -53,9 +54,20 @@ export interface HubServer {
   close(): Promise<void>;
 }
 
-export async function startHub(options: { clock?: Clock; heartbeatMs?: number; helloTimeoutMs?: number; authenticator?: AgentAuthenticator; listener?: HubListener; waitForListener?: boolean } = {}): Promise<HubServer> {
+export async function startHub(
+  options: {
+    clock?: Clock;
+    heartbeatMs?: number;
+    helloTimeoutMs?: number;
+    authenticator?: AgentAuthenticator;
+    listener?: HubListener;
+    waitForListener?: boolean;
+    limits?: Partial<ConnectionLimits>;
+  } = {},
+): Promise<HubServer> {
   const hub = new AgentHub({
     ...(options.waitForListener ? { waitForListener: true } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
     authenticator: options.authenticator ?? podTokenAuthenticator,
     log: silentLog,
     ...(options.clock ? { clock: options.clock } : {}),

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CRD_PATH, renderCrdYaml } from '../../../operator/crd/render.js';
 import { buildCrd, OPENAPI_SCHEMA, SPEC_SCHEMA, STATUS_SCHEMA } from '../../../operator/crd/schema.js';
-import { checkAgainstSchema } from '../../../operator/crd/structural-check.js';
+import { checkAgainstSchema, parseMessageExpression } from '../../../operator/crd/structural-check.js';
 import { resolveSpec } from '../../../src/session/validate.js';
 
 const root = join(import.meta.dirname, '../../..');
@@ -55,17 +55,24 @@ describe('ProfilingSession CRD', () => {
     { name: 'bad operator', spec: { request: 'GET /', selector: { matchExpressions: [{ key: 'a', operator: 'Near' }] } } },
     { name: 'bad expression key', spec: { request: 'GET /', selector: { matchExpressions: [{ key: '-a', operator: 'Exists' }] } } },
     { name: 'selector as a string', spec: { request: 'GET /', selector: 'app=web' } },
+    // Operator and values go together (a CEL rule on each requirement; the engine's rule before it).
+    { name: 'In without values', spec: { request: 'GET /', selector: { matchExpressions: [{ key: 'a', operator: 'In' }] } } },
+    { name: 'In with an empty list', spec: { request: 'GET /', selector: { matchExpressions: [{ key: 'a', operator: 'In', values: [] }] } } },
+    { name: 'NotIn without values', spec: { request: 'GET /', selector: { matchExpressions: [{ key: 'a', operator: 'NotIn' }] } } },
+    { name: 'Exists with values', spec: { request: 'GET /', selector: { matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] } } },
+    { name: 'DoesNotExist with values', spec: { request: 'GET /', selector: { matchExpressions: [{ key: 'a', operator: 'DoesNotExist', values: ['x', 'y'] }] } } },
+    { name: 'Exists with an empty list', spec: { request: 'GET /', selector: { matchExpressions: [{ key: 'a', operator: 'Exists', values: [] }] } } },
+    { name: 'NotIn with values', spec: { request: 'GET /', selector: { matchExpressions: [{ key: 'a', operator: 'NotIn', values: ['x'] }, { key: 'b', operator: 'DoesNotExist' }] } } },
+    { name: 'a duration that is not one', spec: { request: 'GET /', duration: 'soon' } },
   ];
 
   /**
-   * The API server prunes unknown fields and cannot check map keys or operator/values pairs without CEL
-   * rules this project does not emit; for those, the CRD admits the object and the engine reports
-   * InvalidSpec. Listed here so a new disagreement fails the test instead of hiding.
+   * The API server cannot check map keys without a CEL rule over every key (`self.all(k, k.matches(…))`),
+   * whose estimated cost over an unbounded map this project cannot verify without a real API server (a
+   * CRD over the cost budget would not install at all); for that, the CRD admits the object and the
+   * engine reports InvalidSpec. Listed here so a new disagreement fails the test instead of hiding.
    */
-  const knownGaps: { name: string; spec: unknown }[] = [
-    { name: 'bad label key', spec: { request: 'GET /', selector: { matchLabels: { 'bad key': 'x' } } } },
-    { name: 'In without values', spec: { request: 'GET /', selector: { matchExpressions: [{ key: 'a', operator: 'In' }] } } },
-  ];
+  const knownGaps: { name: string; spec: unknown }[] = [{ name: 'bad label key', spec: { request: 'GET /', selector: { matchLabels: { 'bad key': 'x' } } } }];
 
   for (const { name, spec } of samples) {
     it(`the CRD and resolveSpec agree: ${name}`, () => {
@@ -117,6 +124,42 @@ describe('ProfilingSession CRD', () => {
   });
 
   it('refuses a CEL rule it cannot evaluate rather than passing it', () => {
-    expect(() => checkAgainstSchema({ type: 'string', 'x-kubernetes-validations': [{ rule: 'self.size() > 2', message: 'x' }] }, 'abc')).toThrow(/unsupported CEL rule/);
+    expect(() => checkAgainstSchema({ type: 'string', 'x-kubernetes-validations': [{ rule: 'self.size() > 2', message: 'x', messageExpression: 'self' }] }, 'abc')).toThrow(/unsupported CEL rule/);
+  });
+
+  /** Every CEL rule of the generated CRD (the YAML the chart ships), with its schema path. */
+  function rulesOf(schema: any, path: string, out: { path: string; rule: any }[] = []): { path: string; rule: any }[] {
+    for (const rule of schema['x-kubernetes-validations'] ?? []) out.push({ path, rule });
+    for (const [k, sub] of Object.entries(schema.properties ?? {})) rulesOf(sub, `${path}.${k}`, out);
+    if (schema.items) rulesOf(schema.items, `${path}[]`, out);
+    if (schema.additionalProperties) rulesOf(schema.additionalProperties, `${path}.*`, out);
+    return out;
+  }
+
+  it('every CEL rule has a well-formed messageExpression that shows the value', () => {
+    const shipped = parse(readFileSync(join(root, CRD_PATH), 'utf8'));
+    const rules = rulesOf(shipped.spec.versions[0].schema.openAPIV3Schema, '');
+    expect(rules.map((r) => r.path).sort()).toEqual(['.spec.duration', '.spec.sampleInterval', '.spec.selector.matchExpressions[]']);
+    for (const { path, rule } of rules) {
+      expect(typeof rule.message, path).toBe('string');
+      expect(typeof rule.messageExpression, path).toBe('string');
+      const terms = parseMessageExpression(rule.messageExpression);
+      expect(terms.some((t) => 'field' in t), path).toBe(true);
+      // A raw pattern inside a rule: no CEL escape sequences where the API server would choke on them.
+      expect(rule.rule, path).not.toMatch(/(^|[^r])'[^']*\\[^']*'/);
+    }
+    expect(() => parseMessageExpression("'unterminated + self")).toThrow(/unterminated/);
+    expect(() => parseMessageExpression("'no value shown'")).toThrow(/never shows the value/);
+    expect(() => parseMessageExpression("'x' + size(self)")).toThrow(/expected a string literal/);
+  });
+
+  it('the errors name what the user wrote, not a type or a conversion failure', () => {
+    const long = checkAgainstSchema(SPEC_SCHEMA, { request: 'GET /', duration: '2h' }, 'spec');
+    expect(long.errors).toEqual(['spec.duration: must be between 1s and 1h, got 2h']);
+    // Not a duration at all: the pattern says so, once; the range rule does not pile a conversion error on it.
+    const junk = checkAgainstSchema(SPEC_SCHEMA, { request: 'GET /', sampleInterval: 'soon' }, 'spec');
+    expect(junk.errors).toEqual([expect.stringMatching(/^spec\.sampleInterval: must match /)]);
+    const sel = checkAgainstSchema(SPEC_SCHEMA, { request: 'GET /', selector: { matchExpressions: [{ key: 'tier', operator: 'Exists', values: ['a'] }] } }, 'spec');
+    expect(sel.errors).toEqual([expect.stringMatching(/^spec\.selector\.matchExpressions\[0\]: operator Exists on key tier: /)]);
   });
 });

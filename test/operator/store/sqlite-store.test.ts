@@ -132,6 +132,10 @@ describe('SQLite store', () => {
     expect(a.tree('s1').totals.samples).toBe(30);
     expect(a.tree('s1', { pod: 'web-1' }).totals.samples).toBe(20);
     expect(a.tree('s1', { split: 'slow' }).totals.samples).toBe(30); // equal durations: all are ≥ p90
+    // Reads never write: the merged trees they built reach the disk on a write path (here, persistTrees).
+    expect(a.db.prepare('SELECT upto FROM session_trees').get()).toBeUndefined();
+    expect(a.db.prepare('SELECT COUNT(*) AS n FROM pod_trees').get()).toEqual({ n: 0 });
+    expect(a.persistTrees()).toBe(2); // the session tree and web-1's (web-2's was never read)
     expect(a.db.prepare('SELECT upto FROM session_trees').get()).toEqual({ upto: 3 });
     a.close();
 
