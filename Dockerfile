@@ -18,6 +18,7 @@ COPY src ./src
 COPY agent ./agent
 COPY operator ./operator
 COPY ui ./ui
+RUN apt-get update && apt-get install -y --no-install-recommends python3-websocket && rm -rf /var/lib/apt/lists/*
 # Then production dependencies only, without what nothing loads at run time: source maps, type
 # declarations, and better-sqlite3's sources and intermediate objects (the .node addon stays). About
 # half of node_modules (127 → 66 MB); test/dockerfile-runtime.test.ts runs this line and the result.

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -36,6 +37,8 @@
 #include <v8.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -72,6 +75,10 @@ using v8::Value;
 
 // Deeper stacks keep their innermost frames (the hot ones).
 constexpr int kMaxFrames = 128;
+// Idle and busy tick times a collect's buffers hold before they grow: a collect is due every 100 ms, at
+// most 1,000 ticks at the shortest interval. Reserved outside the lock, so that the ticker and the
+// interrupt, which push under it, do not allocate there (an allocation can be a system call).
+constexpr size_t kTickReserve = 1024;
 // Samples kept between two collects at most; beyond it they are counted as dropped (a collect is due
 // every 100 intervals, so this is ~100 collects missed).
 constexpr size_t kMaxSamples = 10000;
@@ -185,19 +192,45 @@ struct FrameKeyHash {
   }
 };
 
-// What the ticker thread, the interrupts and the JavaScript thread share. Held by shared_ptr: an
-// interrupt requested just before a stop can run after it, and must find this alive.
+// The outcome of one request the ticker thread makes of the kernel for itself: 0 granted, an errno when
+// refused (a seccomp profile answering EPERM, an old kernel ENOSYS), kNotAsked when it did not apply,
+// kNotYet until the thread has asked.
+constexpr int kNotAsked = -1;
+constexpr int kNotYet = -2;
+
+// State objects alive in this process (statesAlive()): lets a test see that teardown freed them.
+std::atomic<int64_t> statesAlive{0};
+
+// What the ticker thread, the interrupts and the JavaScript thread share. Owned by the Sampler, the
+// ticker thread and the registry (Samplers()); an interrupt holds only the id it was requested with.
+//
+// Two mutexes, so that the JavaScript thread never waits on a system call: `mu` guards the tick
+// bookkeeping the interrupt reads and writes, and is held only for a few memory operations (the ticker
+// reads /proc and the CPU clock and calls RequestInterrupt outside it); `wakeMu` is what the ticker sleeps
+// on, and only stop and exit take it.
 struct State {
+  State() { statesAlive++; }
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+
+  uintptr_t id = 0;  // in the registry; the data of every interrupt this sampler requests
   Isolate* isolate = nullptr;
   int64_t intervalUs = 0;
   double epochOffsetUs = 0;  // epoch µs = uv_hrtime µs + this (the agent's clock)
   clockid_t jsCpuClock{};
   ThreadStateReader threadState;  // when it cannot read the state, the ticker goes by the CPU clock
 
+  // The ticker's sleep: it runs while `running`, and says `tickerDone` before it returns.
+  std::atomic<bool> running{false};
+  std::mutex wakeMu;
+  std::condition_variable wake;
+  bool tickerDone = false;  // guarded by wakeMu
+  // What the kernel answered the ticker's requests for itself (see the kNotYet comment).
+  std::atomic<int> shortSlice{kNotYet};
+  std::atomic<int> exactWakeups{kNotYet};
+
   // Guarded by mu: the ticker's view, and the times of ticks without a stack.
   std::mutex mu;
-  std::condition_variable wake;
-  bool running = false;
   bool pending = false;   // an interrupt was requested and has not run yet
   bool owed = false;      // the tick that requested it is still owed a sample
   uint32_t busyOwed = 0;  // busy ticks since, owed to the stack the interrupt will see
@@ -222,10 +255,77 @@ struct State {
 
   double NowUs() const { return static_cast<double>(uv_hrtime()) / 1000.0 + epochOffsetUs; }
 
+  // Asks the ticker to stop; true once it has (false after `timeout`). Any thread.
+  bool StopTicker(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(wakeMu);
+    running = false;
+    wake.notify_all();
+    return wake.wait_for(lock, timeout, [&] { return tickerDone; });
+  }
+
+  // Freed on the JavaScript thread while its isolate lives (stop, collection, the environment's
+  // teardown): the Global handles need it.
   ~State() {
     threadState.Close();
+    statesAlive--;
   }
 };
+
+// The samplers running in this process, by id. An interrupt's data is an id, not a pointer to what it
+// needs: V8 cannot cancel a requested interrupt, and one still pending when a worker's isolate is torn
+// down never runs, so whatever it held would leak (a State per terminated worker, with its buffers and
+// frame table). By id, a late or never-run interrupt holds nothing, and one that runs after its sampler
+// stopped finds no entry and returns. Its mutex is held for a lookup, never across a system call.
+class Registry {
+ public:
+  uintptr_t Add(const std::shared_ptr<State>& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    uintptr_t id = next_++;
+    states_.emplace(id, s);
+    return id;
+  }
+  void Remove(uintptr_t id) {
+    std::shared_ptr<State> gone;  // released after the lock: its destructor may take time
+    std::lock_guard<std::mutex> lock(mu_);
+    auto found = states_.find(id);
+    if (found == states_.end()) return;
+    gone.swap(found->second);
+    states_.erase(found);
+  }
+  std::shared_ptr<State> Find(uintptr_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto found = states_.find(id);
+    return found == states_.end() ? nullptr : found->second;
+  }
+  std::vector<std::shared_ptr<State>> All() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::shared_ptr<State>> all;
+    for (auto& [id, s] : states_) all.push_back(s);
+    return all;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<uintptr_t, std::shared_ptr<State>> states_;
+  uintptr_t next_ = 1;
+};
+
+// Never destroyed: exit() runs static destructors, and an atexit handler or a late interrupt may still
+// look here.
+Registry& Samplers() {
+  static Registry* registry = new Registry();
+  return *registry;
+}
+
+// exit() (process.exit, an uncaught exception) ends the process without the environment's teardown, so
+// without the cleanup hook; the 'exit' listener in JavaScript stops the sampler first, unless the app
+// removed it or exited past it (process.reallyExit). This handler, run by exit() itself before static
+// destructors, stops every ticker still running, so that none asks a dying isolate for an interrupt or
+// reads /proc while the C++ runtime is being torn down. It does not free: the process is ending, and the
+// JavaScript thread may be anywhere. Bounded: a ticker that does not answer within 100 ms is left.
+void StopTickersAtExit() {
+  for (auto& s : Samplers().All()) s->StopTicker(std::chrono::milliseconds(100));
+}
 
 void PushTicks(std::vector<double>& to, double lastTs, uint32_t n, int64_t intervalUs) {
   for (uint32_t i = 0; i < n; i++) to.push_back(lastTs - static_cast<double>(i) * static_cast<double>(intervalUs));
@@ -259,6 +359,17 @@ Local<Value> CurrentContext(State* s, Isolate* isolate, Local<Context> context) 
   return Local<Value>();
 }
 
+// Writes one element of an array the addon made, as an own data property: never through a setter an app
+// may have put on Array.prototype or Object.prototype (Set would call it, running the app's JavaScript
+// inside the interrupt, and abort the process on the exception it throws). False when V8 refused
+// (execution terminating, out of memory): the caller gives the sample up.
+bool Put(Local<Context> context, Local<Array> array, uint32_t index, Local<Value> value) {
+  return array->CreateDataProperty(context, index, value).FromMaybe(false);
+}
+
+constexpr uint32_t kFrameFailed = UINT32_MAX - 1;
+
+// The frame's id, kNoFrame past the table's limit, or kFrameFailed when its entry could not be written.
 uint32_t FrameId(State* s, Isolate* isolate, Local<Context> context, Local<StackFrame> frame) {
   // One position lookup (GetLineNumber and GetColumn would each do it).
   v8::Location location = frame->GetLocation();
@@ -266,23 +377,29 @@ uint32_t FrameId(State* s, Isolate* isolate, Local<Context> context, Local<Stack
   auto found = s->frameIds.find(key);
   if (found != s->frameIds.end()) return found->second;
   if (s->frameIds.size() >= kMaxFrameIds) return kNoFrame;
-  uint32_t id = static_cast<uint32_t>(s->frameIds.size());
-  s->frameIds.emplace(key, id);
   Local<Array> frames = s->newFrames.Get(isolate);
   Local<String> name = frame->GetFunctionName();
   Local<String> script = frame->GetScriptNameOrSourceURL();
   uint32_t at = s->newFrameCount * 4;
-  frames->Set(context, at, name.IsEmpty() ? String::Empty(isolate) : name).Check();
-  frames->Set(context, at + 1, script.IsEmpty() ? String::Empty(isolate) : script).Check();
-  frames->Set(context, at + 2, Integer::New(isolate, key.line)).Check();
-  frames->Set(context, at + 3, Integer::New(isolate, key.column)).Check();
+  // The id is taken only once all four entries are in: a partial entry is overwritten by the next new
+  // frame, or left as an incomplete tail that the reader skips (it reads whole groups of four).
+  if (!Put(context, frames, at, name.IsEmpty() ? String::Empty(isolate) : name) ||
+      !Put(context, frames, at + 1, script.IsEmpty() ? String::Empty(isolate) : script) ||
+      !Put(context, frames, at + 2, Integer::New(isolate, key.line)) ||
+      !Put(context, frames, at + 3, Integer::New(isolate, key.column))) {
+    return kFrameFailed;
+  }
+  uint32_t id = static_cast<uint32_t>(s->frameIds.size());
+  s->frameIds.emplace(key, id);
   s->newFrameCount++;
   return id;
 }
 
 void OnInterrupt(Isolate* isolate, void* data) {
-  std::unique_ptr<std::shared_ptr<State>> held(static_cast<std::shared_ptr<State>*>(data));
-  State* s = held->get();
+  // Gone when its sampler stopped after asking (the id is never reused).
+  std::shared_ptr<State> held = Samplers().Find(reinterpret_cast<uintptr_t>(data));
+  if (!held) return;
+  State* s = held.get();
   double ts = s->NowUs();
   uint32_t weight;
   uint32_t native;
@@ -303,6 +420,9 @@ void OnInterrupt(Isolate* isolate, void* data) {
   if (weight == 0) return;
 
   HandleScope scope(isolate);
+  // Nothing here should throw; if V8 does (out of memory), the exception must not surface in whatever
+  // app code the interrupt landed in. A termination is rethrown by V8 itself when this scope ends.
+  v8::TryCatch tryCatch(isolate);
   Local<Context> context = isolate->GetCurrentContext();
   Local<Value> current = context.IsEmpty() ? Local<Value>() : CurrentContext(s, isolate, context);
   if (current.IsEmpty()) {
@@ -326,13 +446,24 @@ void OnInterrupt(Isolate* isolate, void* data) {
   sample.cpuUs = std::max(0.0, std::min(cpuUs, static_cast<double>(weight) * static_cast<double>(s->intervalUs)));
   sample.context = s->contextCount;
   sample.stackStart = static_cast<double>(s->stacks.size());
+  size_t stackStart = s->stacks.size();
   for (int i = 0; i < n; i++) {
     uint32_t id = FrameId(s, isolate, context, trace->GetFrame(isolate, i));
+    if (id == kFrameFailed) {
+      s->stacks.resize(stackStart);
+      s->dropped += weight;
+      return;
+    }
     if (id != kNoFrame) s->stacks.push_back(id);
   }
   sample.stackLen = static_cast<double>(s->stacks.size()) - sample.stackStart;
   sample.native = native;
-  s->contexts.Get(isolate)->Set(context, s->contextCount++, current).Check();
+  if (!Put(context, s->contexts.Get(isolate), s->contextCount, current)) {
+    s->stacks.resize(stackStart);
+    s->dropped += weight;
+    return;
+  }
+  s->contextCount++;
   s->samples.push_back(sample);
 }
 
@@ -359,8 +490,10 @@ bool IsBusy(ThreadState state, bool mostlyOnCpu) {
 // thread share one CPU (a pod pinned to one core, a one-CPU VM), the default slice lets the JavaScript
 // thread run on until it sleeps before the woken ticker gets the CPU, so the ticker finds it in the
 // event loop's wait and never running: requests' own time went unseen. With a short slice the ticker
-// preempts on waking. Older kernels reject or ignore the request; nothing else changes.
-void AskForShortSlice() {
+// preempts on waking. Older kernels reject or ignore the request; nothing else changes. A seccomp profile
+// that answers sched_getattr/sched_setattr with an error is the same: the default slice stays (one that
+// kills on them cannot be survived; see README.md). Returns 0, an errno, or kNotAsked.
+int AskForShortSlice() {
   // struct sched_attr as of Linux 3.14 (SCHED_ATTR_SIZE_VER0), declared here to need no kernel headers.
   struct {
     uint32_t size;
@@ -373,12 +506,15 @@ void AskForShortSlice() {
     uint64_t period;
   } attr{};
 #if defined(SYS_sched_getattr) && defined(SYS_sched_setattr)
-  if (syscall(SYS_sched_getattr, 0, &attr, sizeof(attr), 0) != 0) return;
-  if (attr.policy != SCHED_OTHER) return;  // a real-time or batch policy someone chose stays
+  if (syscall(SYS_sched_getattr, 0, &attr, sizeof(attr), 0) != 0) return errno;
+  if (attr.policy != SCHED_OTHER) return kNotAsked;  // a real-time or batch policy someone chose stays
   attr.size = sizeof(attr);
   attr.flags = 0;
   attr.runtime = 100 * 1000;  // ns: the shortest slice the kernel accepts
-  syscall(SYS_sched_setattr, 0, &attr, 0);
+  if (syscall(SYS_sched_setattr, 0, &attr, 0) != 0) return errno;
+  return 0;
+#else
+  return kNotAsked;
 #endif
 }
 
@@ -388,10 +524,14 @@ void AskForShortSlice() {
 // the interrupt then ran first in Node's timer dispatch, outside any request, and ticks fell at the
 // edges of the app's work instead of across it. Measured on one CPU shared with JavaScript
 // (test/bench/agent/sampler-ticks.mjs): ticks with a request's stack 27–40 a second where timing the
-// request's code said 60–64; with no slack 72–86 where it said 60–78.
-void AskForExactWakeups() {
+// request's code said 60–64; with no slack 72–86 where it said 60–78. Refused (a seccomp profile that
+// answers prctl with an error), the default slack stays. Returns 0, an errno, or kNotAsked.
+int AskForExactWakeups() {
 #ifdef PR_SET_TIMERSLACK
-  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);  // 1 ns: the smallest; 0 would mean "the default"
+  // 1 ns: the smallest; 0 would mean "the default"
+  return prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) == 0 ? 0 : errno;
+#else
+  return kNotAsked;
 #endif
 }
 
@@ -419,17 +559,26 @@ class TickJitter {
   uint64_t state_;
 };
 
+// The ticker thread. Every system call of a tick (the CPU clock, /proc, RequestInterrupt, the sleep) is
+// made holding no lock the JavaScript thread takes in its interrupt: a /proc read can take milliseconds
+// on a loaded machine, and RequestInterrupt takes V8's own locks; under `mu` the JavaScript thread would
+// wait for them inside the app's code. Deciding a tick under `mu` and asking for the interrupt after is
+// safe: stop() joins this thread before the isolate can go, and a stop between the two leaves an
+// interrupt that finds no sampler by its id.
 void Ticker(std::shared_ptr<State> s) {
-  AskForShortSlice();
-  AskForExactWakeups();
+  s->shortSlice = AskForShortSlice();
+  s->exactWakeups = AskForExactWakeups();
   using Clock = std::chrono::steady_clock;
   TickJitter jitter(s->intervalUs);
   auto next = Clock::now() + jitter.Next();
   auto lastWall = Clock::now();
   int64_t lastCpu = CpuNs(s->jsCpuClock);
-  std::unique_lock<std::mutex> lock(s->mu);
-  while (s->running) {
-    s->wake.wait_until(lock, next, [&] { return !s->running; });
+  void* interruptData = reinterpret_cast<void*>(s->id);
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> sleep(s->wakeMu);
+      s->wake.wait_until(sleep, next, [&] { return !s->running; });
+    }
     if (!s->running) break;
     auto now = Clock::now();
     auto step = jitter.Next();
@@ -442,42 +591,50 @@ void Ticker(std::shared_ptr<State> s) {
     lastWall = now;
     ThreadState state = s->threadState.Read();
     double ts = s->NowUs();
-    if (!s->pending && state == ThreadState::kAwaitingEvents) {
-      // Waiting for the event loop's next event: the tick is idle, and an interrupt now would run at the
-      // start of whatever JavaScript comes next, charging that code with the wait.
-      s->idle.push_back(ts);
-    } else if (!s->pending) {
-      s->pending = true;
-      s->owed = true;
-      s->busyOwed = 0;
-      s->requestTs = ts;
-      s->requestBusy = state == ThreadState::kRunning || state == ThreadState::kBlocked;
-      s->isolate->RequestInterrupt(OnInterrupt, new std::shared_ptr<State>(s));
-      s->idleRun = 0;
-    } else if (IsBusy(state, mostlyOnCpu)) {
-      s->busyOwed++;
-      s->idleRun = 0;
-    } else {
-      s->idle.push_back(ts);
-      s->idleRun++;
-      // The requesting tick found the thread on its way to sleep (the kernel did not say it was running
-      // or blocked then): it was idle too, unless busy ticks came between, whenever JavaScript answers.
-      if (s->owed && !s->requestBusy && s->busyOwed == 0) {
-        s->idle.push_back(s->requestTs);
-        s->owed = false;
-      }
-      // Asleep in the event loop's wait by the kernel's word, or two idle ticks in a row without it (one
-      // can be a pause inside native work: the garbage collector's main thread waiting for its helpers):
-      // what was owed can no longer be put on a stack; the requesting tick and the busy ticks were busy
-      // time of no one.
-      if (state == ThreadState::kAwaitingEvents || s->idleRun >= 2) {
-        if (s->owed) s->busy.push_back(s->requestTs);
-        PushTicks(s->busy, ts - static_cast<double>(s->idleRun) * static_cast<double>(s->intervalUs), s->busyOwed, s->intervalUs);
-        s->owed = false;
+    bool request = false;
+    {
+      std::lock_guard<std::mutex> lock(s->mu);
+      if (!s->pending && state == ThreadState::kAwaitingEvents) {
+        // Waiting for the event loop's next event: the tick is idle, and an interrupt now would run at the
+        // start of whatever JavaScript comes next, charging that code with the wait.
+        s->idle.push_back(ts);
+      } else if (!s->pending) {
+        s->pending = true;
+        s->owed = true;
         s->busyOwed = 0;
+        s->requestTs = ts;
+        s->requestBusy = state == ThreadState::kRunning || state == ThreadState::kBlocked;
+        s->idleRun = 0;
+        request = true;
+      } else if (IsBusy(state, mostlyOnCpu)) {
+        s->busyOwed++;
+        s->idleRun = 0;
+      } else {
+        s->idle.push_back(ts);
+        s->idleRun++;
+        // The requesting tick found the thread on its way to sleep (the kernel did not say it was running
+        // or blocked then): it was idle too, unless busy ticks came between, whenever JavaScript answers.
+        if (s->owed && !s->requestBusy && s->busyOwed == 0) {
+          s->idle.push_back(s->requestTs);
+          s->owed = false;
+        }
+        // Asleep in the event loop's wait by the kernel's word, or two idle ticks in a row without it (one
+        // can be a pause inside native work: the garbage collector's main thread waiting for its helpers):
+        // what was owed can no longer be put on a stack; the requesting tick and the busy ticks were busy
+        // time of no one.
+        if (state == ThreadState::kAwaitingEvents || s->idleRun >= 2) {
+          if (s->owed) s->busy.push_back(s->requestTs);
+          PushTicks(s->busy, ts - static_cast<double>(s->idleRun) * static_cast<double>(s->intervalUs), s->busyOwed, s->intervalUs);
+          s->owed = false;
+          s->busyOwed = 0;
+        }
       }
     }
+    if (request) s->isolate->RequestInterrupt(OnInterrupt, interruptData);
   }
+  std::lock_guard<std::mutex> sleep(s->wakeMu);
+  s->tickerDone = true;
+  s->wake.notify_all();
 }
 
 Local<Value> CopyDoubles(Isolate* isolate, const double* data, size_t n) {
@@ -499,7 +656,12 @@ class Sampler {
     NODE_SET_PROTOTYPE_METHOD(tpl, "start", Start);
     NODE_SET_PROTOTYPE_METHOD(tpl, "collect", Collect);
     NODE_SET_PROTOTYPE_METHOD(tpl, "stop", Stop);
-    exports->Set(context, String::NewFromUtf8Literal(isolate, "InterruptSampler"), tpl->GetFunction(context).ToLocalChecked()).Check();
+    NODE_SET_PROTOTYPE_METHOD(tpl, "setup", Setup);
+    Local<v8::Function> constructor;
+    // An own property, not Set: an app's setter on Object.prototype must not run (nor abort the load).
+    if (tpl->GetFunction(context).ToLocal(&constructor)) {
+      exports->CreateDataProperty(context, String::NewFromUtf8Literal(isolate, "InterruptSampler"), constructor).FromMaybe(false);
+    }
   }
 
   // Runs from the weak callback once JavaScript let go of the object. A running sampler keeps its object
@@ -555,15 +717,33 @@ class Sampler {
     if (!args[3]->IsUndefined()) s->key.Reset(isolate, args[3]);
     s->contexts.Reset(isolate, Array::New(isolate));
     s->newFrames.Reset(isolate, Array::New(isolate));
+    s->idle.reserve(kTickReserve);
+    s->busy.reserve(kTickReserve);
     s->lastCpuNs = CpuNs(CLOCK_THREAD_CPUTIME_ID);
     s->running = true;
+    s->id = Samplers().Add(s);
     self->state_ = s;
+    // The ticker starts with every signal blocked (a thread inherits its creator's mask), so that none
+    // sent to the process is delivered there: not the app's SIGUSR2 or SIGINT handler, not a profiler's
+    // SIGPROF, not a SIGPIPE. Node's handlers only forward a signal to the event loop, but a handler that
+    // expects the JavaScript thread (V8's own, another profiler's) would run on a thread that has no
+    // isolate. Blocked here rather than by the thread itself, so there is no instant when it is not.
+    sigset_t all;
+    sigset_t previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    bool started = true;
     try {
       self->ticker_ = std::thread(Ticker, s);
       // Named so that a look at the process (top -H, /proc/<pid>/task/*/comm) tells it apart; by this
       // thread, so that the name is there when start() returns.
       pthread_setname_np(self->ticker_.native_handle(), "sonde:sampler");
     } catch (...) {
+      started = false;
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    if (!started) {
+      Samplers().Remove(s->id);
       self->state_.reset();
       return Throw(isolate, "could not start the sampler thread");
     }
@@ -577,7 +757,8 @@ class Sampler {
   static void Collect(const FunctionCallbackInfo<Value>& args) {
     Sampler* self = Unwrap(args.This());
     if (!self->state_) return Throw(args.GetIsolate(), "sampler not started");
-    args.GetReturnValue().Set(Take(args.GetIsolate(), self->state_.get()));
+    Local<Object> batch;
+    if (Take(args.GetIsolate(), self->state_.get()).ToLocal(&batch)) args.GetReturnValue().Set(batch);
   }
 
   // stop() → the last batch; the thread is gone afterwards.
@@ -588,48 +769,79 @@ class Sampler {
     node::RemoveEnvironmentCleanupHook(args.GetIsolate(), CleanupHook, self);
     self->Halt();
     self->MakeWeak();
-    args.GetReturnValue().Set(Take(args.GetIsolate(), s.get()));
+    Local<Object> batch;
+    if (Take(args.GetIsolate(), s.get()).ToLocal(&batch)) args.GetReturnValue().Set(batch);
     s->contexts.Reset();
     s->newFrames.Reset();
     s->slot.Reset();
     s->key.Reset();
   }
 
+  // setup() → { shortSlice, exactWakeups }: what the kernel answered the ticker's requests for itself (0
+  // granted, an errno when refused, -1 not asked), or undefined until the ticker has asked.
+  static void Setup(const FunctionCallbackInfo<Value>& args) {
+    Isolate* isolate = args.GetIsolate();
+    Sampler* self = Unwrap(args.This());
+    if (!self->state_) return Throw(isolate, "sampler not started");
+    int slice = self->state_->shortSlice;
+    int wakeups = self->state_->exactWakeups;
+    if (slice == kNotYet || wakeups == kNotYet) return;
+    Local<Context> context = isolate->GetCurrentContext();
+    Local<Object> out = Object::New(isolate);
+    out->CreateDataProperty(context, String::NewFromUtf8Literal(isolate, "shortSlice"), Integer::New(isolate, slice)).FromMaybe(false);
+    out->CreateDataProperty(context, String::NewFromUtf8Literal(isolate, "exactWakeups"), Integer::New(isolate, wakeups)).FromMaybe(false);
+    args.GetReturnValue().Set(out);
+  }
+
+  // The environment's teardown (the process ending normally, a worker ending or terminated): the thread
+  // must be gone before the isolate is, and the State freed while the isolate can still free its handles.
   static void CleanupHook(void* arg) { static_cast<Sampler*>(arg)->Halt(); }
 
+  // On the JavaScript thread. After the join no interrupt of this sampler can be requested, and one still
+  // pending finds no entry by its id: nothing is left holding the State but this object, which frees it.
   void Halt() {
     if (!state_) return;
-    {
-      std::lock_guard<std::mutex> lock(state_->mu);
-      state_->running = false;
-    }
-    state_->wake.notify_all();
+    state_->StopTicker(std::chrono::milliseconds(0));
     if (ticker_.joinable()) ticker_.join();
+    Samplers().Remove(state_->id);
     state_.reset();
   }
 
-  static Local<Object> Take(Isolate* isolate, State* s) {
+  // The batch since the last collect; empty, with an exception pending, when V8 could not build it (the
+  // tick times are then put back, the rest stays for the next collect: nothing is lost).
+  static v8::MaybeLocal<Object> Take(Isolate* isolate, State* s) {
     Local<Context> context = isolate->GetCurrentContext();
+    // Reserved here, swapped in under the lock: the ticker and the interrupt push without allocating.
     std::vector<double> idle;
     std::vector<double> busy;
+    idle.reserve(kTickReserve);
+    busy.reserve(kTickReserve);
     {
       std::lock_guard<std::mutex> lock(s->mu);
       idle.swap(s->idle);
       busy.swap(s->busy);
     }
     Local<Object> out = Object::New(isolate);
+    // Own data properties: an app's setter on Object.prototype (`samples`, `frames`) must not run.
     auto set = [&](const char* name, Local<Value> value) {
-      out->Set(context, String::NewFromUtf8(isolate, name).ToLocalChecked(), value).Check();
+      Local<String> key;
+      return String::NewFromUtf8(isolate, name).ToLocal(&key) && out->CreateDataProperty(context, key, value).FromMaybe(false);
     };
-    set("samples", CopyDoubles(isolate, reinterpret_cast<const double*>(s->samples.data()), s->samples.size() * kSampleFields));
     std::shared_ptr<v8::BackingStore> store = ArrayBuffer::NewBackingStore(isolate, s->stacks.size() * sizeof(uint32_t));
     if (!s->stacks.empty()) std::memcpy(store->Data(), s->stacks.data(), s->stacks.size() * sizeof(uint32_t));
-    set("stacks", Uint32Array::New(ArrayBuffer::New(isolate, store), 0, s->stacks.size()));
-    set("contexts", s->contexts.Get(isolate));
-    set("frames", s->newFrames.Get(isolate));
-    set("idle", CopyDoubles(isolate, idle.data(), idle.size()));
-    set("busy", CopyDoubles(isolate, busy.data(), busy.size()));
-    set("dropped", Number::New(isolate, s->dropped));
+    bool built = set("samples", CopyDoubles(isolate, reinterpret_cast<const double*>(s->samples.data()), s->samples.size() * kSampleFields)) &&
+                 set("stacks", Uint32Array::New(ArrayBuffer::New(isolate, store), 0, s->stacks.size())) &&
+                 set("contexts", s->contexts.Get(isolate)) &&
+                 set("frames", s->newFrames.Get(isolate)) &&
+                 set("idle", CopyDoubles(isolate, idle.data(), idle.size())) &&
+                 set("busy", CopyDoubles(isolate, busy.data(), busy.size())) &&
+                 set("dropped", Number::New(isolate, s->dropped));
+    if (!built) {
+      std::lock_guard<std::mutex> lock(s->mu);
+      s->idle.insert(s->idle.begin(), idle.begin(), idle.end());
+      s->busy.insert(s->busy.begin(), busy.begin(), busy.end());
+      return v8::MaybeLocal<Object>();
+    }
     s->samples.clear();
     s->stacks.clear();
     s->contexts.Reset(isolate, Array::New(isolate));
@@ -640,6 +852,12 @@ class Sampler {
     return out;
   }
 };
+
+// statesAlive() → how many samplers' states this process holds (running, or stopped and not yet freed):
+// for tests, that teardown frees what it should.
+void StatesAlive(const FunctionCallbackInfo<Value>& args) {
+  args.GetReturnValue().Set(Number::New(args.GetIsolate(), static_cast<double>(statesAlive.load())));
+}
 
 // currentFrame() → the continuation-preserved embedder data (the AsyncContextFrame, where there is one):
 // lets the agent check that AsyncLocalStorage puts its stores where the interrupt looks.
@@ -655,5 +873,18 @@ static_assert(sizeof(Sample) == kSampleFields * sizeof(double), "samples are cop
 
 NODE_MODULE_INIT(/* exports, module, context */) {
   sonde::Sampler::Init(exports, context);
-  NODE_SET_METHOD(exports, "currentFrame", sonde::CurrentFrame);
+  v8::Isolate* isolate = context->GetIsolate();
+  // Own data properties rather than NODE_SET_METHOD, whose Set would run an app's Object.prototype setter.
+  auto method = [&](const char* name, v8::FunctionCallback callback) {
+    v8::Local<v8::Function> fn;
+    v8::Local<v8::String> key = v8::String::NewFromUtf8(isolate, name).ToLocalChecked();
+    if (!v8::Function::New(context, callback).ToLocal(&fn)) return;
+    fn->SetName(key);
+    exports->CreateDataProperty(context, key, fn).FromMaybe(false);
+  };
+  method("currentFrame", sonde::CurrentFrame);
+  method("statesAlive", sonde::StatesAlive);
+  // Once per process, whichever isolate loads the addon first: exit() runs it on the way out.
+  static std::once_flag atExit;
+  std::call_once(atExit, [] { std::atexit(sonde::StopTickersAtExit); });
 }

@@ -9,6 +9,7 @@ import { type InterruptSamplerAddon, loadInterruptSampler, type NativeInterruptS
 import { NativeFrameTable, nativeBatchToSamples } from './native-batch.js';
 import { emptyBatch, FrameCache, type SampleBatch } from './profile-samples.js';
 import type { ContextMode, Sampler } from './sampler.js';
+import { refusedSetup } from './ticker-setup.js';
 
 /**
  * Whether AsyncLocalStorage keeps its stores in AsyncContextFrame (Node 24; Node 22 with
@@ -60,6 +61,8 @@ export class InterruptSampler implements Sampler {
   private frames: NativeFrameTable | undefined;
   private intervalUs = 0;
   private lastCollectUs = 0;
+  /** Whether the ticker's setup has been read (and, when refused, logged): once per sampler. */
+  private setupRead = false;
 
   constructor(
     private readonly clock: Clock,
@@ -138,12 +141,14 @@ export class InterruptSampler implements Sampler {
 
   collect(): SampleBatch {
     if (!this.native) throw new Error('sampler not started');
+    this.readSetup(this.native);
     return this.toBatch(this.native.collect());
   }
 
   stop(): SampleBatch {
     const native = this.native;
     if (!native) return emptyBatch(this.lastCollectUs);
+    this.readSetup(native);
     this.hook.disable();
     process.off('exit', this.stopOnExit);
     this.native = undefined;
@@ -155,6 +160,20 @@ export class InterruptSampler implements Sampler {
       this.frames = undefined;
       this.log.debug('interrupt sampler stopped');
     }
+  }
+
+  /**
+   * The ticker asks the kernel for a short slice and exact wake-ups when it starts; a seccomp profile may
+   * refuse either (with an error: one that kills cannot be survived, see agent/native/README.md).
+   * Sampling goes on with the defaults; the agent says so once.
+   */
+  private readSetup(native: NativeInterruptSampler): void {
+    if (this.setupRead) return;
+    const setup = native.setup();
+    if (setup === undefined) return;
+    this.setupRead = true;
+    const refused = refusedSetup(setup);
+    if (refused) this.log.warn(refused, 'the kernel refused the sampler thread a request (a seccomp profile?); sampling goes on with the defaults');
   }
 
   private toBatch(raw: ReturnType<NativeInterruptSampler['collect']>): SampleBatch {

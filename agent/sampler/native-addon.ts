@@ -26,6 +26,20 @@ export interface NativeInterruptSampler {
   start(intervalUs: number, epochOffsetUs: number, slot: unknown[] | undefined, key: object | undefined): void;
   collect(): NativeBatch;
   stop(): NativeBatch;
+  /** What the kernel answered the ticker thread's requests for itself; undefined until it has asked. */
+  setup(): TickerSetup | undefined;
+}
+
+/**
+ * Per request the ticker makes of the kernel for itself: 0 granted, an errno when refused (a seccomp
+ * profile's EPERM, an old kernel's ENOSYS), -1 not asked (no such call here, or a scheduling policy
+ * someone chose). Refused, sampling goes on with the kernel's defaults.
+ */
+export interface TickerSetup {
+  /** sched_setattr: a short scheduler slice, so the ticker preempts JavaScript on a shared CPU. */
+  shortSlice: number;
+  /** prctl(PR_SET_TIMERSLACK): wake-ups on time rather than with the event loop's timers. */
+  exactWakeups: number;
 }
 export type NativeInterruptSamplerClass = new () => NativeInterruptSampler;
 
@@ -34,6 +48,8 @@ export interface InterruptSamplerAddon {
   InterruptSampler: NativeInterruptSamplerClass;
   /** The continuation-preserved embedder data right now (undefined before Node 22). */
   currentFrame(): unknown;
+  /** Samplers' states this process holds (running, or stopped and not yet freed): for tests of teardown. */
+  statesAlive(): number;
 }
 
 const ADDON = 'sonde_sampler.node';

@@ -99,9 +99,12 @@ export function hashString(s: string): number {
   return h >>> 0;
 }
 
+/** CPython's standard library (`/usr/lib/python3.11/json/…`) and its frozen modules (`<frozen importlib._bootstrap>`). */
+const PYTHON_STDLIB = /\/lib\/python\d+(\.\d+)?\/|^<frozen /;
+
 /** Whether a file belongs to a library or the runtime rather than to the application. */
 export function isLibraryFile(file: string): boolean {
-  return file.startsWith('node:') || file.includes('/node_modules/') || file.includes('/site-packages/') || file.includes('/dist-packages/') || file.startsWith('internal/');
+  return file.startsWith('node:') || file.includes('/node_modules/') || file.includes('/site-packages/') || file.includes('/dist-packages/') || file.startsWith('internal/') || PYTHON_STDLIB.test(file);
 }
 
 /** The palette index of a frame of this kind and name (and file, which tells libraries apart). */

@@ -1,0 +1,84 @@
+"""The agent's configuration, read once from the environment (the same variables as the Node agent)."""
+
+import os
+import re
+import socket
+
+LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "fatal", "silent")
+MAX_LABELS = 64
+
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, reported with the variable that caused it."""
+
+
+class Config:
+    """Everything the agent is told from outside."""
+
+    def __init__(self, url, token, token_file, pod, labels, log_level, ca_cert, ca_file):
+        self.url = url
+        self.token = token
+        self.token_file = token_file
+        self.pod = pod
+        self.labels = labels
+        self.log_level = log_level
+        self.ca_cert = ca_cert
+        self.ca_file = ca_file
+
+
+def read_config(env=None):
+    """Reads the environment (pass a dict to test); returns a Config or raises ConfigError naming the variable."""
+    if env is None:
+        env = os.environ
+    url = _non_empty(env.get("SONDE_URL"))
+    if url is not None and not re.match(r"^wss?://", url):
+        raise ConfigError("SONDE_URL must be a ws:// or wss:// URL, got %r" % url)
+    level = (_non_empty(env.get("SONDE_LOG_LEVEL")) or "warn").lower()
+    if level not in LOG_LEVELS:
+        raise ConfigError("SONDE_LOG_LEVEL must be one of %s, got %r" % (", ".join(LOG_LEVELS), level))
+    pod = {
+        "name": _non_empty(env.get("POD_NAME")) or socket.gethostname() or "unknown",
+        "namespace": _non_empty(env.get("POD_NAMESPACE")) or "default",
+        "uid": _non_empty(env.get("POD_UID")) or "",
+    }
+    return Config(
+        url=url,
+        token=_non_empty(env.get("SONDE_TOKEN")),
+        token_file=_non_empty(env.get("SONDE_TOKEN_FILE")),
+        pod=pod,
+        labels=parse_labels(env.get("SONDE_LABELS") or ""),
+        log_level=level,
+        ca_cert=_non_empty(env.get("SONDE_CA_CERT")),
+        ca_file=_non_empty(env.get("SONDE_CA_FILE")),
+    )
+
+
+def parse_labels(text):
+    """Parses `k=v,k=v` (Kubernetes label syntax) as SONDE_LABELS carries it."""
+    labels = {}
+    for raw in text.split(","):
+        part = raw.strip()
+        if not part:
+            continue
+        eq = part.find("=")
+        if eq <= 0:
+            raise ConfigError('SONDE_LABELS: "%s" is not key=value' % part)
+        key, value = part[:eq].strip(), part[eq + 1:].strip()
+        if not _LABEL_KEY.match(key):
+            raise ConfigError('SONDE_LABELS: "%s" is not a valid label key' % key)
+        if not _LABEL_VALUE.match(value):
+            raise ConfigError('SONDE_LABELS: "%s" is not a valid label value for %s' % (value, key))
+        labels[key] = value
+    if len(labels) > MAX_LABELS:
+        raise ConfigError("SONDE_LABELS: at most %d labels" % MAX_LABELS)
+    return labels
+
+
+def _non_empty(v):
+    if v is None:
+        return None
+    v = v.strip()
+    return v or None

@@ -1,0 +1,93 @@
+"""Stacks as the sampler records them: a tuple of small ints, one per (code object, line), interned once.
+Walking a frame costs a dict lookup per level; names and files are read from a code object only the first
+time it is seen ("cache per code object")."""
+
+import threading
+
+MAX_DEPTH = 128
+MAX_FRAMES = 200_000
+# Frame kinds as src/model/frame.ts numbers them (FRAME_KINDS).
+KIND_CODE = 0
+KIND_SYNTHETIC = 5
+
+WAITING = "(waiting: I/O and timers)"
+OTHER_WORK = "(blocked by other work on the thread)"
+TRUNCATED = "(truncated)"
+
+
+# Codes where a request's own stack starts: frames from there down (server, middleware) are cut.
+BOUNDARIES = set()
+
+
+def register_boundary(fn):
+    """Marks `fn` (a function or method) as where requests enter: its frame and those below are not the request's."""
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    if code is not None:
+        BOUNDARIES.add(code)
+    return fn
+
+
+class FrameTable:
+    """Interned frames: id -> (name, file, line, kind). Ids are never reused, so stacks stay valid."""
+
+    def __init__(self):
+        self.frames = []
+        self._by_code = {}
+        self._by_line = {}
+        self._lock = threading.Lock()
+        self.waiting = self._synthetic(WAITING)
+        self.other_work = self._synthetic(OTHER_WORK)
+        self.truncated = self._synthetic(TRUNCATED)
+        self.boundaries = BOUNDARIES
+
+    def _synthetic(self, name):
+        self.frames.append((name, "", 0, KIND_SYNTHETIC))
+        return len(self.frames) - 1
+
+    def capture(self, frame):
+        """The stack of `frame` from the request's entry (just above a boundary) to the leaf, as ids; None
+        when no boundary is on the stack (the server has the request, not the app)."""
+        ids = []
+        by_code = self._by_code
+        boundaries = self.boundaries
+        f = frame
+        depth = 0
+        while f is not None:
+            code = f.f_code
+            if code in boundaries:
+                ids.reverse()
+                return tuple(ids)
+            if depth >= MAX_DEPTH:
+                ids.append(self.truncated)
+                break
+            # Keyed by the bytecode offset, which is a field, rather than the line, which CPython 3.10+
+            # computes from the line table on every read; each offset is resolved to its line once.
+            offsets = by_code.get(code)
+            if offsets is None:
+                offsets = by_code[code] = {}
+            lasti = f.f_lasti
+            i = offsets.get(lasti)
+            if i is None:
+                i = offsets[lasti] = self._line_id(code, f.f_lineno or 0)
+            ids.append(i)
+            f = f.f_back
+            depth += 1
+        if depth >= MAX_DEPTH:
+            ids.reverse()
+            return tuple(ids)
+        return None
+
+    def _line_id(self, code, line):
+        with self._lock:
+            lines = self._by_line.get(code)
+            if lines is None:
+                lines = self._by_line[code] = {}
+            i = lines.get(line)
+            if i is not None:
+                return i
+            if len(self.frames) >= MAX_FRAMES:
+                return self.truncated
+            name = getattr(code, "co_qualname", None) or code.co_name
+            self.frames.append((name, code.co_filename, line, KIND_CODE))
+            i = lines[line] = len(self.frames) - 1
+            return i

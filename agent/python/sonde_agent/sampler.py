@@ -1,0 +1,110 @@
+"""The sampler thread: wakes every interval while a session runs, and for each request a session may
+take, records the stack of the thread serving it (WSGI: the request's thread; ASGI: the event loop's
+thread, only while the request's task is the one running). Threads serving nothing, or other request
+types, are not walked. CPU and waiting are told apart by the thread's CPU time (cpu.py)."""
+
+import sys
+import threading
+import time
+
+from .log import error_once, log
+
+
+
+def _current_tasks_map():
+    """asyncio's loop -> running task map (a plain dict), if asyncio is in use at all."""
+    tasks = sys.modules.get("asyncio.tasks")
+    return getattr(tasks, "_current_tasks", None) if tasks is not None else None
+
+
+class Sampler:
+    """Started by the agent when the first session starts, stopped when the last one ends."""
+
+    def __init__(self, agent, interval_s):
+        self.agent = agent
+        self.interval_s = interval_s
+        self.ticks = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sonde-sampler", daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+
+    def _run(self):
+        wait = self._stop.wait
+        while not wait(self.interval_s):
+            try:
+                self.tick()
+            except Exception as exc:
+                error_once("sampler-tick", "sampler tick failed", exc)
+        # What sampling cost this process, for the operator's logs and the benchmark's explanation.
+        log.info("sampler stopped: %d ticks, %.1f ms of CPU (%.1f µs a tick)", self.ticks, time.thread_time() * 1000, time.thread_time() * 1e6 / max(1, self.ticks))
+
+    def tick(self):
+        agent = self.agent
+        table = agent.table
+        with agent.sample_lock:
+            frames = sys._current_frames()
+            now = time.perf_counter()
+            self.ticks += 1
+            for req in list(agent.threads.values()):
+                f = frames.get(req.ident)
+                if f is None or req.finished:
+                    continue
+                wall_us = (now - req.last_perf) * 1e6
+                ns = req.cpu.read_ns() if req.cpu is not None else (-1, -1)
+                cpu_us, runq_us = _delta(ns, req.last_cpu)
+                req.last_perf = now
+                req.last_cpu = ns
+                stack = table.capture(f)
+                if stack is None:
+                    req.add_server(wall_us)
+                else:
+                    req.add(stack, wall_us, cpu_us, runq_us)
+            loops = list(agent.loops.items())
+            _current_tasks = _current_tasks_map() if loops else None
+            for loop, ls in loops:
+                if not ls.requests:
+                    continue
+                current = _current_tasks.get(loop) if _current_tasks is not None else None
+                owner = agent.tasks.get(current) if current is not None else None
+                ns = ls.cpu.read_ns() if ls.cpu is not None else (-1, -1)
+                loop_cpu_us, loop_runq_us = _delta(ns, ls.last_cpu)
+                ls.last_cpu = ns
+                f = frames.get(ls.ident)
+                for req in list(ls.requests):
+                    if req.finished or req.ident is not None:
+                        continue  # finished, or lent to a worker thread and followed there
+                    wall_us = (now - req.last_perf) * 1e6
+                    req.last_perf = now
+                    if req is owner and f is not None:
+                        stack = table.capture(f)
+                        if stack is None:
+                            req.add_server(wall_us)
+                        else:
+                            req.add(stack, wall_us, loop_cpu_us, loop_runq_us)
+                    elif _awaiting(req):
+                        req.waiting_samples += 1
+                        req.waiting_us += wall_us
+                    else:
+                        req.blocked_samples += 1
+                        req.blocked_us += wall_us
+
+
+def _delta(ns, last):
+    """CPU and run-queue µs between two schedstat readings, (-1, 0) when either is unknown."""
+    if ns[0] < 0 or last[0] < 0:
+        return -1, 0.0
+    return (ns[0] - last[0]) / 1000.0, (ns[1] - last[1]) / 1000.0
+
+
+def _awaiting(req):
+    """A task that waits on a future is waiting; one that is ready but not running is held up by other work."""
+    task = req.task
+    try:
+        return task is None or task._fut_waiter is not None or task.done()
+    except Exception:
+        return True

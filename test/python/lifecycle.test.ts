@@ -1,0 +1,136 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSession, eventually, freePort, getJson, missingBuild, type OperatorProcess, sessionView, settledSession, sleep, startOperator, stopAll } from '../e2e/processes.js';
+import { load, type PyApp, scratchVolume, startPythonApp, stopPythonApps } from './harness.js';
+
+const skip = missingBuild();
+const volume = skip ? undefined : scratchVolume();
+
+interface StoredRequest {
+  type: string;
+  outcome: string;
+  status?: number;
+  pod: string;
+}
+
+const phase = async (op: OperatorProcess, id: string): Promise<string> => (await sessionView(op.url, id)).status.phase;
+
+/** The edges: failing views, clients that leave, deadlines, an operator restart, the app's own sitecustomize, Flask, pre-fork workers. */
+describe.skipIf(skip)('Python agent: lifecycle and edge cases', () => {
+  let op: OperatorProcess;
+  let port: number;
+  let appPort: number;
+  let edge: PyApp;
+
+  beforeAll(async () => {
+    port = await freePort();
+    op = await startOperator(['--standalone', '--data', `${volume!.dir}/data`], {}, port);
+    edge = await startPythonApp({ argv: ['django_app.py', 'waitress'], agentUrl: op.agentUrl, pythonPath: volume!.pythonPath, pod: 'edge-1', labels: 'app=edge' });
+    appPort = edge.port;
+    await (await fetch(`http://127.0.0.1:${appPort}/alpha/1`)).arrayBuffer();
+  }, 60_000);
+
+  afterAll(async () => {
+    await stopPythonApps();
+    await stopAll();
+    volume?.remove();
+  });
+
+  it('records a view that raises as an error (Django answers 500) and a client that leaves mid-response as aborted', async () => {
+    const boom = await createSession(op.url, { name: 'boom', spec: { selector: { matchLabels: { app: 'edge' } }, request: 'GET /boom', requests: 2, duration: '1m', sampleInterval: '5ms' } });
+    const stream = await createSession(op.url, { name: 'stream', spec: { selector: { matchLabels: { app: 'edge' } }, request: 'GET /stream', requests: 1, duration: '1m', sampleInterval: '5ms' } });
+    await eventually(async () => ((await getJson<{ items: { sessions: string[] }[] }>(`${op.url}/api/v1/agents`)).items[0]?.sessions.length === 2 ? true : undefined), 20_000, 'both sessions on the agent');
+    for (let i = 0; i < 2; i++) expect((await fetch(`http://127.0.0.1:${appPort}/boom`)).status).toBe(500);
+    const abort = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${appPort}/stream`, { signal: abort.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    abort.abort();
+    await eventually(async () => ((await phase(op, boom.id)) === 'Completed' && (await phase(op, stream.id)) === 'Completed' ? true : undefined), 30_000, 'both Completed');
+    const failed = await getJson<{ items: StoredRequest[] }>(`${op.url}/api/v1/sessions/${boom.id}/requests`);
+    expect(failed.items.map((r) => r.status)).toEqual([500, 500]);
+    const left = await getJson<{ items: StoredRequest[] }>(`${op.url}/api/v1/sessions/${stream.id}/requests`);
+    expect(left.items.map((r) => r.outcome)).toEqual(['aborted']);
+    // The catalogue (sent every 5 s when it changed) counts the failures as errors.
+    await eventually(async () => {
+      const types = await getJson<{ items: { type: string; errors: number }[] }>(`${op.url}/api/v1/request-types`);
+      return (types.items.find((t) => t.type === 'GET /boom')?.errors ?? 0) >= 2 || undefined;
+    }, 20_000, 'errors in the catalogue');
+  }, 60_000);
+
+  it('ends a session at its deadline when no matching request comes', async () => {
+    const s = await createSession(op.url, { name: 'quiet', spec: { selector: { matchLabels: { app: 'edge' } }, request: 'GET /never', requests: 5, duration: '3s', sampleInterval: '10ms' } });
+    await eventually(async () => ((await phase(op, s.id)) === 'Completed' ? true : undefined), 20_000, 'Completed at the deadline');
+    const v = await sessionView(op.url, s.id);
+    expect(v.status.requestsProfiled).toBe(0);
+    // The agent ended it itself, at the deadline, and went dormant (its sampler stopped).
+    await eventually(() => (new RegExp(`session ${s.id} ended: deadline`).test(edge.proc.out) ? true : undefined), 10_000, 'the agent ending the session');
+  }, 30_000);
+
+  it('keeps a session going across an operator restart and completes it', async () => {
+    const stop = new AbortController();
+    const traffic = load(appPort, ['/alpha/{i}'], stop.signal, 1, 150);
+    try {
+      const s = await createSession(op.url, { name: 'restart', spec: { selector: { matchLabels: { app: 'edge' } }, request: 'GET /alpha/:id', requests: 30, duration: '2m', sampleInterval: '10ms' } });
+      await eventually(async () => ((await sessionView(op.url, s.id)).status.requestsProfiled >= 3 ? true : undefined), 30_000, 'a few requests in');
+      await op.proc.stop('SIGKILL');
+      await sleep(1500);
+      op = await startOperator(['--standalone', '--data', `${volume!.dir}/data`], {}, port);
+      await eventually(async () => ((await phase(op, s.id)) === 'Completed' ? true : undefined), 90_000, 'Completed after the restart');
+      stop.abort();
+      await traffic;
+      const v = await settledSession(op.url, s.id);
+      expect(v.status.requestsProfiled).toBeGreaterThanOrEqual(30);
+    } finally {
+      stop.abort();
+      await traffic;
+    }
+  }, 150_000);
+
+  it('runs the app\'s own sitecustomize after starting the agent', async () => {
+    const appDir = join(volume!.dir, 'app-site');
+    mkdirSync(appDir, { recursive: true });
+    writeFileSync(join(appDir, 'sitecustomize.py'), 'import sys\nsys.stderr.write("the app\'s sitecustomize ran\\n")\nimport builtins\nbuiltins.APP_SITE = True\n');
+    const app = await startPythonApp({ argv: ['flask_app.py'], agentUrl: op.agentUrl, pythonPath: `${volume!.pythonPath}:${appDir}`, pod: 'flask-1', labels: 'app=flask' });
+    expect(app.proc.out).toContain("the app's sitecustomize ran");
+    expect((await fetch(`http://127.0.0.1:${app.port}/items/7`)).status).toBe(200);
+    await eventually(async () => {
+      const types = await getJson<{ items: { type: string; workloads: string[] }[] }>(`${op.url}/api/v1/request-types`);
+      return types.items.some((t) => t.type === 'GET /items/:item_id') || undefined;
+    }, 20_000, 'the Flask route in the catalogue');
+  }, 60_000);
+
+  it('gunicorn with 2 pre-fork workers: each worker is its own agent, and a session completes', async () => {
+    const app = await startPythonApp({
+      argv: ['gunicorn', '-w', '2', '-k', 'gthread', '--threads', '4', '-b', '127.0.0.1:0', 'django_app:application'],
+      agentUrl: op.agentUrl,
+      pythonPath: volume!.pythonPath,
+      pod: 'gunicorn-1',
+      labels: 'app=gunicorn',
+      portFrom: /Listening at: http:\/\/127\.0\.0\.1:(\d+)/,
+    });
+    const stop = new AbortController();
+    const traffic = load(app.port, ['/alpha/{i}', '/beta/{i}'], stop.signal, 4);
+    try {
+      await eventually(async () => {
+        const agents = await getJson<{ items: { pod: { name: string } }[] }>(`${op.url}/api/v1/agents`);
+        return agents.items.some((a) => a.pod.name === 'gunicorn-1') || undefined;
+      }, 30_000, 'a gunicorn worker connected');
+      const s = await createSession(op.url, { name: 'prefork', spec: { selector: { matchLabels: { app: 'gunicorn' } }, request: 'GET /alpha/:id', requests: 20, duration: '1m', sampleInterval: '5ms' } });
+      await eventually(async () => ((await phase(op, s.id)) === 'Completed' ? true : undefined), 60_000, 'Completed');
+      stop.abort();
+      await traffic;
+      const v = await settledSession(op.url, s.id);
+      expect(v.status.requestsProfiled).toBeGreaterThanOrEqual(20);
+      // The master serves no request and never dials; the workers dial after their fork, each with its own pid.
+      const welcomed = new Set([...app.proc.out.matchAll(/pid=(\d+) welcomed/g)].map((m) => Number(m[1])));
+      expect(welcomed.size).toBeGreaterThanOrEqual(1);
+      expect(welcomed.has(app.proc.child.pid!)).toBe(false);
+      expect(app.proc.out).not.toMatch(/Traceback/);
+    } finally {
+      stop.abort();
+      await traffic;
+    }
+  }, 120_000);
+});
