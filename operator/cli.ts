@@ -29,6 +29,9 @@ Operator options:
   --kubeconfig FILE     cluster: kubeconfig (default: in-cluster, then ~/.kube/config)              [KUBECONFIG]
   --public-url URL      base of result URLs in session status (default http://HOST:PORT)          [SONDE_PUBLIC_URL]
   --log-level LEVEL     fatal|error|warn|info|debug|trace|silent (default info)                   [SONDE_LOG_LEVEL]
+  --auth MODE           who may use the API/UI: kubernetes|token|none (cluster: kubernetes;       [SONDE_AUTH]
+                        standalone: token with SONDE_TOKEN, else none; none only on loopback)
+  --local-port PORT     extra listener on 127.0.0.1, no auth, for kubectl port-forward            [SONDE_LOCAL_PORT]
   TLS, admission webhook and injection (cluster; with TLS the main port serves HTTPS and WSS):
   --operator-namespace NS  where the operator runs        [SONDE_OPERATOR_NAMESPACE, else POD_NAMESPACE]
   --service-name NAME   the operator's Service: certificate names, agent URL (default sonde)    [SONDE_SERVICE_NAME]

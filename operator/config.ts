@@ -50,6 +50,19 @@ export interface OperatorConfig {
   agentImage?: string;
   /** What injected agents dial; default `wss://<service>.<operator-namespace>.svc:<port>/v1/agents`. */
   agentUrl?: string;
+  /** Who may use the REST API and UI on the main port (`--auth`); unset: see `authMode`. */
+  auth?: AuthMode;
+  /** A second listener on 127.0.0.1 only, plain HTTP, auth `none`, for `kubectl port-forward` (`--local-port`). */
+  localPort?: number;
+}
+
+/** `--auth`: `kubernetes` (TokenReview + SubjectAccessReview), `token` (standalone's SONDE_TOKEN), `none`. */
+export type AuthMode = 'kubernetes' | 'token' | 'none';
+const AUTH_MODES: AuthMode[] = ['kubernetes', 'token', 'none'];
+
+/** The auth mode in force: as set, else `kubernetes` in a cluster, `token` with SONDE_TOKEN, else `none`. */
+export function authMode(c: OperatorConfig): AuthMode {
+  return c.auth ?? (c.mode === 'cluster' ? 'kubernetes' : c.token ? 'token' : 'none');
 }
 
 /** What the environment may set. Every field optional: absence means "use the default". */
@@ -84,7 +97,7 @@ export function defaultConfig(uiDir: string, cwd: string): OperatorConfig {
  * SONDE_PORT, SONDE_HOST, SONDE_DATA, SONDE_SESSIONS, SONDE_NAMESPACE, SONDE_TOKEN, SONDE_PUBLIC_URL,
  * SONDE_UI_DIR, SONDE_LOG_LEVEL, KUBECONFIG; for TLS and the webhook SONDE_OPERATOR_NAMESPACE (else
  * POD_NAMESPACE), SONDE_SERVICE_NAME, SONDE_TLS_SECRET, SONDE_TLS_CERT_DIR, SONDE_WEBHOOK_PORT,
- * SONDE_WEBHOOK_CONFIG, SONDE_WEBHOOK_URL, SONDE_AGENT_IMAGE, SONDE_AGENT_URL. Values are kept as written; `validateConfig` judges them.
+ * SONDE_WEBHOOK_CONFIG, SONDE_WEBHOOK_URL, SONDE_AGENT_IMAGE, SONDE_AGENT_URL; for people's access SONDE_AUTH, SONDE_LOCAL_PORT. Values are kept as written; `validateConfig` judges them.
  */
 export function readEnv(env: NodeJS.ProcessEnv): ConfigLayer {
   const out: ConfigLayer = {};
@@ -101,6 +114,8 @@ export function readEnv(env: NodeJS.ProcessEnv): ConfigLayer {
   set('uiDir', env.SONDE_UI_DIR);
   set('logLevel', env.SONDE_LOG_LEVEL);
   set('kubeconfig', env.KUBECONFIG);
+  set('auth', env.SONDE_AUTH);
+  if (env.SONDE_LOCAL_PORT) out.localPort = parsePort(env.SONDE_LOCAL_PORT, 'SONDE_LOCAL_PORT');
   set('operatorNamespace', env.SONDE_OPERATOR_NAMESPACE || env.POD_NAMESPACE);
   set('serviceName', env.SONDE_SERVICE_NAME);
   set('tlsSecret', env.SONDE_TLS_SECRET);
@@ -132,6 +147,8 @@ export function parseOperatorFlags(argv: string[]): ConfigLayer {
         'public-url': { type: 'string' },
         'ui-dir': { type: 'string' },
         'log-level': { type: 'string' },
+        auth: { type: 'string' },
+        'local-port': { type: 'string' },
         'operator-namespace': { type: 'string' },
         'service-name': { type: 'string' },
         'tls-secret': { type: 'string' },
@@ -158,6 +175,8 @@ export function parseOperatorFlags(argv: string[]): ConfigLayer {
   if (v['public-url'] !== undefined) out.publicUrl = v['public-url'];
   if (v['ui-dir'] !== undefined) out.uiDir = v['ui-dir'];
   if (v['log-level'] !== undefined) out.logLevel = v['log-level'] as LogLevel;
+  if (v.auth !== undefined) out.auth = v.auth as AuthMode;
+  if (v['local-port'] !== undefined) out.localPort = parsePort(v['local-port'], '--local-port');
   if (v['operator-namespace'] !== undefined) out.operatorNamespace = v['operator-namespace'];
   if (v['service-name'] !== undefined) out.serviceName = v['service-name'];
   if (v['tls-secret'] !== undefined) out.tlsSecret = v['tls-secret'];
@@ -213,6 +232,13 @@ export function validateConfig(c: OperatorConfig): OperatorConfig {
   if (c.token !== undefined && c.token.length < 8) problems.push('SONDE_TOKEN must be at least 8 characters');
   if (c.publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(c.publicUrl)) problems.push(`public URL must start with http:// or https://, got ${JSON.stringify(c.publicUrl)}`);
   if (!Number.isInteger(c.bodyLimitBytes) || c.bodyLimitBytes < 1024) problems.push('body limit must be at least 1024 bytes');
+  // People's access to the API and UI (apiauth): an unauthenticated API only where only this machine reaches it.
+  if (c.auth !== undefined && !AUTH_MODES.includes(c.auth)) problems.push(`auth must be one of ${AUTH_MODES.join(', ')}, got ${JSON.stringify(c.auth)}`);
+  else if (authMode(c) === 'none' && !isLoopback(c.host)) problems.push(`--auth none serves every namespace's profiles to anyone who reaches ${c.host}: use it only on a loopback host (or --local-port behind kubectl port-forward), or use --auth ${c.mode === 'cluster' ? 'kubernetes' : 'token with SONDE_TOKEN'}`);
+  else if (c.auth === 'token' && !c.token) problems.push('--auth token needs SONDE_TOKEN set (at least 8 characters)');
+  else if (c.auth === 'kubernetes' && c.mode !== 'cluster') problems.push('--auth kubernetes needs a cluster (it asks the API server to review tokens); standalone uses --auth token or none');
+  if (c.localPort !== undefined && (!Number.isInteger(c.localPort) || c.localPort < 0 || c.localPort > 65535)) problems.push(`local port must be a whole number from 0 to 65535, got ${c.localPort}`);
+  else if (c.localPort !== undefined && c.localPort !== 0 && c.localPort === c.port) problems.push(`--local-port ${c.localPort} is the main port: pick another`);
   problems.push(...validateTlsConfig(c));
   if (problems.length) throw new ConfigError(problems);
   return c;

@@ -5,6 +5,9 @@ import { fileURLToPath } from 'node:url';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from './api/server.js';
+import { noAuth } from './auth/access-resolver.js';
+import { buildAccessResolver } from './auth/build-access.js';
+import { hostPolicy } from './auth/host-check.js';
 import { readVersion } from './api/version.js';
 import { type OperatorConfig, defaultConfig, mergeConfig, parseOperatorFlags, readEnv, tlsConfigured, validateConfig } from './config.js';
 import { systemClock } from './clock.js';
@@ -49,6 +52,8 @@ export interface RunningOperator {
   /** TLS and the admission webhook, when TLS is configured. */
   readonly tls?: TlsRuntime;
   readonly port: number;
+  /** `http://127.0.0.1:PORT` of the `--local-port` listener, when there is one. */
+  readonly localUrl?: string;
   readonly log: Logger;
   readonly app: FastifyInstance;
   /** Closes agents (1001), the HTTP server, the controller, the engine and the store, in that order. */
@@ -66,6 +71,15 @@ function freePort(host: string): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+/** The host name of a URL, or undefined when it does not parse (the validator judges URLs). */
+function safeHostname(url: string): string | undefined {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
 }
 
 function urlHost(host: string): string {
@@ -133,6 +147,21 @@ export async function startOperator(config: OperatorConfig, options: StartOption
       steps.push({ what: 'TLS and webhook', close: () => tls!.close() });
     }
 
+    // Who may use the API: decided per request at the edge from the caller's credentials (docs/SECURITY.md).
+    const access = buildAccessResolver(config, {
+      ...(kubeConfig ? { kubeConfig } : {}),
+      log,
+      knownNamespaces: () => [...store.listSessions({}).map((s) => s.namespace), ...engine.list().map((s) => s.namespace), ...hub.agents().map((a) => a.pod.namespace)],
+    });
+    // Names the main port answers for (DNS rebinding): besides IPs, localhost and *.svc, the Service's
+    // short names (in-cluster clients may use them) and the host of a custom --agent-url.
+    const ns = config.operatorNamespace;
+    const agentHost = config.agentUrl ? safeHostname(config.agentUrl) : undefined;
+    const hosts = hostPolicy({
+      host: config.host,
+      ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+      extra: [config.serviceName, ...(ns ? [`${config.serviceName}.${ns}`] : []), ...(agentHost ? [agentHost] : [])],
+    });
     const app = buildServer({
       reader: store,
       engine,
@@ -146,11 +175,37 @@ export async function startOperator(config: OperatorConfig, options: StartOption
       // The engine lets go of the run first, so a lingering run cannot write the session back.
       purge: (id) => void engine.purge(id),
       bodyLimitBytes: config.bodyLimitBytes,
+      access,
+      hosts,
       storeHealth: () => store.storeHealth(),
       ...(tls ? { https: { cert: tls.tls.current().cert, key: tls.tls.current().key } } : {}),
     });
     if (tls) tls.tls.onChange((m) => (app.server as unknown as TlsServer).setSecureContext({ cert: m.cert, key: m.key }));
     steps.push({ what: 'HTTP server', close: () => app.close() });
+    // `--local-port`: the UI and API without credentials on 127.0.0.1 only, for `kubectl port-forward`
+    // (whose own RBAC, pods/portforward in the operator's namespace, is the authorisation). No agents.
+    let local: FastifyInstance | undefined;
+    if (config.localPort !== undefined) {
+      local = buildServer({
+        reader: store,
+        engine,
+        hub,
+        mode: config.mode,
+        ready: () => store.db.open && (cluster ? cluster.ready() : true),
+        log: log.child({ listener: 'local' }),
+        uiDir: config.uiDir,
+        version: readVersion(),
+        ...(config.namespace ? { namespace: config.namespace } : {}),
+        purge: (id) => void engine.purge(id),
+        bodyLimitBytes: config.bodyLimitBytes,
+        storeHealth: () => store.storeHealth(),
+        access: noAuth(config.mode === 'standalone', 'port-forward'),
+        hosts: hostPolicy({ host: '127.0.0.1' }),
+        agents: false,
+      });
+      const l = local;
+      steps.push({ what: 'local HTTP server', close: () => l.close() });
+    }
     steps.push({ what: 'agent hub', close: () => hub.close() });
 
     if (config.mode === 'standalone' && config.sessionsPath) {
@@ -160,6 +215,7 @@ export async function startOperator(config: OperatorConfig, options: StartOption
     }
 
     await app.listen({ port, host: config.host });
+    if (local) await local.listen({ port: config.localPort!, host: '127.0.0.1' });
     let closing: Promise<void> | undefined;
     if (cluster) {
       // Sessions are reconciled once the pod informer has listed, so a selector never meets an empty
@@ -172,12 +228,13 @@ export async function startOperator(config: OperatorConfig, options: StartOption
         (err: unknown) => log.error({ err }, 'the pod informer failed to start'),
       );
     }
-    log.info({ url, mode: config.mode, dataDir: config.dataDir, namespace: config.namespace, sessions: config.sessionsPath }, 'operator listening');
+    log.info({ url, auth: access.mode, localPort: local ? (local.server.address() as { port: number }).port : undefined, mode: config.mode, dataDir: config.dataDir, namespace: config.namespace, sessions: config.sessionsPath }, 'operator listening');
 
     const running: RunningOperator = {
       config,
       url,
       port,
+      ...(local ? { localUrl: `http://127.0.0.1:${(local.server.address() as { port: number }).port}` } : {}),
       log,
       app,
       ...(tls ? { tls } : {}),

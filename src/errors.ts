@@ -29,6 +29,13 @@ export const ERRORS = Object.freeze({
   SONDE_TOO_MANY_REQUESTS: { http: 429, ws: 4030, message: 'The agent reported more requests for a session than it was asked for' },
   SONDE_TOO_MANY_CONNECTIONS: { http: 503, ws: 1013, message: 'Too many connections are open or waiting; try again later' },
   SONDE_STORE_FULL: { http: 507, ws: 1011, message: 'The store cannot write: the disk is full or the database is read-only' },
+  // People's access to the REST API and UI (apiauth)
+  SONDE_AUTH_REQUIRED: { http: 401, ws: 4040, message: 'This API needs a bearer token (Authorization: Bearer …)' },
+  SONDE_TOKEN_REFUSED: { http: 401, ws: 4041, message: 'The bearer token was refused' },
+  SONDE_FORBIDDEN: { http: 403, ws: 4042, message: 'Not allowed' },
+  SONDE_FOREIGN_HOST: { http: 421, ws: 4043, message: 'This server does not answer for that host name' },
+  SONDE_CROSS_ORIGIN: { http: 403, ws: 4044, message: 'Requests from another origin are refused' },
+  SONDE_AUTH_UNAVAILABLE: { http: 503, ws: 1013, message: 'Credentials cannot be checked right now; try again' },
   // Agent-side
   SONDE_SAMPLER_FAILED: { http: 500, ws: 4500, message: 'The sampler could not start' },
   SONDE_INTERNAL: { http: 500, ws: 1011, message: 'Internal error' },

@@ -3,6 +3,7 @@ import type { RequestTypeStats } from '../../src/protocol/messages.js';
 import type { AgentInfo } from '../store/contracts.js';
 import type { ApiDeps } from './deps.js';
 import { workloadFromPodName } from '../../src/session/workload.js';
+import { canRead } from '../auth/access.js';
 
 /** One request type across every connected agent that has seen it. */
 export interface RequestTypeRow extends RequestTypeStats {
@@ -68,7 +69,7 @@ export function mergeCatalogues(agents: AgentInfo[]): RequestTypeRow[] {
 export function catalogueRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get<{ Querystring: { namespace?: string } }>('/api/v1/request-types', async (req) => {
     const ns = req.query.namespace;
-    const agents = deps.hub.agents().filter((a) => !ns || a.pod.namespace === ns);
+    const agents = deps.hub.agents().filter((a) => (!ns || a.pod.namespace === ns) && canRead(req.access, a.pod.namespace));
     return { items: mergeCatalogues(agents) };
   });
 
@@ -76,7 +77,7 @@ export function catalogueRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const ns = req.query.namespace;
     const items = deps.hub
       .agents()
-      .filter((a) => !ns || a.pod.namespace === ns)
+      .filter((a) => (!ns || a.pod.namespace === ns) && canRead(req.access, a.pod.namespace))
       .map(({ catalogue: _catalogue, ...rest }) => rest);
     return { items };
   });

@@ -4,6 +4,9 @@ import type { Logger } from 'pino';
 import type { SessionEngine } from '../engine/contracts.js';
 import type { AgentInfo, ResultReader } from '../store/contracts.js';
 import type { OperatorMode } from '../config.js';
+import type { AccessResolver } from '../auth/access-resolver.js';
+import type { HostPolicy } from '../auth/host-check.js';
+import type { Clock } from '../clock.js';
 
 /** Counters the agent hub keeps for `/metrics`. */
 export interface HubCounters {
@@ -49,6 +52,16 @@ export interface ApiDeps {
   https?: { cert: string; key: string };
   /** SSE keep-alive comment interval; default 15 s (tests shorten it). */
   sseHeartbeatMs?: number;
+  /** An event stream ends after this long (the client reconnects and is authorised again); default 10 min. */
+  sseMaxMs?: number;
+  /** Who may use the API (`--auth`); default: everyone, with writes in standalone (tests, the local port). */
+  access?: AccessResolver;
+  /** Host names answered (DNS rebinding); default: IP literals, localhost and cluster-internal names. */
+  hosts?: HostPolicy;
+  /** False on the `--local-port` listener: no agent upgrades there. Default true. */
+  agents?: boolean;
+  /** Ends event streams when their credential expires; default the system clock. */
+  clock?: Clock;
   /** Open event streams at most; the next one gets 503 until one closes. Default 256. */
   maxEventStreams?: number;
   /** Optional (added with the store's health): whether the store can write, for `/metrics`. */

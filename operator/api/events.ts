@@ -2,12 +2,25 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { SondeError } from '../../src/errors.js';
 import type { SessionView } from '../../src/session/types.js';
+import { type Access, canRead } from '../auth/access.js';
+import { systemClock } from '../clock.js';
 import type { ApiDeps } from './deps.js';
 import { EVENTS_QUERY } from './query-schemas.js';
 
 interface Client {
   res: ServerResponse;
   namespace?: string;
+  /** What this client may see, decided when it connected; the stream ends when its credential expires. */
+  access: Access;
+  /** The last agent count sent (of the agents it may see). */
+  agents: number;
+  cancelExpiry?: () => void;
+}
+
+/** Agent counts of one poll, computed at most once each and only if a client needs them. */
+interface Tally {
+  total?: number;
+  byNamespace?: Map<string, number>;
 }
 
 /** A client this far behind is dropped rather than buffered without bound; it reconnects (`retry`). */
@@ -26,9 +39,23 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const clients = new Set<Client>();
   const log = deps.log;
   const maxStreams = deps.maxEventStreams ?? DEFAULT_MAX_STREAMS;
+  const clock = deps.clock ?? systemClock;
   // Polled every second: a count, not agents(), which copies every agent's catalogue.
   const countAgents = (): number => deps.hub.agentCount?.() ?? deps.hub.agents().length;
-  let agentCount = countAgents();
+  const countByNamespace = (): Map<string, number> => {
+    const out = new Map<string, number>();
+    for (const a of deps.hub.agents()) out.set(a.pod.namespace, (out.get(a.pod.namespace) ?? 0) + 1);
+    return out;
+  };
+  /** The agents a client may see (and, if it asked for one, in its namespace): the plain count when it sees all. */
+  const visibleAgents = (c: Client, tally: Tally): number => {
+    if (c.access.namespaces === 'all' && !c.namespace) return (tally.total ??= countAgents());
+    const byNs = (tally.byNamespace ??= countByNamespace());
+    if (c.namespace) return canRead(c.access, c.namespace) ? (byNs.get(c.namespace) ?? 0) : 0;
+    let n = 0;
+    for (const [ns, k] of byNs) if (canRead(c.access, ns)) n += k;
+    return n;
+  };
 
   const send = (client: Client, event: string, data: unknown): void => {
     const res = client.res;
@@ -43,15 +70,18 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
   };
 
   const unsubscribe = deps.engine.onStatus((view: SessionView) => {
-    for (const c of clients) if (!c.namespace || c.namespace === view.namespace) send(c, 'session', view);
+    for (const c of clients) if ((!c.namespace || c.namespace === view.namespace) && canRead(c.access, view.namespace)) send(c, 'session', view);
   });
 
   const agentTimer = setInterval(() => {
     if (clients.size === 0) return;
-    const count = countAgents();
-    if (count === agentCount) return;
-    agentCount = count;
-    for (const c of clients) send(c, 'agents', { count });
+    const tally: Tally = {};
+    for (const c of clients) {
+      const count = visibleAgents(c, tally);
+      if (count === c.agents) continue;
+      c.agents = count;
+      send(c, 'agents', { count });
+    }
   }, AGENT_POLL_MS);
   agentTimer.unref();
 
@@ -85,11 +115,19 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
       'x-accel-buffering': 'no',
     });
     res.write('retry: 3000\n\n');
-    const client: Client = { res };
+    const client: Client = { res, access: req.access, agents: 0 };
     if (req.query.namespace) client.namespace = req.query.namespace;
     clients.add(client);
-    send(client, 'agents', { count: countAgents() });
-    const forget = (): void => void clients.delete(client);
+    client.agents = visibleAgents(client, {});
+    send(client, 'agents', { count: client.agents });
+    // A stream lives no longer than the token that opened it, nor than `sseMaxMs`: the client
+    // reconnects (`retry`), and its access is decided again, so a revoked Role takes effect.
+    const endAt = Math.min(req.access.expiresAt ?? Infinity, clock.now() + (deps.sseMaxMs ?? 10 * 60_000));
+    client.cancelExpiry = clock.schedule(endAt - clock.now(), () => res.end());
+    const forget = (): void => {
+      client.cancelExpiry?.();
+      clients.delete(client);
+    };
     req.raw.on('close', forget);
     res.on('close', forget);
     res.on('error', forget);

@@ -31,5 +31,12 @@ export function healthRoutes(app: FastifyInstance, deps: ApiDeps): void {
     mode: deps.mode,
     version: deps.version,
     ...(deps.namespace ? { namespace: deps.namespace } : {}),
+    auth: (deps.access ?? { mode: 'none' }).mode,
   }));
+
+  // Who the caller is and what it may read: the UI says so, and says when a token reaches no namespace.
+  app.get('/api/v1/access', async (req) => {
+    const a = req.access;
+    return { user: a.user, namespaces: a.namespaces === 'all' ? 'all' : [...a.namespaces].sort(), write: a.write, ...(a.expiresAt !== undefined ? { expiresAt: new Date(a.expiresAt).toISOString() } : {}) };
+  });
 }

@@ -1,5 +1,9 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Duplex } from 'node:stream';
 import { AGENT_PATH } from '../../src/protocol/messages.js';
+import { noAuth } from '../auth/access-resolver.js';
+import { hostAllowed, hostPolicy } from '../auth/host-check.js';
+import { installAccessHook } from './access-hook.js';
 import { catalogueRoutes } from './catalogue.js';
 import type { ApiDeps } from './deps.js';
 import { installErrorHandlers } from './errors.js';
@@ -31,11 +35,17 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   // JSON only: a text/plain body gets 415 rather than being parsed as a string.
   app.removeContentTypeParser('text/plain');
 
-  // Agents dial the same port: hand their upgrades to the hub, refuse every other upgrade.
+  const hosts = deps.hosts ?? hostPolicy({});
+  installAccessHook(app, deps.access ?? noAuth(deps.mode === 'standalone'), hosts);
+
+  // Agents dial the same port: hand their upgrades to the hub, refuse every other upgrade. Agents send
+  // no Origin; a browser always does, so any Origin here is a web page trying to pose as an agent.
   app.server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0];
-    if (path === AGENT_PATH) return deps.hub.handleUpgrade(req, socket, head);
-    socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    if (path !== AGENT_PATH || deps.agents === false) return refuse(socket, 404, 'Not Found');
+    if (!hostAllowed(hosts, req.headers.host)) return refuse(socket, 421, 'Misdirected Request');
+    if (req.headers.origin !== undefined) return refuse(socket, 403, 'Forbidden');
+    return deps.hub.handleUpgrade(req, socket, head);
   });
 
   sessionRoutes(app, deps);
@@ -45,4 +55,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   healthRoutes(app, deps);
   staticUiRoutes(app, deps);
   return app;
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  socket.on('error', () => {});
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
 }

@@ -1,6 +1,7 @@
 import type { SessionEngine } from '../engine/contracts.js';
 import type { ResultReader } from '../store/contracts.js';
 import type { SessionPhase, SessionView } from '../../src/session/types.js';
+import { type Access, canRead } from '../auth/access.js';
 
 /**
  * Sessions as the API shows them: the engine's live view where it has one (fresher than the store's),
@@ -40,4 +41,13 @@ export function listSessions(src: SessionSources, filter: { namespace?: string; 
     byId.set(s.id, s);
   }
   return [...byId.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
+}
+
+/**
+ * A session the caller may read, else undefined: one in a namespace it cannot read is "not found", so
+ * the API never confirms that it exists.
+ */
+export function visibleSession(src: SessionSources, ref: string, access: Access): SessionView | undefined {
+  const view = lookupSession(src, ref);
+  return view && canRead(access, view.namespace) ? view : undefined;
 }

@@ -5,7 +5,8 @@ import { resolveSpec, describeProblems, type SpecProblem } from '../../src/sessi
 import type { SessionPhase } from '../../src/session/types.js';
 import type { ApiDeps } from './deps.js';
 import { ProblemsError } from './errors.js';
-import { listSessions, lookupSession } from './session-lookup.js';
+import { listSessions, lookupSession, visibleSession } from './session-lookup.js';
+import { canRead } from '../auth/access.js';
 
 const PHASES: SessionPhase[] = ['Pending', 'Running', 'Completed', 'Failed'];
 /** Kubernetes object names (DNS-1123 subdomain) and namespaces (DNS-1123 label). */
@@ -51,11 +52,12 @@ export function sessionRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const filter: { namespace?: string; phase?: SessionPhase } = {};
     if (namespace) filter.namespace = namespace;
     if (phase) filter.phase = phase as SessionPhase;
-    return { items: listSessions(deps, filter) };
+    return { items: listSessions(deps, filter).filter((s) => canRead(req.access, s.namespace)) };
   });
 
   app.post('/api/v1/sessions', async (req, reply) => {
     standaloneOnly('POST /api/v1/sessions creates sessions only in standalone mode');
+    if (!req.access.write) throw new SondeError('SONDE_FORBIDDEN', `${req.access.user} may not create sessions`);
     const checked = checkCreateBody(req.body);
     if (!checked.ok) throw new ProblemsError('SONDE_INVALID_BODY', checked.problems, describeProblems(checked.problems));
     const { name, namespace, spec } = checked.value;
@@ -78,14 +80,15 @@ export function sessionRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/sessions/:id', async (req) => {
-    const view = lookupSession(deps, req.params.id);
+    const view = visibleSession(deps, req.params.id, req.access);
     if (!view) throw new SondeError('SONDE_NOT_FOUND', `no session ${JSON.stringify(req.params.id)}`);
     return view;
   });
 
   app.delete<{ Params: { id: string }; Querystring: { purge?: string } }>('/api/v1/sessions/:id', async (req, reply) => {
     standaloneOnly('in a cluster, delete the ProfilingSession object (kubectl delete profilingsession NAME)');
-    const view = lookupSession(deps, req.params.id);
+    const view = visibleSession(deps, req.params.id, req.access);
+    if (view && !req.access.write) throw new SondeError('SONDE_FORBIDDEN', `${req.access.user} may not delete sessions`);
     if (!view) throw new SondeError('SONDE_NOT_FOUND', `no session ${JSON.stringify(req.params.id)}`);
     deps.engine.remove(view.id);
     deps.log.info({ session: view.id, name: view.name, namespace: view.namespace }, 'session deleted');

@@ -10,7 +10,8 @@ import type { ApiDeps } from './deps.js';
 import { ProblemsError } from './errors.js';
 import { TREE_FORMATS, type TreeFormat, exportTree } from './formats.js';
 import { HOTSPOTS_QUERY, REQUESTS_QUERY, TREE_QUERY } from './query-schemas.js';
-import { lookupSession } from './session-lookup.js';
+import { visibleSession } from './session-lookup.js';
+import { canRead, readableList } from '../auth/access.js';
 
 interface TreeQuery {
   pod?: string;
@@ -98,7 +99,7 @@ export function treeRoutes(app: FastifyInstance, deps: ApiDeps): void {
       throw new ProblemsError('SONDE_UNSUPPORTED_FORMAT', [{ field: 'query.format', message: `format must be one of ${TREE_FORMATS.join(', ')}` }], JSON.stringify(req.query.format));
     }
     const filter = treeFilter(req.query);
-    const view = lookupSession(deps, req.params.id);
+    const view = visibleSession(deps, req.params.id, req.access);
     if (!view) throw new SondeError('SONDE_NOT_FOUND', `no session ${JSON.stringify(req.params.id)}`);
     // A split or one request may need thousands of trees merged: off the event loop's critical path.
     const tree = deps.reader.treeAsync ? await deps.reader.treeAsync(view.id, filter) : deps.reader.tree(view.id, filter);
@@ -122,7 +123,7 @@ export function treeRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: { id: string }; Querystring: { pod?: string } }>('/api/v1/sessions/:id/requests', { schema: { querystring: REQUESTS_QUERY } }, async (req) => {
-    const view = lookupSession(deps, req.params.id);
+    const view = visibleSession(deps, req.params.id, req.access);
     if (!view) throw new SondeError('SONDE_NOT_FOUND', `no session ${JSON.stringify(req.params.id)}`);
     return { items: deps.reader.requests(view.id, req.query.pod ? { pod: req.query.pod } : undefined) };
   });
@@ -142,6 +143,10 @@ export function treeRoutes(app: FastifyInstance, deps: ApiDeps): void {
       if (q.by !== 'self' && q.by !== 'total') throw new ProblemsError('SONDE_INVALID_BODY', [{ field: 'query.by', message: 'by must be "self" or "total"' }], `bad by ${JSON.stringify(q.by)}`);
       filter.by = q.by;
     }
+    // Cluster-wide hotspots count only what the caller may read: its namespaces, in SQL.
+    if (filter.namespace !== undefined && !canRead(req.access, filter.namespace)) return { items: [], totalUs: 0 };
+    const readable = readableList(req.access);
+    if (readable !== undefined && filter.namespace === undefined) filter.namespaces = readable;
     return deps.reader.hotspots(filter);
   });
 }

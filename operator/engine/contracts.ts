@@ -47,7 +47,8 @@ export interface PodDirectory {
 }
 
 export type AuthResult =
-  | { ok: true; pod: PodIdentity }
+  /** `expiresAt` (epoch ms): the credential's end; the hub closes the connection then (apiauth). */
+  | { ok: true; pod: PodIdentity; expiresAt?: number }
   | { ok: false; code: 'SONDE_UNAUTHENTICATED' | 'SONDE_FORGED_IDENTITY'; message: string };
 
 /**

@@ -350,6 +350,7 @@ export class AgentHub {
       (result) => {
         if (link.phase !== 'auth') return;
         if (!result.ok) return this.fail(link, new SondeError(result.code, result.message));
+        link.expiresAt = result.expiresAt;
         this.open(link, hello, result.pod);
       },
       (err: unknown) => {
@@ -453,6 +454,10 @@ export class AgentHub {
       if (link.phase === 'hello') this.fail(link, new SondeError('SONDE_HELLO_REQUIRED', `no hello within ${this.helloTimeoutMs}ms`));
       else this.fail(link, new SondeError('SONDE_UNAUTHENTICATED', `authentication took more than ${this.helloTimeoutMs}ms`));
     }
+    // A connection lives no longer than the token that opened it; the agent redials with the rotated one.
+    for (const link of this.byPod.values()) {
+      if (link.expiresAt !== undefined && link.expiresAt <= now) this.fail(link, new SondeError('SONDE_UNAUTHENTICATED', 'the token expired: reconnect with the rotated token'));
+    }
     if (now - this.lastPing < this.heartbeatMs) return;
     this.lastPing = now;
     for (const link of [...this.byPod.values()]) {
@@ -477,6 +482,8 @@ export class AgentHub {
 class Link implements AgentConnection {
   phase: 'hello' | 'auth' | 'open' | 'closed' = 'hello';
   waitingPong = false;
+  /** When the credential that opened the connection expires (epoch ms), if known. */
+  expiresAt: number | undefined;
   queued: AgentReport[] | undefined;
   pod!: PodIdentity;
   labels!: Record<string, string>;

@@ -19,6 +19,8 @@ export interface TreeFilter {
 
 export interface HotspotFilter {
   namespace?: string;
+  /** Only these namespaces (the caller's readable ones); an empty list selects nothing. */
+  namespaces?: readonly string[];
   workload?: string;
   request?: string;
   limit?: number;

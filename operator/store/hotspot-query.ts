@@ -103,6 +103,10 @@ function selectSessions(db: Database.Database, filter: HotspotFilter): { id: str
   const args: string[] = [];
   if (filter.namespace !== undefined) where.push('namespace = ?'), args.push(filter.namespace);
   if (filter.request !== undefined) where.push('request = ?'), args.push(filter.request);
+  if (filter.namespaces !== undefined) {
+    if (filter.namespaces.length === 0) return [];
+    where.push(`namespace IN (${filter.namespaces.map(() => '?').join(', ')})`), args.push(...filter.namespaces);
+  }
   return (db.prepare(`SELECT id, req_version AS version FROM sessions WHERE ${where.join(' AND ')}`).all(...args) as { id: string; version: number }[]);
 }
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,9 +25,7 @@ const OPERATOR_NS = 'sonde-system';
 const APP_NS = 'shop';
 
 /** Permissions the chart grants for code that lands from another branch; the lead drops a line when a scenario drives it. */
-const AWAITING: Record<string, string> = {
-  'authorization.k8s.io/subjectaccessreviews create': 'apiauth: people on the API (--auth kubernetes)',
-};
+const AWAITING: Record<string, string> = {};
 
 interface Ctx {
   fake: FakeKubeApiServer;
@@ -53,6 +52,23 @@ const STEPS: Record<string, Step> = {
     const agent = await FakeAgent.connect({ url: agentUrl, token, pod: { name: 'checkout-1', namespace, uid }, ...(ca ? { ca } : {}) });
     expect(agent.welcome).toBeDefined();
     agents.push(agent);
+  },
+  /** A person reads the API with a Kubernetes token (`--auth kubernetes`, the chart's default): TokenReview, then SubjectAccessReview. */
+  async personReadsApi({ fake, agentUrl, namespace, ca }) {
+    fake.policy.allow('alice', namespace, ['get', 'list']);
+    const token = fake.tokens.issueUserToken('alice');
+    const url = new URL(agentUrl.replace(/^ws/, 'http').replace(/\/v1\/agents$/, '/api/v1/sessions'));
+    const body = await new Promise<string>((resolve, reject) => {
+      const get = url.protocol === 'https:' ? httpsGet : httpGet;
+      get(url, { headers: { authorization: `Bearer ${token}` }, ...(ca ? { ca } : {}) }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`HTTP ${res.statusCode}: ${text}`))));
+      }).on('error', reject);
+    });
+    expect((JSON.parse(body) as { items: unknown[] }).items).toBeDefined();
+    expect(fake.requests.map(apiCallOf).some((c) => c?.resource === 'subjectaccessreviews' && c.verb === 'create')).toBe(true);
   },
   /** A session is applied and runs on the agent: its status is patched (the first patch meets a 409, so the writer re-reads it) and a Started Event is recorded. */
   async sessionRuns({ fake, namespace }) {
@@ -94,10 +110,10 @@ const chartWebhook = (fake: FakeKubeApiServer): void => void fake.store.create(M
 } as unknown as KubeObject);
 
 const SCENARIOS: Scenario[] = [
-  { name: 'cluster-wide (default values, TLS Secret made on first start)', values: {}, args: ['--tls'], before: chartWebhook, steps: ['agentConnects', 'sessionRuns'] },
+  { name: 'cluster-wide (default values, TLS Secret made on first start)', values: {}, args: ['--tls'], before: chartWebhook, steps: ['agentConnects', 'sessionRuns', 'personReadsApi'] },
   { name: 'one watched namespace, a TLS Secret that needs repair', values: { operator: { watchNamespaces: [APP_NS] } }, args: ['--tls', '--namespace', APP_NS],
     before: (fake) => { chartWebhook(fake); fake.store.create(SECRETS, { metadata: { name: `${RELEASE}-tls`, namespace: OPERATOR_NS }, data: {} } as unknown as KubeObject); },
-    steps: ['agentConnects', 'sessionRuns'] },
+    steps: ['agentConnects', 'sessionRuns', 'personReadsApi'] },
 ];
 
 /** Runs the built operator in cluster mode; `--tls` in args stands for the chart's TLS flags. Resolves when /readyz answers. */

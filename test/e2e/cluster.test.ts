@@ -30,7 +30,7 @@ beforeAll(async () => {
     pods.push({ name, uid, hot, token: fake.tokens.issuePodToken({ name, namespace: NS, uid }) });
   }
   // Cluster mode, limited to one namespace, with the kubeconfig a real deployment would mount.
-  op = await startOperator(['--namespace', NS, '--data', join(dir, 'data')], { KUBECONFIG: kubeconfig });
+  op = await startOperator(['--namespace', NS, '--auth', 'none', '--data', join(dir, 'data')], { KUBECONFIG: kubeconfig });
   await eventually(async () => (await fetch(`${op.url}/readyz`)).ok || undefined, 30_000, 'operator ready (informers synced)');
 });
 

@@ -28,7 +28,7 @@ describe.skipIf(missing)('standalone operator with three agent processes', () =>
     const dir = mkdtempSync(join(tmpdir(), 'sonde-e2e-'));
     dirs.push(dir);
     const token = 'e2e-shared-token';
-    const op = await startOperator(['--standalone', '--data', join(dir, 'data')], { SONDE_TOKEN: token });
+    const op = await startOperator(['--standalone', '--auth', 'none', '--data', join(dir, 'data')], { SONDE_TOKEN: token });
     const hots = ['alpha', 'beta', 'gamma'] as const;
     const apps: AppProcess[] = await Promise.all(hots.map((hot, i) => startApp({ agentUrl: op.agentUrl, pod: `e2e-${hot}-${i}`, hot, token, labels: `app=e2e,workload=e2e-${hot}`, work: HOT_WORK })));
     const stop = new AbortController();
@@ -76,7 +76,7 @@ describe.skipIf(missing)('standalone operator with three agent processes', () =>
   it('refuses an agent with a wrong token, and keeps serving the others', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sonde-e2e-'));
     dirs.push(dir);
-    const op = await startOperator(['--standalone', '--data', join(dir, 'data')], { SONDE_TOKEN: 'right-token-123' });
+    const op = await startOperator(['--standalone', '--auth', 'none', '--data', join(dir, 'data')], { SONDE_TOKEN: 'right-token-123' });
     const good = await startApp({ agentUrl: op.agentUrl, pod: 'good-0', hot: 'alpha', token: 'right-token-123' });
     const bad = await startApp({ agentUrl: op.agentUrl, pod: 'bad-0', hot: 'beta', token: 'wrong-token-123' });
     try {

@@ -6,6 +6,7 @@ import { DEFAULT_RESOURCES, PODS, PROFILING_SESSIONS } from './resources.js';
 import { parseFieldSelector, parseLabelSelector, type Predicate } from './selectors.js';
 import { ApiError, apiVersionOf, ObjectStore, resourceKey, type KubeObject, type ResourceType, type StoredEvent } from './store.js';
 import { TokenBook } from './token-reviews.js';
+import { AccessPolicy } from './access-policy.js';
 
 export interface FakeKubeOptions {
   /** The bearer token clients must present (default: random). */
@@ -66,6 +67,13 @@ const MAX_BODY = 3 * 1024 * 1024;
 export class FakeKubeApiServer {
   readonly store: ObjectStore;
   readonly tokens = new TokenBook();
+  /** Who may do what, for SubjectAccessReviews. */
+  readonly policy = new AccessPolicy();
+  /** Reviews (TokenReview, SubjectAccessReview) wait this long before answering, to test bounds on them. */
+  reviewDelayMs = 0;
+  /** Reviews being answered now, and the most ever at once. */
+  reviewsInFlight = 0;
+  peakReviewsInFlight = 0;
   readonly requests: RecordedRequest[] = [];
   readonly token: string;
   private readonly resources: ResourceType[];
@@ -206,7 +214,17 @@ export class FakeKubeApiServer {
       const fault = this.takeFault(record.method, url.pathname);
       if (fault) throw new ApiError(fault.code, fault.reason ?? 'InternalError', fault.message ?? `injected fault ${fault.code}`);
       if (url.pathname === '/version') return send(200, { major: '1', minor: '31', gitVersion: 'v1.31.0-fake' });
-      if (url.pathname === '/apis/authentication.k8s.io/v1/tokenreviews' && record.method === 'POST') return send(201, this.tokens.review(record.body));
+      const isTokenReview = url.pathname === '/apis/authentication.k8s.io/v1/tokenreviews';
+      if ((isTokenReview || url.pathname === '/apis/authorization.k8s.io/v1/subjectaccessreviews') && record.method === 'POST') {
+        this.peakReviewsInFlight = Math.max(this.peakReviewsInFlight, ++this.reviewsInFlight);
+        try {
+          if (this.reviewDelayMs > 0) await new Promise((r) => setTimeout(r, this.reviewDelayMs));
+        } finally {
+          this.reviewsInFlight--;
+        }
+        if (res.destroyed) return;
+        return send(201, isTokenReview ? this.tokens.review(record.body) : this.policy.review(record.body));
+      }
       const route = this.route(url.pathname);
       if (watch && record.method === 'GET' && !route.name) {
         record.status = 200;

@@ -1,4 +1,5 @@
 import type {
+  AccessResponse,
   ApiErrorBody,
   CreateSessionBody,
   HotspotsResponse,
@@ -9,6 +10,7 @@ import type {
   SessionView,
   TreeResponse,
 } from './types.js';
+import { credentials } from './credentials.js';
 
 /** The base path of the REST API; the UI is served by the same operator. */
 export const API_BASE = 'api/v1';
@@ -51,7 +53,7 @@ export function apiUrl(path: string, query: Record<string, string | number | und
 async function request<T>(url: string, init?: RequestInit): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(url, { ...init, headers: { accept: 'application/json', ...(init?.headers ?? {}) } });
+    res = await fetch(url, { ...init, headers: { accept: 'application/json', ...credentials.headers(), ...(init?.headers ?? {}) } });
   } catch (err) {
     throw new ApiError(`The Sonde operator cannot be reached (${(err as Error).message})`, 0, 'UNREACHABLE');
   }
@@ -68,7 +70,10 @@ async function request<T>(url: string, init?: RequestInit): Promise<T> {
     if (!e && res.status >= 502 && res.status <= 504) {
       throw new ApiError(`The Sonde operator cannot be reached (HTTP ${res.status} from a proxy)`, 0, 'UNREACHABLE');
     }
-    throw new ApiError(e?.message ?? `HTTP ${res.status} ${res.statusText}`, res.status, e?.code ?? `HTTP_${res.status}`, e?.problems ?? []);
+    const error = new ApiError(e?.message ?? `HTTP ${res.status} ${res.statusText}`, res.status, e?.code ?? `HTTP_${res.status}`, e?.problems ?? []);
+    // No token, or a refused one: the app asks for a token (the page shows the form, not an error).
+    if (res.status === 401) credentials.required({ code: error.code, message: error.message });
+    throw error;
   }
   if (body === undefined) throw new ApiError(`The operator sent an unreadable answer for ${url}`, res.status, 'BAD_RESPONSE');
   return body as T;
@@ -77,6 +82,7 @@ async function request<T>(url: string, init?: RequestInit): Promise<T> {
 /** The REST API of docs/api.md, one method per endpoint the UI uses. */
 export const api = {
   info: () => request<InfoResponse>(apiUrl('/info')),
+  access: () => request<AccessResponse>(apiUrl('/access')),
   sessions: () => request<ItemsResponse<SessionView>>(apiUrl('/sessions')).then((r) => r.items),
   session: (id: string) => request<SessionView>(apiUrl(`/sessions/${encodeURIComponent(id)}`)),
   tree: (id: string, q: TreeQuery = {}) =>

@@ -1,4 +1,6 @@
 import { apiUrl } from './client.js';
+import { credentials } from './credentials.js';
+import { FetchEventStream } from './event-stream.js';
 import type { SessionView } from './types.js';
 
 /** What the live stream tells its listeners. */
@@ -10,11 +12,14 @@ export interface LiveHandlers {
 }
 
 /**
- * One shared EventSource on `/api/v1/events` for the whole app; pages subscribe and unsubscribe as they
- * mount, so navigating never opens a second stream. EventSource reconnects by itself.
+ * One shared stream on `/api/v1/events` for the whole app; pages subscribe and unsubscribe as they
+ * mount, so navigating never opens a second stream. Without a token it is an EventSource (which
+ * reconnects by itself); with one it is a fetch stream, because EventSource cannot send the
+ * Authorization header and a token must not go into a URL.
  */
 class LiveStream {
   private source: EventSource | undefined;
+  private fetched: FetchEventStream | undefined;
   private readonly listeners = new Set<LiveHandlers>();
   private open = false;
 
@@ -27,21 +32,48 @@ class LiveStream {
     };
   }
 
+  /** Drops the current stream and opens a new one (after a token was given or removed). */
+  restart(): void {
+    this.source?.close();
+    this.source = undefined;
+    this.fetched?.stop();
+    this.fetched = undefined;
+    this.setOpen(false);
+    this.ensure();
+  }
+
   private ensure(): void {
-    if (this.source || typeof EventSource === 'undefined') return;
+    if (this.source || this.fetched) return;
+    if (credentials.token()) {
+      if (typeof fetch === 'undefined') return;
+      this.fetched = new FetchEventStream({
+        url: apiUrl('/events'),
+        headers: () => credentials.headers(),
+        onEvent: (e) => this.dispatch(e.event, e.data),
+        onOpen: (open) => this.setOpen(open),
+        onUnauthorized: (code, message) => credentials.required({ code, message }),
+      });
+      this.fetched.start();
+      return;
+    }
+    if (typeof EventSource === 'undefined') return;
     const es = new EventSource(apiUrl('/events'));
     this.source = es;
     es.onopen = () => this.setOpen(true);
     es.onerror = () => this.setOpen(false);
-    es.addEventListener('session', (ev) => {
-      const s = parse<SessionView>((ev as MessageEvent<string>).data);
+    es.addEventListener('session', (ev) => this.dispatch('session', (ev as MessageEvent<string>).data));
+    es.addEventListener('agents', (ev) => this.dispatch('agents', (ev as MessageEvent<string>).data));
+  }
+
+  private dispatch(event: string, raw: string): void {
+    if (event === 'session') {
+      const s = parse<SessionView>(raw);
       if (s && typeof s.id === 'string') for (const l of this.listeners) l.session?.(s);
-    });
-    es.addEventListener('agents', (ev) => {
-      const data = parse<number | { count: number }>((ev as MessageEvent<string>).data);
+    } else if (event === 'agents') {
+      const data = parse<number | { count: number }>(raw);
       const count = typeof data === 'number' ? data : data?.count;
       if (typeof count === 'number') for (const l of this.listeners) l.agents?.(count);
-    });
+    }
   }
 
   private setOpen(open: boolean): void {

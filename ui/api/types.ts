@@ -12,6 +12,16 @@ export interface InfoResponse {
   mode: 'standalone' | 'cluster';
   version: string;
   namespace?: string;
+  /** Who may use the API: `kubernetes` and `token` need a bearer token (older operators omit it). */
+  auth?: 'kubernetes' | 'token' | 'none';
+}
+
+/** `GET /api/v1/access`: who the token is and which namespaces it may read. */
+export interface AccessResponse {
+  user: string;
+  namespaces: 'all' | string[];
+  write: boolean;
+  expiresAt?: string;
 }
 
 /** `GET /api/v1/sessions/:id/tree` (format=json) */

@@ -211,7 +211,7 @@ describe('health, info, metrics', () => {
   it('answers /healthz, /readyz and /api/v1/info', async () => {
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
-    expect(await (await fetch(`${base}/api/v1/info`)).json()).toEqual({ mode: 'standalone', version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(await (await fetch(`${base}/api/v1/info`)).json()).toEqual({ mode: 'standalone', version: expect.stringMatching(/^\d+\.\d+\.\d+/), auth: 'none' });
   });
 
   it('exposes Prometheus text with sessions, agents, messages, bytes and requests', async () => {

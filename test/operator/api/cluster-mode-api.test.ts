@@ -55,7 +55,7 @@ describe('the API in cluster mode', () => {
   });
 
   it('reports its mode and namespace, and readiness as told', async () => {
-    expect((await app.inject({ url: '/api/v1/info' })).json()).toEqual({ mode: 'cluster', version: '9.9.9', namespace: 'shop' });
+    expect((await app.inject({ url: '/api/v1/info' })).json()).toEqual({ mode: 'cluster', version: '9.9.9', namespace: 'shop', auth: 'none' });
     expect((await app.inject({ url: '/readyz' })).statusCode).toBe(503);
     ready = true;
     expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200);
