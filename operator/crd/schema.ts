@@ -151,6 +151,7 @@ const podFields: Fields<PodStatus> = {
   samples: { type: 'integer', minimum: 0 },
   state: { type: 'string', enum: POD_STATES },
   message: { type: 'string' },
+  processes: { type: 'integer', minimum: 1 },
 };
 
 const hotspotFields: Fields<Hotspot> = {

@@ -2,12 +2,13 @@ import { SondeError } from '../../src/errors.js';
 import type { RequestRecord, SessionEndReason } from '../../src/protocol/messages.js';
 import type { SessionView } from '../../src/session/types.js';
 import type { AgentConnection } from '../hub/agent-connection.js';
-import { boundPart, bind, partOf, podEvent, workloadOf } from './bound-parts.js';
+import { boundPart, bind, claimablePart, connectionOf, partKey, partsOfPod, podEvent, podTaken, podTookPart, workloadOf } from './bound-parts.js';
+import type { PodRun, Run } from './session-run.js';
 import { type EngineCore, R, podName } from './engine-core.js';
 import { updateReadiness } from './fan-out.js';
 import { tookPartIn, withLateEnded, withLateRequests } from './late-reports.js';
 import { finish, finishWhenStopped, stopWhenClaimed } from './session-end.js';
-import { isTerminal } from './session-run.js';
+import { isTerminal, perPodLimit } from './session-run.js';
 
 /**
  * What agents say, and whether it is taken: hello's claims (granted to a pod that took part, refused to
@@ -19,22 +20,29 @@ import { isTerminal } from './session-run.js';
 const FINAL_STORE_ERRORS = new Set(['SONDE_BAD_MESSAGE', 'SONDE_TREE_TOO_LARGE', 'SONDE_NOT_FOUND']);
 
 /**
- * A session claimed in hello. Taken (granted) when the pod took part: its part is bound to this
- * connection (unless `consider` just started it on it), so its reports are taken. Refused otherwise:
+ * A session claimed in hello. Taken (granted) when the pod took part: the process's part (a new one
+ * for a process of the pod the engine had not met) is bound to this connection (unless `consider` just
+ * started it on it), so its reports are taken. Refused otherwise:
  * another namespace, a pod that never took part, an unknown session. A refused or finished session the
  * agent still runs gets a `stop`.
  */
 export function decideClaim(core: EngineCore, agent: AgentConnection, session: string, stillRunning: boolean): void {
   const run = core.runs.get(session);
   if (run) {
-    const pr = partOf(core, run, agent);
+    const tookPart = podTookPart(run, agent);
     // Another incarnation of the pod (same name, another uid: a recreated pod) never held this part's results.
-    const otherIncarnation = pr !== undefined && pr.uid !== '' && agent.pod.uid !== '' && pr.uid !== agent.pod.uid;
-    if (!pr || otherIncarnation) {
+    const otherIncarnation = tookPart && agent.pod.uid !== '' && partsOfPod(run, agent.pod.name).some((p) => p.uid !== '' && p.uid !== agent.pod.uid);
+    if (!tookPart || otherIncarnation) {
       core.log.warn({ session, pod: podName(agent.pod) }, 'claim refused: the pod is not part of the session');
       core.hub.refuse(agent, session);
       if (stillRunning) core.hub.stop(agent, session, 'stopped');
       return;
+    }
+    let pr = claimablePart(core, run, agent);
+    if (!pr) {
+      // A process of the pod the engine never started (it joined after the pod's part ended, or held a claim across a restart).
+      pr = { name: agent.pod.name, uid: agent.pod.uid, conn: undefined, pid: agent.agent.pid, incarnation: '', lastSeq: 0, state: 'Lost', requests: 0, samples: 0 };
+      run.pods.set(partKey(pr.name, pr.pid), pr);
     }
     if (pr.conn !== agent.id) {
       bind(core, pr, agent);
@@ -61,15 +69,12 @@ export function onProgress(core: EngineCore, agent: AgentConnection, session: st
   const run = core.runs.get(session);
   const pr = run && boundPart(core, run, agent);
   if (!run || !pr) return;
-  if (pr.claimedPid !== agent.agent.pid) {
-    pr.claimedPid = agent.agent.pid;
-    pr.claimed = 0;
-  }
   pr.claimed = Math.max(pr.claimed ?? 0, taken);
   if (samples > pr.samples) {
     pr.samples = samples;
     core.status.touch(run);
   }
+  stopPodAtCap(core, run, pr);
   stopWhenClaimed(core, run);
 }
 
@@ -82,7 +87,8 @@ export function onRequests(core: EngineCore, agent: AgentConnection, sessionId: 
     core.hub.ack(agent, sessionId, seq);
     return;
   }
-  if (pr.pid === agent.agent.pid && seq <= pr.lastSeq) {
+  // `bind` reset lastSeq when this process incarnation was bound: sequence numbers are per incarnation.
+  if (seq <= pr.lastSeq) {
     core.log.debug({ session: sessionId, pod: podName(agent.pod), seq }, 'duplicate requests batch dropped');
     core.hub.ack(agent, sessionId, seq);
     return;
@@ -94,10 +100,6 @@ export function onRequests(core: EngineCore, agent: AgentConnection, sessionId: 
   const added = wanted.length === 0 ? [] : storeRequests(core, agent, run.id, seq, wanted);
   if (!added) return;
   // Only now is the batch seen: the high-water mark moves over contiguous stored batches only.
-  if (pr.pid !== agent.agent.pid) {
-    pr.pid = agent.agent.pid;
-    pr.lastSeq = 0;
-  }
   if (seq === pr.lastSeq + 1) pr.lastSeq = seq;
   core.hub.ack(agent, sessionId, seq);
   if (added.length === 0) return;
@@ -105,11 +107,27 @@ export function onRequests(core: EngineCore, agent: AgentConnection, sessionId: 
   pr.requests += added.length;
   pr.samples += added.reduce((s, r) => s + r.samples, 0);
   run.hotspotsStale = true;
+  stopPodAtCap(core, run, pr);
   const target = run.resolved?.requests ?? Infinity;
   if (!isTerminal(run) && run.count >= target) {
     finish(core, run, 'Completed', R.RequestsReached, `${run.count} requests profiled (asked ${target})`);
   } else {
     core.status.touch(run);
+  }
+}
+
+/**
+ * The per-pod cap (`maxRequestsPerPod`) counts all of a pod's processes: once they took it between them,
+ * every one still sampling is told to stop. A pod of one process stops on its own at the cap it was given.
+ */
+function stopPodAtCap(core: EngineCore, run: Run, pr: PodRun): void {
+  if (!run.resolved || isTerminal(run)) return;
+  const parts = partsOfPod(run, pr.name);
+  if (parts.length < 2 || podTaken(run, pr.name) < perPodLimit(run.resolved)) return;
+  for (const p of parts) {
+    if (p.state !== 'Sampling' || p.capStopped) continue;
+    const agent = connectionOf(core, run, p);
+    if (agent && core.hub.stop(agent, run.id, 'requests')) p.capStopped = true;
   }
 }
 

@@ -14,7 +14,10 @@ import type { StatusEmitter } from './status-emitter.js';
 export interface EngineHub {
   setListener(listener: HubListener): void;
   agentsIn(namespace: string): Iterable<AgentConnection>;
-  agentFor(pod: Pick<PodIdentity, 'namespace' | 'name'>): AgentConnection | undefined;
+  /** The connection of the pod's agent process `pid` (without `pid`: any of the pod's). */
+  agentFor(pod: Pick<PodIdentity, 'namespace' | 'name'>, pid?: number): AgentConnection | undefined;
+  /** (added with several processes per pod) The connections of every agent process of the pod. */
+  agentsOf(pod: Pick<PodIdentity, 'namespace' | 'name'>): Iterable<AgentConnection>;
   start(agent: AgentConnection, message: StartMessage): boolean;
   stop(agent: AgentConnection, session: string, reason: SessionEndReason): boolean;
   forget(agent: AgentConnection, session: string): void;

@@ -1,7 +1,7 @@
 import type { PodIdentity } from '../../src/protocol/messages.js';
 import { selectorMatches } from '../../src/session/validate.js';
 import type { AgentConnection } from '../hub/agent-connection.js';
-import { bind, podEvent } from './bound-parts.js';
+import { bind, claimablePart, partKey, podEvent, podStored, podTaken, podTookPart } from './bound-parts.js';
 import { type EngineCore, T } from './engine-core.js';
 import { readinessOf, whyNoPods } from './readiness.js';
 import { lifeEvent } from './spec-apply.js';
@@ -18,8 +18,9 @@ export function fanOut(core: EngineCore, run: Run): void {
 
 /**
  * Starts `run` on `agent` if its pod belongs: its labels match the selector, or it already took part
- * (a reconnect resumes whatever the labels say now). `alreadyReported` carries the pod's stored count so
- * the per-pod cap holds across reconnects.
+ * (a reconnect, or another process of the pod, resumes whatever the labels say now). The per-pod cap
+ * counts every process of the pod: `alreadyReported` carries the pod's stored count, so the cap holds
+ * across reconnects and processes, and a pod that took its cap starts no more processes.
  */
 export function consider(core: EngineCore, run: Run, agent: AgentConnection, report = true): void {
   const spec = run.resolved;
@@ -27,15 +28,15 @@ export function consider(core: EngineCore, run: Run, agent: AgentConnection, rep
   // The agent says its part already ended (hello `ended`: it reached its cap or deadline while the
   // operator was away): starting it again would take requests past its cap. Its claim is adopted instead.
   if (agent.ended.includes(run.id)) return;
-  const pr = run.pods.get(agent.pod.name);
+  const pr = claimablePart(core, run, agent);
   if (pr?.conn === agent.id) return;
-  if (!pr) {
+  if (!pr && !podTookPart(run, agent)) {
     const labels = core.pods.labelsOf(agent.pod);
     if (!labels || !selectorMatches(spec.selector, labels)) return;
   }
   const limit = perPodLimit(spec);
-  if (pr && pr.requests >= limit) return;
-  const already = pr?.requests ?? 0;
+  if (podTaken(run, agent.pod.name) >= limit) return;
+  const already = podStored(run, agent.pod.name);
   const sent = core.hub.start(agent, {
     type: 'start',
     session: run.id,
@@ -48,8 +49,8 @@ export function consider(core: EngineCore, run: Run, agent: AgentConnection, rep
   if (!sent) return;
   let part = pr;
   if (!part) {
-    part = { name: agent.pod.name, uid: agent.pod.uid, conn: undefined, pid: agent.agent.pid, lastSeq: 0, state: 'Pending', requests: 0, samples: 0 };
-    run.pods.set(part.name, part);
+    part = { name: agent.pod.name, uid: agent.pod.uid, conn: undefined, pid: agent.agent.pid, incarnation: '', lastSeq: 0, state: 'Pending', requests: 0, samples: 0 };
+    run.pods.set(partKey(part.name, part.pid), part);
   }
   bind(core, part, agent);
   podEvent(core, part, { type: 'started', conn: agent.id });
@@ -67,9 +68,9 @@ export function updateReadiness(core: EngineCore, run: Run): void {
 }
 
 export function podChanged(core: EngineCore, pod: PodIdentity): void {
-  const agent = core.hub.agentFor(pod);
+  const agents = [...core.hub.agentsOf(pod)];
   for (const run of core.active.get(pod.namespace) ?? []) {
-    if (agent) consider(core, run, agent);
+    for (const agent of agents) consider(core, run, agent);
     refreshWaiting(core, run);
   }
 }

@@ -2,13 +2,14 @@ import { CONDITION, type Condition } from '../../src/session/types.js';
 import { selectorMatches } from '../../src/session/validate.js';
 import type { AgentConnection } from '../hub/agent-connection.js';
 import type { PodDirectory } from './contracts.js';
-import type { Run } from './session-run.js';
+import { type Run, podRows } from './session-run.js';
 
 const R = CONDITION.reasons;
 
 /** The `Ready` condition a running session shows, from its pods' states (and, with none, why none). */
 export function readinessOf(run: Run, why: () => { reason: string; message: string }): Pick<Condition, 'status' | 'reason' | 'message'> {
-  const all = [...run.pods.values()];
+  // Pods, not processes: a pod with one sampling process is sampling.
+  const all = podRows(run);
   const sampling = all.filter((p) => p.state === 'Sampling').length;
   const lost = all.filter((p) => p.state === 'Lost').length;
   if (sampling > 0) return { status: 'True', reason: R.Sampling, message: `${sampling} of ${all.length} pods sampling` };

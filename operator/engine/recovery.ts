@@ -1,4 +1,5 @@
 import type { SessionView } from '../../src/session/types.js';
+import { UNKNOWN_PID, partKey } from './bound-parts.js';
 import { podTransition } from './pod-part.js';
 import { lifeOfPhase } from './session-life.js';
 import type { PodRun, Run } from './session-run.js';
@@ -34,11 +35,13 @@ export function recoveredRun(stored: SessionView, counts: Map<string, { requests
   for (const p of stored.status.pods) {
     const c = counts.get(p.name) ?? { requests: 0, samples: 0 };
     const part = podTransition({ state: p.state, conn: undefined, ...(p.message ? { message: p.message } : {}) }, { type: 'operatorRestarted' });
-    const pr: PodRun = { name: p.name, uid: '', pid: -1, lastSeq: 0, requests: c.requests, samples: Math.max(c.samples, p.samples), ...part };
-    run.pods.set(p.name, pr);
+    // One part per pod, whatever number of processes it had: the first of its processes to come back takes it.
+    const pr: PodRun = { name: p.name, uid: '', pid: UNKNOWN_PID, incarnation: '', lastSeq: 0, requests: c.requests, samples: Math.max(c.samples, p.samples), ...part };
+    run.pods.set(partKey(p.name, UNKNOWN_PID), pr);
   }
   for (const [pod, c] of counts) {
-    if (!run.pods.has(pod)) run.pods.set(pod, { name: pod, uid: '', pid: -1, lastSeq: 0, state: 'Lost', conn: undefined, requests: c.requests, samples: c.samples });
+    const key = partKey(pod, UNKNOWN_PID);
+    if (!run.pods.has(key)) run.pods.set(key, { name: pod, uid: '', pid: UNKNOWN_PID, incarnation: '', lastSeq: 0, state: 'Lost', conn: undefined, requests: c.requests, samples: c.samples });
   }
   run.count = [...run.pods.values()].reduce((s, p) => s + p.requests, 0);
   return run;

@@ -1,5 +1,5 @@
 import type { SessionEndReason } from '../../src/protocol/messages.js';
-import { connectionOf, podEvent } from './bound-parts.js';
+import { connectionOf, podEvent, takenBy } from './bound-parts.js';
 import { type EngineCore, R, T, safely } from './engine-core.js';
 import { isSampling } from './pod-part.js';
 import { lifeEvent } from './spec-apply.js';
@@ -37,7 +37,7 @@ export function stopWhenClaimed(core: EngineCore, run: Run): void {
   const target = run.resolved?.requests;
   if (target === undefined || run.life !== 'Running') return;
   let taken = 0;
-  for (const pr of run.pods.values()) taken += Math.max(pr.requests, pr.claimed ?? 0);
+  for (const pr of run.pods.values()) taken += takenBy(pr);
   if (taken < target) return;
   lifeEvent(core, run, { type: 'tookN' });
   deactivateJoining(core, run);

@@ -1,18 +1,22 @@
 import type { ResolvedSpec } from '../../src/session/validate.js';
-import type { Condition, Hotspot, ProfilingSessionSpec, SessionIdentity, SessionView } from '../../src/session/types.js';
+import type { Condition, Hotspot, PodSessionState, PodStatus, ProfilingSessionSpec, SessionIdentity, SessionView } from '../../src/session/types.js';
 import type { PodPart } from './pod-part.js';
 import { type Life, isOver, phaseOf } from './session-life.js';
 
 /**
- * What the engine knows of one pod within one session. The session lives in one namespace, so the pod
- * is keyed by that namespace (the run's) and its name; `uid` is the incarnation the engine met.
+ * What the engine knows of one agent process of one pod within one session. The session lives in one
+ * namespace, so the part is keyed by that namespace (the run's), the pod's name and the process's pid
+ * (bound-parts.ts `partKey`); `uid` is the pod incarnation the engine met, `incarnation` the process's.
+ * The status shows one row per pod, summing its processes (`podRows`).
  */
 export interface PodRun extends PodPart {
   name: string;
   /** The pod's uid as its authenticated connection proved it ('' when unknown: standalone, or after a restart). */
   uid: string;
-  /** The agent process of the bound connection: sequence numbers and request ids are per process. */
+  /** The agent process of the part (-1 when rebuilt after a restart until a process of the pod claims it). */
   pid: number;
+  /** The process incarnation sequence numbers count for: hello `agent.instance`, else `pid:<pid>`; '' unknown. */
+  incarnation: string;
   /**
    * Every batch of `pid` up to this `requests.seq` is stored: a batch at or below it is a resend. It
    * moves only over batches the store wrote, one by one, so a batch the store refused is taken when resent.
@@ -26,8 +30,8 @@ export interface PodRun extends PodPart {
    * taken count arrives within one progress tick, so stopping on it keeps the overshoot of N small.
    */
   claimed?: number;
-  /** The process `claimed` counts for: a replaced process's taken-but-undelivered requests never arrive. */
-  claimedPid?: number;
+  /** `stop` went to this process because its pod took its cap across processes (sent once). */
+  capStopped?: boolean;
   samples: number;
   message?: string;
 }
@@ -50,6 +54,7 @@ export interface Run extends SessionIdentity {
   observedGeneration: number;
   startedAt?: string;
   completedAt?: string;
+  /** One part per agent process, keyed by `partKey(pod name, pid)`. */
   pods: Map<string, PodRun>;
   /** Requests stored across all pods. */
   count: number;
@@ -97,9 +102,7 @@ export function conditionOf(run: Run, type: string): Condition | undefined {
 /** The SessionView of a run: what the store persists, onStatus emits and the API shows. */
 export function viewOf(run: Run, baseURL: string): SessionView {
   const target = run.resolved?.requests ?? run.spec.requests ?? 0;
-  const pods = [...run.pods.values()]
-    .map((p) => ({ name: p.name, requests: p.requests, samples: p.samples, state: p.state, ...(p.message ? { message: p.message } : {}) }))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const pods = podRows(run);
   const view: SessionView = {
     id: run.id,
     name: run.name,
@@ -122,6 +125,36 @@ export function viewOf(run: Run, baseURL: string): SessionView {
   if (run.startedAt) view.status.startedAt = run.startedAt;
   if (run.completedAt) view.status.completedAt = run.completedAt;
   return view;
+}
+
+/** How a pod's row shows its processes' states: the liveliest wins (one sampling process makes the pod Sampling). */
+const STATE_RANK: PodSessionState[] = ['Sampling', 'Pending', 'Lost', 'Done', 'Failed'];
+
+/**
+ * One status row per pod, summing its processes' parts: requests and samples added, the state the
+ * liveliest of theirs, `processes` when more than one agent process took part.
+ */
+export function podRows(run: Pick<Run, 'pods'>): PodStatus[] {
+  const byPod = new Map<string, PodRun[]>();
+  for (const p of run.pods.values()) {
+    const list = byPod.get(p.name);
+    if (list) list.push(p);
+    else byPod.set(p.name, [p]);
+  }
+  const rows: PodStatus[] = [];
+  for (const [name, parts] of byPod) {
+    const state = STATE_RANK.find((s) => parts.some((p) => p.state === s)) ?? parts[0]!.state;
+    const message = parts.find((p) => p.state === state && p.message)?.message;
+    rows.push({
+      name,
+      requests: parts.reduce((s, p) => s + p.requests, 0),
+      samples: parts.reduce((s, p) => s + p.samples, 0),
+      state,
+      ...(message ? { message } : {}),
+      ...(parts.length > 1 ? { processes: parts.length } : {}),
+    });
+  }
+  return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** The spec as the view shows it: the resolved one without the engine's millisecond fields. */

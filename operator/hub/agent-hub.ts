@@ -61,11 +61,12 @@ const MAX_QUEUED = 64;
 /**
  * The agent endpoint: a `ws` server in noServer mode that the operator's HTTP server hands upgrades on
  * AGENT_PATH. It authenticates each agent (token + the pod claimed in hello), binds the connection to
- * that pod, validates every message, keeps one connection per pod (a newer one replaces the older) and
- * runs the heartbeat with a single sweep timer. Every failure closes only the connection that caused it.
+ * that pod, validates every message, keeps one connection per agent process of a pod (pod and pid: a
+ * newer one of the same process replaces the older; at most `maxProcessesPerPod` processes) and runs the
+ * heartbeat with a single sweep timer. Every failure closes only the connection that caused it.
  *
- * Per connection the hub keeps one small record (`Link`); agents are indexed by pod and by namespace so
- * a session's fan-out walks only its namespace.
+ * Per connection the hub keeps one small record (`Link`); agents are indexed by pod (then pid) and by
+ * namespace so a session's fan-out walks only its namespace.
  */
 export class AgentHub {
   private readonly wss: WebSocketServer;
@@ -79,8 +80,10 @@ export class AgentHub {
   private readonly counterSet = new CounterSet();
   /** Per refusal code: when it was last logged and how many since. */
   private readonly refusalLog = new Map<string, { at: number; count: number }>();
-  private readonly byPod = new Map<string, Link>();
+  /** Open connections by pod key, then by the agent's pid: several processes of one pod each have their own. */
+  private readonly byPod = new Map<string, Map<number, Link>>();
   private readonly byNamespace = new Map<string, Map<string, Link>>();
+  private openCount = 0;
   /** Sockets not yet open: waiting for hello or for authentication. */
   private readonly pending = new Set<Link>();
   private readonly presence = new Set<(agent: AgentConnection, up: boolean) => void>();
@@ -163,9 +166,17 @@ export class AgentHub {
     return () => void server.off('upgrade', onUpgrade);
   }
 
-  /** The open connection bound to a pod, if any. */
-  agentFor(pod: Pick<PodIdentity, 'namespace' | 'name'>): AgentConnection | undefined {
-    return this.byPod.get(podKey(pod as PodIdentity));
+  /** The open connection of a pod's agent process `pid`; without `pid`, any one of the pod's. */
+  agentFor(pod: Pick<PodIdentity, 'namespace' | 'name'>, pid?: number): AgentConnection | undefined {
+    const procs = this.byPod.get(podKey(pod as PodIdentity));
+    if (!procs) return undefined;
+    if (pid !== undefined) return procs.get(pid);
+    return procs.values().next().value;
+  }
+
+  /** The open connections of every agent process of a pod. */
+  agentsOf(pod: Pick<PodIdentity, 'namespace' | 'name'>): AgentConnection[] {
+    return [...(this.byPod.get(podKey(pod as PodIdentity))?.values() ?? [])];
   }
 
   /** Open connections in one namespace: the candidates of a session's fan-out. */
@@ -175,12 +186,16 @@ export class AgentHub {
 
   /** Number of open connections. */
   get size(): number {
-    return this.byPod.size;
+    return this.openCount;
   }
 
   /** The same, for the API's event stream (which polls it): no copy of any agent's record. */
   agentCount(): number {
-    return this.byPod.size;
+    return this.openCount;
+  }
+
+  private *openLinks(): IterableIterator<Link> {
+    for (const procs of this.byPod.values()) yield* procs.values();
   }
 
   /** Sends `start` and records that the agent may now report on the session. */
@@ -238,7 +253,7 @@ export class AgentHub {
   /** Connected agents, as the REST API lists them. */
   agents(): AgentInfo[] {
     const out: AgentInfo[] = [];
-    for (const link of this.byPod.values()) {
+    for (const link of this.openLinks()) {
       out.push({
         id: link.id,
         pod: { ...link.pod },
@@ -256,14 +271,14 @@ export class AgentHub {
 
   /** Counters for `/metrics`, copied. */
   counters(): HubMetrics {
-    return this.counterSet.snapshot(this.byPod.size, this.pending.size);
+    return this.counterSet.snapshot(this.openCount, this.pending.size);
   }
 
   /** Closes every connection with 1001 and stops the sweep; resolves when the sockets are gone (or after 2 s). */
   async close(): Promise<void> {
     this.closing = true;
     this.stopSweep();
-    const links = [...this.pending, ...this.byPod.values()];
+    const links = [...this.pending, ...this.openLinks()];
     const gone = links.map((l) => new Promise<void>((resolve) => (l.ws.readyState === l.ws.CLOSED ? resolve() : l.ws.once('close', () => resolve()))));
     for (const link of links) this.fail(link, new SondeError('SONDE_SHUTTING_DOWN'), false);
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
@@ -360,22 +375,33 @@ export class AgentHub {
     );
   }
 
-  /** Binds the link to the pod its credentials proved, replaces an older connection of that pod, welcomes. */
+  /**
+   * Binds the link to the pod its credentials proved and to its process (pid), replaces an older
+   * connection of that process (a reconnect, or a restarted process reusing the pid), welcomes. A pod
+   * already holding `maxProcessesPerPod` other processes gets no more.
+   */
   private open(link: Link, hello: HelloMessage, pod: PodIdentity): void {
     this.pending.delete(link);
     link.bind(pod, hello, this.clock.now());
     const key = podKey(pod);
-    const older = this.byPod.get(key);
-    if (older) this.fail(older, new SondeError('SONDE_REPLACED', `connection ${link.id} replaced ${older.id}`));
-    this.byPod.set(key, link);
+    let procs = this.byPod.get(key);
+    const older = procs?.get(link.agent.pid);
+    if (!older && procs && procs.size >= this.limits.maxProcessesPerPod) {
+      return this.fail(link, new SondeError('SONDE_TOO_MANY_CONNECTIONS', `pod ${key} already has ${procs.size} agent processes connected`));
+    }
+    if (older) this.fail(older, new SondeError('SONDE_REPLACED', `connection ${link.id} replaced ${older.id} (pid ${link.agent.pid})`));
+    procs = this.byPod.get(key);
+    if (!procs) this.byPod.set(key, (procs = new Map()));
+    procs.set(link.agent.pid, link);
+    this.openCount++;
     let ns = this.byNamespace.get(pod.namespace);
     if (!ns) this.byNamespace.set(pod.namespace, (ns = new Map()));
-    ns.set(pod.name, link);
+    ns.set(link.procKey(), link);
     link.phase = 'open';
     link.budget = new ConnectionBudget(this.limits, this.clock.now());
     raisePayloadLimit(link.ws, PROTOCOL_LIMITS.maxMessageBytes);
     this.send(link, { type: 'welcome', protocol: PROTOCOL_VERSION, agentId: link.id, heartbeatMs: this.heartbeatMs, ...(link.acks ? { acks: true } : {}) });
-    this.log.info({ agent: link.id, pod: key, runtime: hello.agent.runtime, claimed: hello.sessions.length }, 'agent connected');
+    this.log.info({ agent: link.id, pod: key, pid: hello.agent.pid, processes: procs.size, runtime: hello.agent.runtime, claimed: hello.sessions.length }, 'agent connected');
     this.notify(() => this.listener?.connected(link), link);
     for (const fn of this.presence) this.notify(() => fn(link, true), link);
     const queued = link.queued;
@@ -435,10 +461,13 @@ export class AgentHub {
     this.pending.delete(link);
     if (was !== 'open') return;
     const key = podKey(link.pod);
-    if (this.byPod.get(key) === link) {
-      this.byPod.delete(key);
+    const procs = this.byPod.get(key);
+    if (procs?.get(link.agent.pid) === link) {
+      procs.delete(link.agent.pid);
+      this.openCount--;
+      if (procs.size === 0) this.byPod.delete(key);
       const ns = this.byNamespace.get(link.pod.namespace);
-      ns?.delete(link.pod.name);
+      ns?.delete(link.procKey());
       if (ns?.size === 0) this.byNamespace.delete(link.pod.namespace);
     }
     this.log.info({ agent: link.id, pod: key }, 'agent disconnected');
@@ -455,12 +484,12 @@ export class AgentHub {
       else this.fail(link, new SondeError('SONDE_UNAUTHENTICATED', `authentication took more than ${this.helloTimeoutMs}ms`));
     }
     // A connection lives no longer than the token that opened it; the agent redials with the rotated one.
-    for (const link of this.byPod.values()) {
+    for (const link of [...this.openLinks()]) {
       if (link.expiresAt !== undefined && link.expiresAt <= now) this.fail(link, new SondeError('SONDE_UNAUTHENTICATED', 'the token expired: reconnect with the rotated token'));
     }
     if (now - this.lastPing < this.heartbeatMs) return;
     this.lastPing = now;
-    for (const link of [...this.byPod.values()]) {
+    for (const link of [...this.openLinks()]) {
       if (link.waitingPong) {
         this.counterSet.error('SONDE_HEARTBEAT_MISSED');
         this.log.warn({ agent: link.id, pod: link.podName() }, 'no pong: terminating agent connection');
@@ -519,6 +548,11 @@ class Link implements AgentConnection {
 
   podName(): string | undefined {
     return this.pod ? podKey(this.pod) : undefined;
+  }
+
+  /** The process's key within its namespace: pod name and pid. */
+  procKey(): string {
+    return `${this.pod.name}/${this.agent.pid}`;
   }
 }
 

@@ -21,6 +21,8 @@ export interface ConnectionLimits {
   /** Sustained payload bytes per second after welcome, and the burst (at least one maximum message). */
   bytesPerSecond: number;
   byteBurst: number;
+  /** Agent processes one pod may hold open at once (pre-fork workers, Node cluster); one more is refused with 1013. */
+  maxProcessesPerPod: number;
 }
 
 /**
@@ -36,6 +38,7 @@ export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object.free
   messageBurst: 1000,
   bytesPerSecond: 4 * 1024 * 1024,
   byteBurst: 2 * PROTOCOL_LIMITS.maxMessageBytes,
+  maxProcessesPerPod: 64,
 });
 
 /**

@@ -17,6 +17,10 @@ import type { SerializedTree } from '../model/serialized.js';
  *   `requests` batch with `ack` once the store wrote it (or `ack` with `retryAfterMs` when it could
  *   not), and the agent keeps every batch until it is acknowledged, resending it after a reconnect.
  * - `ack`: the message above.
+ * - `hello.agent.instance` (Sonde 0.3): a random id the agent process draws when it starts. One pod may
+ *   hold several agent processes (pre-fork workers, Node `cluster`, pm2): the operator keeps one
+ *   connection per pod and pid, and tells a restarted process that reuses a pid (pid 1 after a container
+ *   restart) from the one before it by this id, so its sequence numbers start afresh. Without it, the pid.
  */
 export const PROTOCOL_VERSION = 1;
 
@@ -92,7 +96,8 @@ export interface HelloMessage {
   pod: PodIdentity;
   /** Outside Kubernetes (standalone), the labels sessions select on. In a cluster the pod's labels win. */
   labels: Record<string, string>;
-  agent: { runtime: 'node' | 'python'; runtimeVersion: string; agentVersion: string; pid: number };
+  /** `instance` (Sonde 0.3, optional): the process's random id, drawn once per process start (after a fork too). */
+  agent: { runtime: 'node' | 'python'; runtimeVersion: string; agentVersion: string; pid: number; instance?: string };
   catalogue: RequestTypeStats[];
   /** Sessions this agent is still running, so that an operator restart can resume them. */
   sessions: { session: string; requests: number }[];

@@ -104,6 +104,8 @@ function hello(m: Record<string, unknown>): HelloMessage {
     agentVersion: str(a.agentVersion, 'agent.agentVersion'),
     pid: count(a.pid, 'agent.pid'),
   };
+  // Added in Sonde 0.3 (optional): the process's incarnation, so a restarted process reusing a pid is told apart.
+  if (a.instance !== undefined) agent.instance = id(a.instance, 'agent.instance');
   const rawSessions = list(m.sessions ?? [], 'sessions', MAX_HELLO_SESSIONS);
   const sessions = rawSessions.map((s, i) => {
     const o = obj(s, `sessions[${i}]`);

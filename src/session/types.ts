@@ -47,6 +47,11 @@ export interface PodStatus {
   state: PodSessionState;
   /** Why, when state is Failed or Lost. */
   message?: string;
+  /**
+   * (added with several agent processes per pod) How many agent processes of the pod took part, when
+   * more than one (pre-fork workers, Node cluster): the row sums them. Absent means one.
+   */
+  processes?: number;
 }
 
 /** Standard Kubernetes condition; reasons are CamelCase. */
