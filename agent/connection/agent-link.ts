@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
   type AgentMessage,
@@ -16,6 +17,9 @@ import type { BackoffPolicy } from './backoff.js';
 import { Outbox } from './outbox.js';
 import { ReconnectingSocket } from './reconnecting-socket.js';
 import { UnackedBatches } from './unacked-batches.js';
+
+/** (Sonde 0.3 hello `agent.instance`) This process's random id: a restarted process that reuses the pid is told apart by it. */
+const PROCESS_INSTANCE = randomBytes(8).toString('hex');
 
 /** The link's pacing knobs. */
 export interface LinkTuning {
@@ -129,7 +133,7 @@ export class AgentLink {
       protocol: PROTOCOL_VERSION,
       pod: this.o.pod,
       labels: this.o.labels,
-      agent: { runtime: 'node', runtimeVersion: process.versions.node, agentVersion: AGENT_VERSION, pid: process.pid },
+      agent: { runtime: 'node', runtimeVersion: process.versions.node, agentVersion: AGENT_VERSION, pid: process.pid, instance: PROCESS_INSTANCE },
       catalogue: this.o.catalogue.snapshot().slice(0, PROTOCOL_LIMITS.maxCatalogueEntries),
       sessions: [...this.remote.values()].map((r) => ({ session: r.session.id, requests: r.session.reported })),
       // Sessions that ended here with results still held: the operator takes them from a pod that took part.

@@ -400,7 +400,7 @@ export class AgentHub {
     link.phase = 'open';
     link.budget = new ConnectionBudget(this.limits, this.clock.now());
     raisePayloadLimit(link.ws, PROTOCOL_LIMITS.maxMessageBytes);
-    this.send(link, { type: 'welcome', protocol: PROTOCOL_VERSION, agentId: link.id, heartbeatMs: this.heartbeatMs, ...(link.acks ? { acks: true } : {}) });
+    this.send(link, { type: 'welcome', protocol: PROTOCOL_VERSION, agentId: link.id, heartbeatMs: this.heartbeatMs, ...(link.acks ? { acks: true } : {}), processesPerPod: this.limits.maxProcessesPerPod });
     this.log.info({ agent: link.id, pod: key, pid: hello.agent.pid, processes: procs.size, runtime: hello.agent.runtime, claimed: hello.sessions.length }, 'agent connected');
     this.notify(() => this.listener?.connected(link), link);
     for (const fn of this.presence) this.notify(() => fn(link, true), link);

@@ -21,6 +21,9 @@ import type { SerializedTree } from '../model/serialized.js';
  *   hold several agent processes (pre-fork workers, Node `cluster`, pm2): the operator keeps one
  *   connection per pod and pid, and tells a restarted process that reuses a pid (pid 1 after a container
  *   restart) from the one before it by this id, so its sequence numbers start afresh. Without it, the pid.
+ * - `welcome.processesPerPod` (Sonde 0.3): how many agent processes of one pod the operator keeps
+ *   connected at once. Absent: one (an older operator), where a 4008 means another process of the pod
+ *   took the pod's one connection and an agent should wait before taking it back.
  */
 export const PROTOCOL_VERSION = 1;
 
@@ -168,6 +171,8 @@ export interface WelcomeMessage {
   heartbeatMs: number;
   /** (Sonde 0.2) The operator acknowledges `requests` batches (only to agents that said `acks` in hello). */
   acks?: boolean;
+  /** (Sonde 0.3) Agent processes of one pod kept connected at once (each keyed by its pid); absent means one. */
+  processesPerPod?: number;
 }
 
 export interface StartMessage {

@@ -33,8 +33,19 @@ export function validateOperatorMessage(value: unknown): OperatorMessageResult {
       text(m, 'agentId', problems);
       wholeNumber(m, 'heartbeatMs', 100, 3_600_000, problems);
       if (m.acks !== undefined && typeof m.acks !== 'boolean') problems.push('acks must be true or false');
+      if (m.processesPerPod !== undefined) wholeNumber(m, 'processesPerPod', 1, 1_000_000, problems);
       if (problems.length) break;
-      return { ok: true, message: { type: 'welcome', protocol: m.protocol as number, agentId: m.agentId as string, heartbeatMs: m.heartbeatMs as number, ...(m.acks === true ? { acks: true } : {}) } };
+      return {
+        ok: true,
+        message: {
+          type: 'welcome',
+          protocol: m.protocol as number,
+          agentId: m.agentId as string,
+          heartbeatMs: m.heartbeatMs as number,
+          ...(m.acks === true ? { acks: true } : {}),
+          ...(m.processesPerPod !== undefined ? { processesPerPod: m.processesPerPod as number } : {}),
+        },
+      };
     case 'start': {
       text(m, 'session', problems);
       text(m, 'request', problems, SPEC_LIMITS.maxRequestLength);

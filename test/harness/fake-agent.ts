@@ -34,6 +34,8 @@ export interface FakeAgentOptions {
   /** Announce that batches are kept until acknowledged (hello `acks`, Sonde 0.2). */
   acks?: boolean;
   pid?: number;
+  /** (Sonde 0.3) hello `agent.instance`: the process incarnation; absent, the operator goes by the pid. */
+  instance?: string;
   /** Answer pings (default true). False simulates a hung agent for heartbeat tests. */
   autoPong?: boolean;
   /** Send hello right after connecting (default true). */
@@ -110,7 +112,7 @@ export class FakeAgent {
       protocol: o.protocol ?? FAKE_AGENT_PROTOCOL,
       pod: o.pod,
       labels: o.labels ?? {},
-      agent: { runtime: 'node', runtimeVersion: process.version, agentVersion: 'fake', pid: o.pid ?? process.pid },
+      agent: { runtime: 'node', runtimeVersion: process.version, agentVersion: 'fake', pid: o.pid ?? process.pid, ...(o.instance !== undefined ? { instance: o.instance } : {}) },
       catalogue: o.catalogue ?? [],
       sessions: o.sessions ?? [],
       ...(o.ended ? { ended: o.ended } : {}),

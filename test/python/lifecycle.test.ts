@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSession, eventually, freePort, getJson, missingBuild, type OperatorProcess, sessionView, settledSession, sleep, startOperator, stopAll } from '../e2e/processes.js';
 import { load, type PyApp, scratchVolume, startPythonApp, stopPythonApps } from './harness.js';
@@ -101,9 +102,10 @@ describe.skipIf(skip)('Python agent: lifecycle and edge cases', () => {
     }, 20_000, 'the Flask route in the catalogue');
   }, 60_000);
 
-  it('gunicorn with 2 pre-fork workers: each worker is its own agent, and a session completes', async () => {
+  it('gunicorn with 2 pre-fork workers: each worker is its own agent, both are sampled and N is counted across them', async () => {
     const app = await startPythonApp({
-      argv: ['gunicorn', '-w', '2', '-k', 'gthread', '--threads', '4', '-b', '127.0.0.1:0', 'django_app:application'],
+      // No keep-alive: every request is a new connection, so both workers accept some.
+      argv: ['gunicorn', '-w', '2', '-k', 'gthread', '--threads', '4', '--keep-alive', '0', '-b', '127.0.0.1:0', 'django_app:application'],
       agentUrl: op.agentUrl,
       pythonPath: volume!.pythonPath,
       pod: 'gunicorn-1',
@@ -113,20 +115,34 @@ describe.skipIf(skip)('Python agent: lifecycle and edge cases', () => {
     const stop = new AbortController();
     const traffic = load(app.port, ['/alpha/{i}', '/beta/{i}'], stop.signal, 4);
     try {
+      // The operator keeps one connection per agent process of a pod: both workers stay connected at once.
       await eventually(async () => {
         const agents = await getJson<{ items: { pod: { name: string } }[] }>(`${op.url}/api/v1/agents`);
-        return agents.items.some((a) => a.pod.name === 'gunicorn-1') || undefined;
-      }, 30_000, 'a gunicorn worker connected');
-      const s = await createSession(op.url, { name: 'prefork', spec: { selector: { matchLabels: { app: 'gunicorn' } }, request: 'GET /alpha/:id', requests: 20, duration: '1m', sampleInterval: '5ms' } });
+        return agents.items.filter((a) => a.pod.name === 'gunicorn-1').length === 2 || undefined;
+      }, 30_000, 'both gunicorn workers connected');
+      const s = await createSession(op.url, { name: 'prefork', spec: { selector: { matchLabels: { app: 'gunicorn' } }, request: 'GET /alpha/:id', requests: 40, duration: '1m', sampleInterval: '5ms' } });
       await eventually(async () => ((await phase(op, s.id)) === 'Completed' ? true : undefined), 60_000, 'Completed');
       stop.abort();
       await traffic;
       const v = await settledSession(op.url, s.id);
-      expect(v.status.requestsProfiled).toBeGreaterThanOrEqual(20);
+      expect(v.status.requestsProfiled).toBeGreaterThanOrEqual(40);
       // The master serves no request and never dials; the workers dial after their fork, each with its own pid.
       const welcomed = new Set([...app.proc.out.matchAll(/pid=(\d+) welcomed/g)].map((m) => Number(m[1])));
-      expect(welcomed.size).toBeGreaterThanOrEqual(1);
+      expect(welcomed.size).toBe(2);
       expect(welcomed.has(app.proc.child.pid!)).toBe(false);
+      // One status row for the pod, summing both processes; N reached across them, not by either alone.
+      expect(v.status.pods).toEqual([expect.objectContaining({ name: 'gunicorn-1', processes: 2, requests: v.status.requestsProfiled })]);
+      const db = new Database(join(volume!.dir, 'data', 'sonde.db'), { readonly: true, fileMustExist: true });
+      try {
+        const byPid = db.prepare('SELECT agent_pid AS pid, COUNT(*) AS n FROM requests WHERE session = ? GROUP BY agent_pid').all(s.id) as { pid: number; n: number }[];
+        expect(byPid.map((r) => r.pid).sort()).toEqual([...welcomed].sort());
+        expect(byPid.every((r) => r.n > 0 && r.n < v.status.requestsProfiled)).toBe(true);
+        expect(byPid.reduce((sum, r) => sum + r.n, 0)).toBe(v.status.requestsProfiled);
+      } finally {
+        db.close();
+      }
+      // No worker backed off from a 4008: this operator keeps both.
+      expect(app.proc.out).not.toMatch(/this one waits/);
       expect(app.proc.out).not.toMatch(/Traceback/);
     } finally {
       stop.abort();

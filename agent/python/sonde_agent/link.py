@@ -11,6 +11,7 @@ import random
 import ssl
 import threading
 import time
+import uuid
 
 from .log import error_once, log
 from .operator_messages import BadMessage, parse_operator_message
@@ -29,9 +30,18 @@ MAX_CATALOGUE = 2000
 # PROTOCOL_LIMITS.maxHelloBytes (src/protocol/messages.ts): what the operator reads before welcome.
 MAX_HELLO_BYTES = 64 * 1024
 POLL_S = 0.05
-# Close code of SONDE_REPLACED (src/errors.ts): a newer connection for the same pod replaced this one.
+# Close code of SONDE_REPLACED (src/errors.ts): a newer connection of this process (an operator that keeps
+# several per pod) or, with an older operator that keeps one per pod, of another process of the pod.
 REPLACED = 4008
 REPLACED_PAUSE_S = 120.0
+_instance = [None, ""]
+
+
+def process_instance():
+    """(Sonde 0.3 hello `agent.instance`) A random id per process, drawn again in a forked child."""
+    if _instance[0] != os.getpid():
+        _instance[0], _instance[1] = os.getpid(), uuid.uuid4().hex
+    return _instance[1]
 
 # Connection states (one at a time; `run` is the only writer).
 IDLE, CONNECTING, HELLO_SENT, WELCOMED, CLOSED = "idle", "connecting", "hello-sent", "welcomed", "closed"
@@ -69,6 +79,8 @@ class Link:
         self._heartbeat_s = 30.0
         self.connects = 0
         self.last_close = None
+        # What the last welcome said (Sonde 0.3 `processesPerPod`); until one, assume an operator that keeps many.
+        self.processes_per_pod = None
         self._thread = threading.Thread(target=self._run, name="sonde-link", daemon=True)
         agent.on_session_end = self._on_session_end
 
@@ -125,9 +137,10 @@ class Link:
                 except Exception:
                     pass
             if not self._closed.is_set():
-                if self.last_close == REPLACED:
-                    # Another process of this pod (a pre-fork worker) holds the pod's one connection; taking
-                    # it back at once would only make the two replace each other in a loop.
+                if self.last_close == REPLACED and self.processes_per_pod == 1:
+                    # An older operator keeps one connection per pod and another process of this pod (a
+                    # pre-fork worker) holds it; taking it back at once would only make the two replace
+                    # each other in a loop. A newer one keeps a connection per process: retry as usual.
                     error_once("replaced", "another process of this pod is connected to the operator; this one waits (the operator keeps one connection per pod)")
                     self._idle(REPLACED_PAUSE_S * (0.5 + random.random()))
                 else:
@@ -234,7 +247,7 @@ class Link:
             "protocol": PROTOCOL_VERSION,
             "pod": self.config.pod,
             "labels": self.config.labels,
-            "agent": {"runtime": "python", "runtimeVersion": platform.python_version(), "agentVersion": AGENT_VERSION, "pid": os.getpid()},
+            "agent": {"runtime": "python", "runtimeVersion": platform.python_version(), "agentVersion": AGENT_VERSION, "pid": os.getpid(), "instance": process_instance()},
             "catalogue": self.agent.catalogue.snapshot()[:MAX_CATALOGUE],
             "sessions": sessions,
             "acks": True,
@@ -265,6 +278,7 @@ class Link:
         if t == "welcome":
             self._heartbeat_s = max(0.1, m["heartbeatMs"] / 1000.0)
             self.acking = m["acks"]
+            self.processes_per_pod = m["processesPerPod"]
             log.info("welcomed as %s (acks: %s)", m["agentId"], self.acking)
             # Held batches first, oldest first, then what the outbox holds (`ended` messages behind them).
             for key, text in list(self.unacked.items()):

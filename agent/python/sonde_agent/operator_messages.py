@@ -24,7 +24,9 @@ def parse_operator_message(text):
     t = m.get("type")
     if t == "welcome":
         return {"type": t, "protocol": _int(m, "protocol"), "agentId": _str(m, "agentId"), "heartbeatMs": _int(m, "heartbeatMs", 1),
-                "acks": m.get("acks") is True}
+                "acks": m.get("acks") is True,
+                # (Sonde 0.3) Agent processes of one pod the operator keeps connected; absent: one.
+                "processesPerPod": m["processesPerPod"] if isinstance(m.get("processesPerPod"), int) else 1}
     if t == "ack":
         # (Sonde 0.2) A `requests` batch stored, or, with retryAfterMs, not stored: send it again then.
         out = {"type": t, "session": _str(m, "session"), "seq": _int(m, "seq", 1), "retryAfterMs": None}

@@ -200,6 +200,41 @@ describe('agent hub', () => {
     expect(h.hub.agents().map((a) => a.id)).toEqual([second.welcome!.agentId]);
   });
 
+  it('keeps one connection per agent process of a pod: a same-pid reconnect replaces, another pod is refused, at most maxProcessesPerPod', async () => {
+    const { h, listener } = await hub({ limits: { maxProcessesPerPod: 3 } });
+    // Two pre-fork workers of one pod: both stay connected, each with its own connection.
+    const w1 = await connect(h, 'web-1', { pid: 11, instance: 'a' });
+    const w2 = await connect(h, 'web-1', { pid: 12, instance: 'b' });
+    expect(w1.welcome).toMatchObject({ processesPerPod: 3 });
+    expect(w1.isOpen && w2.isOpen).toBe(true);
+    expect(h.hub.agents().map((a) => a.id).sort()).toEqual([w1.welcome!.agentId, w2.welcome!.agentId].sort());
+    expect(h.hub.agentFor(pod('web-1'), 12)?.id).toBe(w2.welcome!.agentId);
+    expect([...h.hub.agentsIn('shop')]).toHaveLength(2);
+    expect(h.hub.agentsOf(pod('web-1'))).toHaveLength(2);
+    // A restarted worker that reuses pid 11 (another instance) replaces its predecessor, not its sibling.
+    const w1b = await connect(h, 'web-1', { pid: 11, instance: 'c' });
+    expect(await w1.closed).toMatchObject({ code: 4008 });
+    expect(w2.isOpen && w1b.isOpen).toBe(true);
+    expect(h.hub.agentFor(pod('web-1'), 11)?.agent.instance).toBe('c');
+    // A process claiming another pod than its token's is refused (4004), whatever its pid.
+    const forged = await raw(h, 'web-1', { pid: 13, token: tokenFor(pod('web-3')) });
+    expect(await forged.closed).toMatchObject({ code: 4004 });
+    // A third process of web-1 fits; a fourth does not (1013), and the pod's others are untouched.
+    const w3 = await connect(h, 'web-1', { pid: 13 });
+    const w4 = await raw(h, 'web-1', { pid: 14 });
+    expect(await w4.closed).toMatchObject({ code: 1013 });
+    expect(w2.isOpen && w1b.isOpen && w3.isOpen).toBe(true);
+    // Another pod has its own allowance.
+    const other = await connect(h, 'web-2', { pid: 11 });
+    expect(other.isOpen).toBe(true);
+    expect(h.hub.size).toBe(4);
+    // Each process's disconnect is its own.
+    w2.kill();
+    await until(() => listener.events.some((e) => e.kind === 'disconnected' && e.agent.id === w2.welcome!.agentId));
+    expect(h.hub.agentsOf(pod('web-1')).map((a) => a.agent.pid).sort()).toEqual([11, 13]);
+    expect(h.hub.size).toBe(3);
+  });
+
   it('counts messages and bytes for /metrics', async () => {
     const { h, listener } = await hub();
     const a = await connect(h, 'web-1');
