@@ -284,6 +284,9 @@ function installSignalHandlers(op: RunningOperator): void {
 /** `sonde operator …`: reads the configuration and runs until a signal. */
 export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promise<RunningOperator> {
   const config = loadConfig(argv, env);
+  // A missing cluster is the user's to fix: say so and exit, rather than retry against localhost:8080.
+  const { checkClusterConfig } = await import('./kube/cluster-config-check.js');
+  checkClusterConfig(config, { argv, env });
   const op = await startOperator(config, { handleSignals: true });
   process.on('unhandledRejection', (err) => op.log.error({ err }, 'unhandled rejection'));
   return op;
