@@ -334,6 +334,13 @@ describe('session page', () => {
     const s = recorded<SessionView>(f, `/api/v1/sessions/${waiting}`);
     expect(await page.textContent('.chart-card .state-empty h2')).toBe(s.status.phase === 'Pending' || s.status.phase === 'Running' ? 'No samples yet' : 'This session profiled nothing');
     expect(await page.textContent('.chart-card .state-empty p')).toContain(s.spec.request);
+    // nothing profiled: no hotspot or sandwich cards, nothing to export, colour-code or search
+    await page.waitForTimeout(300); // the hotspot table is rendered a frame after the chart
+    await expect(page.locator('.hotspots-card').isVisible()).resolves.toBe(false);
+    await expect(page.locator('.sandwich-card').isVisible()).resolves.toBe(false);
+    await expect(page.locator('.exports').count()).resolves.toBe(0);
+    await expect(page.locator('.chart-card .legend').count()).resolves.toBe(0);
+    await expect(page.locator('.toolbar').isVisible()).resolves.toBe(false);
     await shot(page, 'session-waiting');
     expect(unexpectedErrors(errors)).toEqual([]);
     await close();

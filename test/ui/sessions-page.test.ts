@@ -191,6 +191,10 @@ describe('sessions page', () => {
     const body = recorded<{ error: { message: string; code: string } }>(main, '/api/v1/sessions/no-such-session').error;
     expect(await page.textContent('.state-error .error-message')).toBe(body.message);
     expect(await page.textContent('.state-error')).toContain(body.code);
+    // only the error: no chart, no cards around nothing, no canvas (an opaque one shows black)
+    await expect(page.locator('.page-body').isVisible()).resolves.toBe(false);
+    expect(await page.$$eval('canvas', (cs) => cs.filter((c) => c.getBoundingClientRect().width > 0).length)).toBe(0);
+    await shot(page, 'session-unknown');
     await page.goto(`${srv.url}#/no/such/page`);
     await page.waitForSelector('.state-empty h2');
     expect(await page.textContent('.state-empty h2')).toBe('No such page');
