@@ -156,6 +156,10 @@ describe('sessions page', () => {
     const problems = await page.$$eval('.form-errors .problems li', (lis) => lis.map((li) => li.textContent ?? ''));
     expect(problems.some((p) => p.startsWith('spec.requests'))).toBe(true);
     expect(problems.some((p) => p.startsWith('spec.duration'))).toBe(true);
+    // each problem is said once, in the list, not a second time in a run-on summary above it
+    const said = (await page.textContent('.form-errors')) ?? '';
+    for (const p of problems) expect(said.split(p.replace(/^spec\.\w+ /, '')).length - 1, p).toBe(1);
+    expect(await page.textContent('.form-errors p.form-error')).toMatch(/^The operator refused this session \(SONDE_\w+\): 2 problems to fix\.$/);
     await shot(page, 'start-form-errors', true);
     expect(await page.isEnabled('form.start button[type=submit]')).toBe(true);
     expect(unexpectedErrors(errors, allowed)).toEqual([]);
