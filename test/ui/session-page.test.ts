@@ -7,7 +7,7 @@ import { frameWeights } from '../../src/model/hotspots.js';
 import { deserializeTree, type SerializedTree } from '../../src/model/serialized.js';
 import type { SessionView } from '../../src/session/types.js';
 import { DIFF_STEPS } from '../../ui/flame/palette.js';
-import { bars, checkPrerequisites, clickBar, fixtures, hoverBar, launch, openPage, recorded, serve, shot, unexpectedErrors, type Fixtures, type ReplayServer } from './browser.js';
+import { bars, checkPrerequisites, clickBar, expectPainted, fixtures, hoverBar, launch, openPage, recorded, serve, shot, unexpectedErrors, type Fixtures, type ReplayServer } from './browser.js';
 
 /**
  * One session's page in a real Chromium, on a session recorded from real agents (the demo shop's
@@ -325,6 +325,29 @@ describe('session page', () => {
       expect(unexpectedErrors(errors)).toEqual([]);
       await close();
     }
+  });
+
+  it('shows no unpainted chart while the tree is still loading', async () => {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let asked = false;
+    // Hold the tree back, as a slow operator would, to see the page in between.
+    await page.route(/\/api\/v1\/sessions\/[^/]+\/tree/, async (route) => {
+      asked = true;
+      await held;
+      await route.continue();
+    });
+    await page.goto(`${srv.url}${hash()}`);
+    await page.waitForSelector('.session-head h1');
+    await expect.poll(() => asked).toBe(true);
+    await page.waitForTimeout(200);
+    await shot(page, 'session-loading'); // runs expectPainted: no black 300×150 canvas before the first draw
+    release();
+    await page.waitForSelector('.chart-card .flame-bars li');
+    await expectPainted(page);
+    await context.close();
   });
 
   it('says what is going on for a session that has no samples yet', async () => {
