@@ -343,9 +343,11 @@ describe('session page', () => {
     await page.waitForSelector('.session-head h1');
     await expect.poll(() => asked).toBe(true);
     await page.waitForTimeout(200);
+    await expect(page.locator('.chart-card .state-loading').textContent()).resolves.toBe('Loading the call tree…');
     await shot(page, 'session-loading'); // runs expectPainted: no black 300×150 canvas before the first draw
     release();
     await page.waitForSelector('.chart-card .flame-bars li');
+    await expect(page.locator('.chart-card .state-loading').count()).resolves.toBe(0);
     await expectPainted(page);
     await context.close();
   });

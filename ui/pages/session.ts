@@ -182,6 +182,8 @@ export const sessionPage: PageFactory = (root, route) => {
     );
     chartNote.textContent = '';
     chartBody.classList.add('is-loading');
+    // Nothing drawn yet: say what is coming rather than show an empty card (a drawn chart stays, dimmed).
+    if (!shown) setChartState(loadingState(isDiff ? 'Loading the slow and typical requests…' : 'Loading the call tree…'));
     const done = (): boolean => {
       if (destroyed || loadingKey !== key) return false;
       loadingKey = '';
