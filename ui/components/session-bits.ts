@@ -28,7 +28,7 @@ export function progressBar(s: SessionView): HTMLElement {
   );
   // Above N: the figure is the one the operator stored (every place shows the same), and says why.
   const over = overshootText(s);
-  const text = h('span', { class: `progress-text${over ? ' progress-over' : ''}`, ...(over ? { title: over } : {}) }, `${formatInt(done)}/${formatInt(want)}`, over ? h('sup', { 'aria-hidden': 'true' }, ' ⓘ') : null);
+  const text = h('span', { class: `progress-text${over ? ' progress-over' : ''}`, ...(over ? { title: over } : {}) }, `${formatInt(done)}/${formatInt(want)}`);
   return h('div', { class: 'progress-wrap' }, bar, text);
 }
 
