@@ -70,6 +70,13 @@ describe('what a session page says about its outcome', () => {
     expect(text).toContain('"GET /api/order/:id"');
     expect(text).toContain(`agents here reported "${ORDERS}"`);
     await shot(page, 'session-unknown-type');
+    // The sessions list marks it too, with the whole warning as the tooltip.
+    const list = await openPage(browser, `${op.url}/#/sessions`);
+    const mark = list.page.locator(`tr[data-id="${s.id}"] .type-unseen`);
+    await mark.waitFor();
+    expect(await mark.innerText()).toBe('not seen yet');
+    expect(await mark.getAttribute('title')).toContain('"GET /api/order/:id"');
+    await list.close();
     // The type shows up in the agent's catalogue: the live page drops the warning.
     a.send({ type: 'catalogue', entries: [{ type: 'GET /api/order/:id', count: 1, errors: 0, p50Ms: 1, p90Ms: 1, p99Ms: 1 }] });
     await warning.waitFor({ state: 'detached' });

@@ -15,6 +15,13 @@ export function typeWarning(s: SessionView): HTMLElement | null {
   return h('p', { class: 'banner banner-warning', role: 'status' }, h('strong', {}, 'Request type not seen yet. '), c.message);
 }
 
+/** A short mark beside the request type in lists while no agent has reported it; the full warning is its tooltip. */
+export function typeUnseenMark(s: SessionView): HTMLElement | null {
+  const c = s.status.conditions?.find((x) => x.type === 'RequestTypeSeen' && x.status === 'False');
+  if (!c || s.status.phase === 'Failed' || s.status.phase === 'Completed') return null;
+  return h('div', { class: 'type-unseen small', title: c.message }, 'not seen yet');
+}
+
 /** The session ended without a single request profiled, whatever the cause (the message says which). */
 export function nothingProfiled(s: SessionView): boolean {
   return s.status.conditions?.some((c) => c.type === 'Complete' && c.status === 'True' && c.reason === 'NothingProfiled') ?? false;
