@@ -131,7 +131,11 @@ function describeNetworkError(url: URL, e: NodeJS.ErrnoException): string {
       return `cannot trust ${where}: its certificate does not name ${url.hostname} (${e.message})`;
     case 'EPROTO':
     case 'ERR_SSL_WRONG_VERSION_NUMBER':
-      return `cannot talk to ${where}: ${e.message} (https to a plain-http port, or the other way round?)`;
+      // OpenSSL's text ("wrong version number" and a source path) helps nobody: say what it means.
+      return `cannot talk to ${where}: the port does not answer TLS (a plain-http operator? use http://)`;
+    case 'ECONNRESET':
+    case 'HPE_INVALID_CONSTANT':
+      return `cannot talk to ${where}: the connection was reset (${e.code}); an https operator asked over http? use https:// and --ca`;
     default:
       return `cannot reach the operator at ${where}: ${e.message}`;
   }

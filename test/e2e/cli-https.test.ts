@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +25,8 @@ describe.skipIf(missingBuild())('sonde sessions against an operator serving HTTP
   let pki: TestPki;
   let operator: Proc;
   let base: string;
+  let plainPort: number;
+  let plainServer: Server;
 
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'sonde-cli-https-'));
@@ -35,6 +38,9 @@ describe.skipIf(missingBuild())('sonde sessions against an operator serving HTTP
     writeFileSync(join(certs, 'ca.crt'), pki.caCert);
     writeFileSync(join(scratch, 'ca.crt'), pki.caCert);
     writeFileSync(join(scratch, 'other-ca.crt'), makeTestPki('another-ca').caCert);
+    plainServer = createServer((_req, res) => res.end('{}'));
+    await new Promise<void>((r) => plainServer.listen(0, '127.0.0.1', r));
+    plainPort = (plainServer.address() as { port: number }).port;
     const port = await freePort();
     base = `https://127.0.0.1:${port}`;
     const child = spawn(process.execPath, [CLI, 'operator', '--standalone', '--port', String(port), '--host', '127.0.0.1', '--data', join(scratch, 'data'), '--tls-cert-dir', certs], {
@@ -50,6 +56,7 @@ describe.skipIf(missingBuild())('sonde sessions against an operator serving HTTP
   }, 60_000);
   afterAll(async () => {
     await operator?.stop('SIGKILL', 1000);
+    await new Promise<void>((r) => plainServer.close(() => r()));
     rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -68,6 +75,10 @@ describe.skipIf(missingBuild())('sonde sessions against an operator serving HTTP
     expect(otherCa.stderr).toMatch(/cannot trust/);
     const plain = await sonde(['sessions', '--url', base.replace('https:', 'http:'), '--timeout', '3s']);
     expect(plain.status).toBe(3);
+    expect(plain.stderr).toMatch(/^sonde sessions: cannot talk to http:\/\/127\.0\.0\.1:\d+: the connection was reset .*use https:\/\/ and --ca\n$/);
+    const tlsToPlain = await sonde(['sessions', '--url', 'https://127.0.0.1:' + String(plainPort), '--timeout', '3s']);
+    expect(tlsToPlain.status).toBe(3);
+    expect(tlsToPlain.stderr).toMatch(/the port does not answer TLS \(a plain-http operator\? use http:\/\/\)\n$/);
     const caOnHttp = await sonde(['sessions', '--url', base.replace('https:', 'http:'), '--ca', join(scratch, 'ca.crt')]);
     expect(caOnHttp.status).toBe(2);
     expect(caOnHttp.stderr).toMatch(/--ca is for an https URL/);

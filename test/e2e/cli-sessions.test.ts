@@ -210,6 +210,15 @@ describe.skipIf(missingBuild())('sonde sessions and sonde export against a stand
     expect(existsSync(join(work, 'nope.pb.gz'))).toBe(false);
     expect((await getJson<{ items: unknown[] }>(`${op.url}/api/v1/sessions`)).items.length).toBe(before);
 
+    // A file whose second session the operator refuses: the first is created, the refusal printed, exit 1.
+    const mixed = join(work, 'mixed.yaml');
+    writeFileSync(mixed, ['kind: ProfilingSession', 'metadata: {name: mixed-new}', `spec: {request: "${ORDERS}"}`, '---', 'kind: ProfilingSession', 'metadata: {name: orders}', `spec: {request: "${ORDERS}"}`].join('\n'));
+    const half = await sonde(['sessions', 'start', '-f', mixed], env);
+    expect(half.status).toBe(1);
+    expect(half.stdout).toMatch(/^created default\/mixed-new /m);
+    expect(half.stderr).toMatch(/^sonde sessions: default\/orders: SONDE_CONFLICT \(HTTP 409\)/m);
+    expect((await sonde(['sessions', 'stop', 'mixed-new', '--purge'], env)).status).toBe(0);
+
     // No operator there: exit 3 and what to do.
     const down = await sonde(['sessions', '--url', 'http://127.0.0.1:1'], env);
     expect(down.status).toBe(3);
