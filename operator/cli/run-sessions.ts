@@ -7,6 +7,7 @@ import { ApiError, EXIT, UsageError } from './cli-errors.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS } from './connection.js';
 import { type CliIO, PROCESS_IO, runRest } from './rest-command.js';
 import { formatSession, formatSessionList } from './session-format.js';
+import { waitForEnd } from './wait-session.js';
 
 /** `sonde sessions --help`. */
 export const SESSIONS_HELP = `sonde sessions — list, show, start and stop profiling sessions through a running operator's REST API
@@ -17,6 +18,7 @@ Usage:
   sonde sessions start NAME --request TYPE [--selector k=v,...] [--requests N] [--duration D]
                        [--sample-interval I] [--max-per-pod N] [--namespace NS] [--json]
   sonde sessions start -f FILE [--json]         every ProfilingSession in a YAML file (kubectl's form)
+  sonde sessions start ... --wait               then follow it to its end and show it (hotspots)
   sonde sessions stop SESSION [--namespace NS] [--purge] [--json]
 
 SESSION is a session id, NAMESPACE/NAME, or NAME in --namespace (default "default").
@@ -40,6 +42,7 @@ Options:
   --sample-interval I     start: sampling interval (1ms-1s)
   --max-per-pod N         start: cap per pod
   -f, --file FILE         start: a ProfilingSession YAML file (several documents allowed)
+  --wait                  start: print progress until the session ends, then show it
   --purge                 stop: remove the session and its results
   --json                  print the API's JSON instead of text
   -h, --help              this text
@@ -48,7 +51,8 @@ ${CONNECTION_HELP}
 
 Exit codes: 0 done; 1 the operator refused (its error code and message are printed, e.g.
 SONDE_NOT_FOUND, SONDE_INVALID_SPEC with every problem, SONDE_AUTH_REQUIRED); 2 bad arguments or a bad
-session file (nothing sent); 3 the operator could not be reached (refused, TLS, timeout).`;
+session file (nothing sent); 3 the operator could not be reached (refused, TLS, timeout); 4 (--wait)
+a session ended Failed.`;
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,
@@ -63,6 +67,7 @@ const OPTIONS = {
   'max-per-pod': { type: 'string' },
   file: { type: 'string', short: 'f' },
   purge: { type: 'boolean' },
+  wait: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -82,6 +87,7 @@ const ONLY: Record<string, string[]> = {
   'max-per-pod': ['start'],
   file: ['start'],
   purge: ['stop'],
+  wait: ['start'],
 };
 
 /** Runs `sonde sessions …`; resolves with the exit code. */
@@ -162,7 +168,7 @@ async function start(client: ApiClient, args: string[], v: Values, namespace: st
       if (!v.json) {
         io.stdout.write(`created ${res.namespace}/${res.name} (id ${res.id}): ${res.status.phase}, ${res.status.progress}\n`);
         for (const note of notes(res)) io.stdout.write(`  note: ${note}\n`);
-        io.stdout.write(`  follow it: sonde sessions show ${res.namespace}/${res.name}\n`);
+        if (!v.wait) io.stdout.write(`  follow it: sonde sessions show ${res.namespace}/${res.name}\n`);
       }
     } catch (e) {
       // One document refused does not stop the others; each failure is printed as it comes.
@@ -172,8 +178,22 @@ async function start(client: ApiClient, args: string[], v: Values, namespace: st
       for (const p of e.problems) io.stderr.write(`  ${p.field}: ${p.message}\n`);
     }
   }
+  let sessionFailed = false;
+  if (v.wait) {
+    for (const [i, c] of created.entries()) {
+      const ref = encodeURIComponent(c.id);
+      const end = await waitForEnd(client, ref, {
+        intervalMs: 1000,
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+        onChange: (view) => void (v.json || io.stdout.write(`  ${view.namespace}/${view.name}: ${view.status.phase} ${view.status.progress}\n`)),
+      });
+      created[i] = end;
+      if (end.status.phase === 'Failed') sessionFailed = true;
+      if (!v.json) io.stdout.write(`\n${formatSession(end, Date.now())}\n`);
+    }
+  }
   if (v.json) print(bodies.length === 1 && v.file === undefined ? created[0] : { items: created }, '');
-  return failed ? EXIT.api : EXIT.ok;
+  return failed ? EXIT.api : sessionFailed ? EXIT.sessionFailed : EXIT.ok;
 }
 
 /** What the operator said about a new session beyond "accepted": warnings and conditions not True. */

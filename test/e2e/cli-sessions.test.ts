@@ -129,6 +129,25 @@ describe.skipIf(missingBuild())('sonde sessions and sonde export against a stand
     expect((JSON.parse(json.stdout) as { requests: number }).requests).toBe(4);
   });
 
+  it('follows a session it starts with --wait to its end, then shows it; the exit code says how it ended', async () => {
+    const waiting = sonde(['sessions', 'start', 'waited', '--request', ORDERS, '--selector', 'app=shop', '--requests', '2', '--wait'], env);
+    const id = await eventually(async () => (await getJson<{ items: SessionView[] }>(`${op.url}/api/v1/sessions`)).items.find((s) => s.name === 'waited')?.id, 10_000, 'the waited session');
+    await agents[0]!.waitFor((m) => m.type === 'start' && m.session === id);
+    agents[0]!.report(id, [fakeRequest(ORDERS, { hot: 'waitedHot' }), fakeRequest(ORDERS, { hot: 'waitedHot' })]);
+    const done = await waiting;
+    expect(done.stderr).toBe('');
+    expect(done.status).toBe(0);
+    expect(done.stdout).toMatch(/^ {2}default\/waited: Completed 2\/2$/m);
+    expect(done.stdout).toMatch(/^Phase: +Completed$/m);
+    expect(done.stdout).toMatch(/^ +\d+\.\d%  waitedHot /m);
+
+    // No pod matches: the session ends at its 1 s deadline; exit 4 when that is Failed, 0 when Completed.
+    const nobody = await sonde(['sessions', 'start', 'nobody', '--request', ORDERS, '--selector', 'app=none', '--duration', '1s', '--wait', '--json'], env);
+    const end = JSON.parse(nobody.stdout) as SessionView;
+    expect(['Completed', 'Failed']).toContain(end.status.phase);
+    expect(nobody.status).toBe(end.status.phase === 'Failed' ? 4 : 0);
+  });
+
   it('starts every session of a file, and stops and purges one', async () => {
     const file = join(work, 'sessions.yaml');
     writeFileSync(
