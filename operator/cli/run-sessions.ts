@@ -3,7 +3,7 @@ import type { SessionView } from '../../src/session/types.js';
 import { parseSessionDocuments } from '../standalone/session-documents.js';
 import type { ApiClient } from './api-client.js';
 import { checkNamespace, isSessionName, parseFlags, sessionRef } from './cli-args.js';
-import { ApiError, EXIT, UsageError } from './cli-errors.js';
+import { ApiError, EXIT, reportError, UsageError } from './cli-errors.js';
 import { CONNECTION_HELP, CONNECTION_OPTIONS } from './connection.js';
 import { type CliIO, PROCESS_IO, runRest } from './rest-command.js';
 import { formatSession, formatSessionList } from './session-format.js';
@@ -96,7 +96,7 @@ export async function runSessions(argv: string[], env: NodeJS.ProcessEnv, io: Cl
   try {
     parsed = parseFlags(argv, OPTIONS);
   } catch (e) {
-    return (await import('./cli-errors.js')).reportError('sessions', e, io.stderr);
+    return reportError('sessions', e, io.stderr);
   }
   const v = parsed.values;
   if (v.help) {
