@@ -2,7 +2,7 @@
  * Exit codes of the REST commands (`sonde sessions`, `sonde export`), documented in their --help:
  * 0 done; 1 the operator answered with an error (shown with its code); 2 bad arguments or a bad
  * session file (nothing was sent); 3 the operator could not be reached (connection, TLS, timeout);
- * 4 `sessions start --wait` saw a session end Failed.
+ * 4 `sessions start --wait` saw a session end Failed or with nothing profiled.
  */
 export const EXIT = Object.freeze({ ok: 0, api: 1, usage: 2, unreachable: 3, sessionFailed: 4 });
 

@@ -42,7 +42,8 @@ Options:
   --sample-interval I     start: sampling interval (1ms-1s)
   --max-per-pod N         start: cap per pod
   -f, --file FILE         start: a ProfilingSession YAML file (several documents allowed)
-  --wait                  start: print progress until the session ends, then show it
+  --wait                  start: print progress until the session ends, then show it (exit 4
+                          when it Failed or profiled nothing)
   --purge                 stop: remove the session and its results
   --json                  print the API's JSON instead of text
   -h, --help              this text
@@ -52,7 +53,7 @@ ${CONNECTION_HELP}
 Exit codes: 0 done; 1 the operator refused (its error code and message are printed, e.g.
 SONDE_NOT_FOUND, SONDE_INVALID_SPEC with every problem, SONDE_AUTH_REQUIRED); 2 bad arguments or a bad
 session file (nothing sent); 3 the operator could not be reached (refused, TLS, timeout); 4 (--wait)
-a session ended Failed.`;
+a session ended Failed or with nothing profiled.`;
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,
@@ -167,7 +168,7 @@ async function start(client: ApiClient, args: string[], v: Values, namespace: st
       created.push(res);
       if (!v.json) {
         io.stdout.write(`created ${res.namespace}/${res.name} (id ${res.id}): ${res.status.phase}, ${res.status.progress}\n`);
-        for (const note of notes(res)) io.stdout.write(`  note: ${note}\n`);
+        for (const note of notes(res)) io.stdout.write(`  ${note}\n`);
         if (!v.wait) io.stdout.write(`  follow it: sonde sessions show ${res.namespace}/${res.name}\n`);
       }
     } catch (e) {
@@ -188,7 +189,8 @@ async function start(client: ApiClient, args: string[], v: Values, namespace: st
         onChange: (view) => void (v.json || io.stdout.write(`  ${view.namespace}/${view.name}: ${view.status.phase} ${view.status.progress}\n`)),
       });
       created[i] = end;
-      if (end.status.phase === 'Failed') sessionFailed = true;
+      // A session that ended with nothing profiled has no profile to export: a script must know.
+      if (end.status.phase === 'Failed' || end.status.requestsProfiled === 0) sessionFailed = true;
       if (!v.json) io.stdout.write(`\n${formatSession(end, Date.now())}\n`);
     }
   }
@@ -196,12 +198,14 @@ async function start(client: ApiClient, args: string[], v: Values, namespace: st
   return failed ? EXIT.api : sessionFailed ? EXIT.sessionFailed : EXIT.ok;
 }
 
-/** What the operator said about a new session beyond "accepted": warnings and conditions not True. */
+/** What the operator said about a new session beyond "accepted": its warnings, then conditions not True. */
 function notes(view: SessionView & { warnings?: unknown }): string[] {
   const out: string[] = [];
-  if (Array.isArray(view.warnings)) for (const w of view.warnings) out.push(typeof w === 'string' ? w : JSON.stringify(w));
+  const warnings = Array.isArray(view.warnings) ? view.warnings.map((w) => (typeof w === 'string' ? w : JSON.stringify(w))) : [];
+  for (const w of warnings) out.push(`warning: ${w}`);
   // Complete=False only says it is under way; the others (Ready=False: no agents, no pods…) matter now.
-  for (const c of view.status.conditions) if (c.status !== 'True' && c.type !== 'Complete' && c.message) out.push(`${c.type} ${c.status} (${c.reason}): ${c.message}`);
+  // A condition that repeats a warning (RequestTypeSeen) is not printed twice.
+  for (const c of view.status.conditions) if (c.status !== 'True' && c.type !== 'Complete' && c.message && !warnings.includes(c.message)) out.push(`note: ${c.type} ${c.status} (${c.reason}): ${c.message}`);
   return out.map((s) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').slice(0, 500));
 }
 

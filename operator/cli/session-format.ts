@@ -64,7 +64,8 @@ export function formatSession(s: SessionView, now: number, top = 10): string {
     lines.push(table(rows));
   }
   lines.push('', `Top hotspots (self time):`);
-  if (s.status.hotspots.length === 0) lines.push('  (none yet)');
+  const ended = s.status.phase === 'Completed' || s.status.phase === 'Failed';
+  if (s.status.hotspots.length === 0) lines.push(ended ? (s.status.requestsProfiled === 0 ? '  (none: nothing was profiled)' : '  (none)') : '  (none yet)');
   else for (const h of s.status.hotspots.slice(0, top)) lines.push(`  ${h.selfPercent.toFixed(1).padStart(5)}%  ${clean(h.frame)}`);
   return lines.join('\n');
 }

@@ -141,11 +141,20 @@ describe.skipIf(missingBuild())('sonde sessions and sonde export against a stand
     expect(done.stdout).toMatch(/^Phase: +Completed$/m);
     expect(done.stdout).toMatch(/^ +\d+\.\d%  waitedHot /m);
 
-    // No pod matches: the session ends at its 1 s deadline; exit 4 when that is Failed, 0 when Completed.
+    // No pod matches: the session ends at its 1 s deadline with nothing profiled, and --wait says so (4).
     const nobody = await sonde(['sessions', 'start', 'nobody', '--request', ORDERS, '--selector', 'app=none', '--duration', '1s', '--wait', '--json'], env);
     const end = JSON.parse(nobody.stdout) as SessionView;
-    expect(['Completed', 'Failed']).toContain(end.status.phase);
-    expect(nobody.status).toBe(end.status.phase === 'Failed' ? 4 : 0);
+    expect(end.status.requestsProfiled).toBe(0);
+    expect(nobody.status).toBe(4);
+    const shown = await sonde(['sessions', 'show', 'nobody'], env);
+    expect(shown.stdout).toMatch(/^ {2}\(none: nothing was profiled\)$/m);
+
+    // A request type no agent has reported: created, with the operator's warning once.
+    const unseen = await sonde(['sessions', 'start', 'unseen', '--request', 'GET /never/seen', '--selector', 'app=shop'], env);
+    expect(unseen.status).toBe(0);
+    expect(unseen.stdout.match(/GET \/never\/seen/g)?.length).toBe(1);
+    expect(unseen.stdout).toMatch(/^ {2}warning: .*"GET \/never\/seen"/m);
+    expect((await sonde(['sessions', 'stop', 'unseen', '--purge'], env)).status).toBe(0);
   });
 
   it('starts every session of a file, and stops and purges one', async () => {
