@@ -1,7 +1,7 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { SourceMap, type SourceMapPayload } from 'node:module';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SourceMapMappings } from './source-map-mappings.js';
 
 /** Where a compiled position came from, as its source map says. Lines and columns 1-based. */
 export interface OriginalPosition {
@@ -18,7 +18,7 @@ export interface SourceMapLimits {
   maxMapBytes: number;
   /** Compiled files whose answer (a map or "none") is kept. */
   maxFiles: number;
-  /** Sum of the kept maps' `mappings` lengths, the bulk of a parsed map's memory. */
+  /** Sum of the kept maps' index sizes (their `mappings` string and 20 bytes per generated line). */
   maxMappingBytes: number;
 }
 
@@ -34,10 +34,9 @@ const MAX_SOURCE_PATH = 4096;
 const COMMENT = 'sourceMappingURL=';
 
 interface LoadedMap {
-  map: SourceMap;
-  /** The map's sources as paths (relative ones resolved against the map's directory and sourceRoot). */
-  sources: Map<string, string>;
-  bytes: number;
+  mappings: SourceMapMappings;
+  /** The map's sources as paths (relative ones resolved against the map's directory and sourceRoot), by index. */
+  sources: (string | null)[];
 }
 
 /**
@@ -59,19 +58,11 @@ export class SourceMapResolver {
     if (line <= 0 || !isAbsolute(file) || !SCRIPT.test(file)) return null;
     const loaded = this.lookup(file);
     if (loaded === null) return null;
-    try {
-      const l = line - 1;
-      // With a column, the mapping at or before it; without one (V8's sampler gives lines only), the
-      // line's last mapping. Either must lie on that generated line, or the map says nothing about it.
-      let e = loaded.map.findEntry(l, column > 0 ? column - 1 : 1e9) as Partial<Entry>;
-      if (e.generatedLine !== l && column > 0) e = loaded.map.findEntry(l, 1e9) as Partial<Entry>;
-      if (e.generatedLine !== l || typeof e.originalSource !== 'string' || typeof e.originalLine !== 'number') return null;
-      const source = loaded.sources.get(e.originalSource);
-      if (source === undefined) return null;
-      return { file: source, line: e.originalLine + 1, column: (e.originalColumn ?? 0) + 1 };
-    } catch {
-      return null;
-    }
+    // With a column, the segment at or before it; without one (V8's sampler gives lines only), the
+    // line's last. Only segments of that generated line count: none there, and the map says nothing.
+    const at = loaded.mappings.find(line - 1, column > 0 ? column - 1 : -1);
+    const source = at === null ? null : (loaded.sources[at.source] ?? null);
+    return at === null || source === null ? null : { file: source, line: at.line + 1, column: at.column + 1 };
   }
 
   /** How many compiled files have an answer kept (tests and logs). */
@@ -93,13 +84,13 @@ export class SourceMapResolver {
     } catch {
       loaded = null;
     }
-    if (loaded !== null && loaded.bytes > this.limits.maxMappingBytes) loaded = null;
+    if (loaded !== null && loaded.mappings.bytes > this.limits.maxMappingBytes) loaded = null;
     this.files.set(file, loaded);
-    if (loaded !== null) this.mappingBytes += loaded.bytes;
+    if (loaded !== null) this.mappingBytes += loaded.mappings.bytes;
     for (const [k, v] of this.files) {
       if (this.files.size <= this.limits.maxFiles && this.mappingBytes <= this.limits.maxMappingBytes) break;
       this.files.delete(k);
-      if (v !== null) this.mappingBytes -= v.bytes;
+      if (v !== null) this.mappingBytes -= v.mappings.bytes;
     }
     return loaded;
   }
@@ -119,46 +110,28 @@ export class SourceMapResolver {
       if (url.startsWith('file:')) mapFile = fileURLToPath(url);
       else if (/^[a-z][a-z0-9+.-]*:/i.test(url)) return null; // http: and the like: never fetched
       else mapFile = resolve(dirname(file), decodeURIComponent(url));
-      const mapText = readBounded(mapFile, this.limits.maxMapBytes);
-      if (mapText === null) return null;
-      text = mapText;
+      const mapBytes = readBounded(mapFile, this.limits.maxMapBytes);
+      if (mapBytes === null) return null;
+      text = mapBytes.toString('utf8');
       base = dirname(mapFile);
     }
-    const payload = JSON.parse(text) as Partial<SourceMapPayload>;
+    const payload = JSON.parse(text) as { version?: unknown; mappings?: unknown; sources?: unknown; sourceRoot?: unknown } | null;
     if (!payload || typeof payload !== 'object' || payload.version !== 3) return null;
     if (typeof payload.mappings !== 'string' || !Array.isArray(payload.sources)) return null;
     const root = typeof payload.sourceRoot === 'string' ? payload.sourceRoot : '';
-    const sources = new Map<string, string>();
-    for (const s of payload.sources) {
-      if (typeof s !== 'string' || s.length > MAX_SOURCE_PATH) continue;
-      sources.set(s, sourcePath(base, root, s));
-    }
-    const map = new SourceMap({
-      version: 3,
-      file: typeof payload.file === 'string' ? payload.file : '',
-      sources: payload.sources.map((s) => (typeof s === 'string' ? s : '')),
-      sourcesContent: [],
-      names: Array.isArray(payload.names) ? payload.names.filter((n) => typeof n === 'string') : [],
-      mappings: payload.mappings,
-      sourceRoot: '',
-    });
-    return { map, sources, bytes: payload.mappings.length };
+    const sources = (payload.sources as unknown[]).map((s) => (typeof s === 'string' && s.length <= MAX_SOURCE_PATH ? sourcePath(base, root, s) : null));
+    return { mappings: new SourceMapMappings(payload.mappings), sources };
   }
 }
 
-interface Entry {
-  generatedLine: number;
-  generatedColumn: number;
-  originalSource: string;
-  originalLine: number;
-  originalColumn: number;
-}
-
-/** A file's text if it is a regular file no larger than `max` bytes; null otherwise. */
-function readBounded(path: string, max: number): string | null {
+/**
+ * A file's bytes if it is a regular file no larger than `max` bytes; null otherwise. Opened non-blocking:
+ * a comment naming a FIFO or a device must not hold the app's thread (fstat then turns it away).
+ */
+function readBounded(path: string, max: number): Buffer | null {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
     return null;
   }
@@ -172,20 +145,24 @@ function readBounded(path: string, max: number): string | null {
       if (n <= 0) break;
       off += n;
     }
-    return buf.toString('utf8', 0, off);
+    return buf.subarray(0, off);
   } finally {
     closeSync(fd);
   }
 }
 
-/** The URL of the last `//# sourceMappingURL=` comment, when it is on the file's last non-empty lines. */
-export function mappingUrl(code: string): string | null {
-  const at = code.lastIndexOf(COMMENT);
-  if (at < 3 || !/\/\/[#@][ \t]?$/.test(code.slice(Math.max(0, at - 4), at))) return null;
-  const end = code.indexOf('\n', at);
-  const url = code.slice(at + COMMENT.length, end < 0 ? code.length : end).trim();
+/**
+ * The URL of the last `//# sourceMappingURL=` comment, when nothing but whitespace follows its line.
+ * Searches the bytes: decoding a whole bundle to text would cost more than the rest of the lookup.
+ */
+export function mappingUrl(code: Buffer | string): string | null {
+  const buf = typeof code === 'string' ? Buffer.from(code) : code;
+  const at = buf.lastIndexOf(COMMENT);
+  if (at < 3 || !/\/\/[#@][ \t]?$/.test(buf.toString('latin1', Math.max(0, at - 4), at))) return null;
+  const end = buf.indexOf(10, at);
+  const url = buf.toString('utf8', at + COMMENT.length, end < 0 ? buf.length : end).trim();
   // Only whitespace may follow the comment's line: a string elsewhere in the code that merely contains it does not count.
-  if (end >= 0 && code.slice(end).trim() !== '') return null;
+  if (end >= 0 && buf.toString('latin1', end).trim() !== '') return null;
   return url === '' || /\s/.test(url) ? null : url;
 }
 

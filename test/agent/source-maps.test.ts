@@ -1,8 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SourceMap } from 'node:module';
 import { FrameCache } from '../../agent/sampler/profile-samples.js';
+import { SourceMapMappings } from '../../agent/sampler/source-map-mappings.js';
 import { DEFAULT_SOURCE_MAP_LIMITS, mappingUrl, SourceMapResolver } from '../../agent/sampler/source-maps.js';
 import { buildWithEsbuild, buildWithTsc, markerPosition, TS_SERVICE } from '../harness/ts-service-build.js';
 
@@ -59,6 +62,10 @@ describe('SourceMapResolver', () => {
     expect(r.resolve(write('remote.js', 'f();\n//# sourceMappingURL=https://example.com/remote.js.map\n'), 1, 1)).toBeNull();
     expect(r.resolve(write('baddata.js', 'f();\n//# sourceMappingURL=data:application/json;base64,!!!!\n'), 1, 1)).toBeNull();
     expect(r.resolve(write('dir.js', 'f();\n//# sourceMappingURL=.\n'), 1, 1)).toBeNull();
+    // A FIFO no one writes to: opening it blocking would hang the app's thread for good.
+    execFileSync('mkfifo', [join(d, 'fifo.js.map')]);
+    expect(r.resolve(write('fifo.js', 'f();\n//# sourceMappingURL=fifo.js.map\n'), 1, 1)).toBeNull();
+    expect(r.resolve(write('dev.js', 'f();\n//# sourceMappingURL=/dev/zero\n'), 1, 1)).toBeNull();
     write('ok.js.map', JSON.stringify({ version: 3, sources: ['ok.ts'], names: [], mappings: 'AAAA' }));
     const ok = write('ok.js', 'f();\n\n\n//# sourceMappingURL=ok.js.map\n');
     expect(r.resolve(ok, 1, 1)).toEqual({ file: join(d, 'ok.ts'), line: 1, column: 1 });
@@ -88,6 +95,36 @@ describe('SourceMapResolver', () => {
     expect(mappingUrl('x();\n//@ sourceMappingURL=a.js.map')).toBe('a.js.map');
     expect(mappingUrl('const s = "//# sourceMappingURL=a.js.map";\nx();\n')).toBeNull();
     expect(mappingUrl('x(); // sourceMappingURL=a.js.map\n')).toBeNull();
+  });
+});
+
+describe('SourceMapMappings', () => {
+  it('finds what Node\'s own SourceMap finds, at every position of a real bundle\'s map', () => {
+    const js = builds['esbuild bundle, .js.map file']!;
+    const payload = JSON.parse(readFileSync(`${js}.map`, 'utf8'));
+    const node = new SourceMap(payload);
+    const ours = new SourceMapMappings(payload.mappings);
+    const lines = readFileSync(js, 'utf8').split('\n');
+    let compared = 0;
+    for (let l = 0; l < lines.length; l++) {
+      for (let c = 0; c <= lines[l]!.length; c++) {
+        const e = node.findEntry(l, c) as { generatedLine?: number; originalSource?: string; originalLine?: number; originalColumn?: number };
+        if (e.generatedLine !== l) continue; // before the line's first segment: Node answers from an earlier line, we do not
+        const got = ours.find(l, c);
+        expect(got && { source: payload.sources[got.source], line: got.line, column: got.column }).toEqual({ source: e.originalSource, line: e.originalLine, column: e.originalColumn });
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(500);
+  });
+
+  it('refuses malformed mappings', () => {
+    expect(() => new SourceMapMappings('AA!A')).toThrow(/bad character/);
+    expect(() => new SourceMapMappings('AAAg')).toThrow(/middle/);
+    expect(() => new SourceMapMappings('ggggggA')).toThrow(/too long/);
+    expect(new SourceMapMappings('').find(0, 0)).toBeNull();
+    expect(new SourceMapMappings('A').find(0, 0)).toBeNull(); // a segment with no source
+    expect(new SourceMapMappings('AAAA').find(1, 0)).toBeNull();
   });
 });
 
