@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deserializeTree, type SerializedTree } from '../../src/model/serialized.js';
 import { buildWithEsbuild, buildWithTsc, markerPosition, TS_SERVICE } from '../harness/ts-service-build.js';
-import { AGENT, type AppProcess, createSession, drive, eventually, getJson, missingBuild, Proc, sessionView, settledSession, startOperator, stopAll, waitForAgents, WORK_TYPE } from './processes.js';
+import { AGENT, type AppProcess, ROOT, createSession, drive, eventually, getJson, missingBuild, Proc, sessionView, settledSession, startOperator, stopAll, waitForAgents, WORK_TYPE } from './processes.js';
 
-const missing = missingBuild();
+const missing = missingBuild() ?? (existsSync(join(ROOT, 'dist/agent-bundle/node/preload.cjs')) ? undefined : 'the agent bundle is missing: run `npm run build` first');
 const dirs: string[] = [];
 const apps: Proc[] = [];
 
@@ -25,10 +25,13 @@ function hotFunctionLines(): { first: number; last: number } {
   return { first, last };
 }
 
-/** The compiled service with the agent (`--import`), as pod `pod`, with the given sampler. */
-async function startTsApp(entry: string, agentUrl: string, pod: string, sampler: 'interrupt' | 'v8'): Promise<AppProcess> {
+/** The agent bundle's preload, what the webhook injects (`NODE_OPTIONS=--require …`). */
+const PRELOAD = join(ROOT, 'dist/agent-bundle/node/preload.cjs');
+
+/** The compiled service with the agent (`--import` of dist/, or the bundle's preload), as pod `pod`, with the given sampler. */
+async function startTsApp(entry: string, agentUrl: string, pod: string, sampler: 'interrupt' | 'v8', loader: string[]): Promise<AppProcess> {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, SONDE_URL: agentUrl, POD_NAME: pod, POD_NAMESPACE: 'default', SONDE_LABELS: `app=${pod}`, SONDE_LOG_LEVEL: 'warn', SONDE_SAMPLER: sampler, WORK: '2000000' };
-  const proc = new Proc(spawn(process.execPath, ['--import', AGENT, entry], { env, stdio: ['ignore', 'pipe', 'pipe'] }), pod);
+  const proc = new Proc(spawn(process.execPath, [...loader, entry], { env, stdio: ['ignore', 'pipe', 'pipe'] }), pod);
   apps.push(proc);
   const port = await eventually(() => {
     if (!proc.running) throw new Error(`${pod} exited: ${proc.out.slice(-2000)}`);
@@ -42,7 +45,8 @@ async function startTsApp(entry: string, agentUrl: string, pod: string, sampler:
  * A TypeScript service compiled by tsc and one bundled by esbuild, each run with the agent against a
  * real standalone operator: the profile's hot frame names the `.ts` file and a line of the hot function
  * there (the compiled lines differ), says it came through a source map, and so do the status's hotspots.
- * The tsc build runs under the interrupt sampler (lines and columns), the esbuild one under V8's (lines only).
+ * The tsc build runs under the interrupt sampler (lines and columns) from dist/, the esbuild one under
+ * V8's (lines only) from the agent bundle's preload, as injected into pods.
  */
 describe.skipIf(missing)('TypeScript services profiled through their source maps', () => {
   it('name the .ts file and line of the hot function, for tsc and esbuild builds', async () => {
@@ -51,8 +55,8 @@ describe.skipIf(missing)('TypeScript services profiled through their source maps
     mkdirSync(join(dir, 'tsc'));
     mkdirSync(join(dir, 'esbuild'));
     const builds = [
-      { pod: 'ts-tsc', entry: buildWithTsc(join(dir, 'tsc')), sampler: 'interrupt' as const },
-      { pod: 'ts-esbuild', entry: buildWithEsbuild(join(dir, 'esbuild')), sampler: 'v8' as const },
+      { pod: 'ts-tsc', entry: buildWithTsc(join(dir, 'tsc')), sampler: 'interrupt' as const, loader: ['--import', AGENT] },
+      { pod: 'ts-esbuild', entry: buildWithEsbuild(join(dir, 'esbuild')), sampler: 'v8' as const, loader: ['--require', PRELOAD] },
     ];
     const hot = hotFunctionLines();
     expect(hot.first).toBeGreaterThan(0);
@@ -62,7 +66,7 @@ describe.skipIf(missing)('TypeScript services profiled through their source maps
       expect(js < hot.first || js > hot.last).toBe(true);
     }
     const op = await startOperator(['--standalone', '--auth', 'none', '--data', join(dir, 'data')]);
-    const running = await Promise.all(builds.map((b) => startTsApp(b.entry, op.agentUrl, b.pod, b.sampler)));
+    const running = await Promise.all(builds.map((b) => startTsApp(b.entry, op.agentUrl, b.pod, b.sampler, b.loader)));
     const stop = new AbortController();
     const traffic = drive(running, stop.signal);
     try {
