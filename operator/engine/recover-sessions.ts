@@ -30,7 +30,7 @@ export function recover(core: EngineCore): void {
     const partial = `${run.count} of ${resolved.spec.requests} requests profiled`;
     // Nothing stored is "nothing profiled" (Failed); requests agents still hold turn it Completed when they arrive (lateResults).
     if (run.deadline <= now) {
-      if (run.count === 0) endWithNothing(core, run, 'the deadline passed while the operator was down; ');
+      if (run.count === 0) endWithNothing(core, run, 'the deadline passed while the operator was down; ', 'deadline');
       else finish(core, run, 'Completed', R.DeadlineExceeded, `the deadline passed while the operator was down; partial results: ${partial}`);
     } else if (!core.opts.resumeOnRestart) {
       if (run.count === 0) endWithNothing(core, run, 'the operator restarted and ended the session; ');

@@ -10,14 +10,13 @@ import { endMessage, nothingProfiled } from './session-outcome.js';
 /** How sessions end: N (taken, then stored), the deadline, a delete; the linger that follows. */
 
 /** Ends a session: stops its agents, records why, and lets it linger for late in-flight requests. */
-export function finish(core: EngineCore, run: Run, phase: 'Completed' | 'Failed', reason: string, message: string, readyReason = reason): void {
+export function finish(core: EngineCore, run: Run, phase: 'Completed' | 'Failed', reason: string, message: string, readyReason = reason, stopReason: SessionEndReason = stopReasonOf(reason)): void {
   if (!lifeEvent(core, run, { type: 'ended', phase })) return;
   const now = core.clock.now();
   deactivate(core, run);
   run.completedAt = new Date(now).toISOString();
   setCondition(run, T.complete, 'True', reason, message, now);
   setCondition(run, T.ready, 'False', readyReason, message, now);
-  const stopReason: SessionEndReason = reason === R.RequestsReached ? 'requests' : reason === R.DeadlineExceeded ? 'deadline' : 'stopped';
   for (const pr of run.pods.values()) {
     if (!isSampling(pr)) continue;
     const agent = connectionOf(core, run, pr);
@@ -28,6 +27,11 @@ export function finish(core: EngineCore, run: Run, phase: 'Completed' | 'Failed'
   core.log.info({ session: run.id, name: `${run.namespace}/${run.name}`, phase, reason, requests: run.count }, 'session ended');
   core.status.touch(run, true);
   linger(core, run);
+}
+
+/** What agents are told when a session ends for `reason` (a Complete condition reason). */
+function stopReasonOf(reason: string): SessionEndReason {
+  return reason === R.RequestsReached ? 'requests' : reason === R.DeadlineExceeded ? 'deadline' : 'stopped';
 }
 
 /**
@@ -108,7 +112,8 @@ export function deadlineReached(core: EngineCore, run: Run): void {
   if (somethingTaken(run)) {
     finish(core, run, 'Completed', R.DeadlineExceeded, endMessage(R.DeadlineExceeded, run.count, target)!);
   } else {
-    endWithNothing(core, run, '');
+    // Nothing profiled, but the agents are still told the truth: the deadline ended it.
+    endWithNothing(core, run, '', 'deadline');
   }
 }
 
@@ -123,12 +128,12 @@ export function somethingTaken(run: Run): boolean {
 }
 
 /** Ends a session that profiled nothing: Failed, `Complete` True/NothingProfiled, `Ready` False with the cause. */
-export function endWithNothing(core: EngineCore, run: Run, prefix: string): void {
+export function endWithNothing(core: EngineCore, run: Run, prefix: string, stopReason: SessionEndReason = 'stopped'): void {
   const request = run.resolved?.request ?? run.spec.request;
   const unseen = typeUnseen(run) ? { known: knownList(knownTypes(core, run.namespace)) } : undefined;
   const ready = conditionOf(run, T.ready);
   const n = nothingProfiled({ podsStarted: run.pods.size, request, ...(ready ? { ready } : {}), ...(unseen ? { unseenType: unseen } : {}) });
-  finish(core, run, 'Failed', R.NothingProfiled, prefix + n.message, n.readyReason);
+  finish(core, run, 'Failed', R.NothingProfiled, prefix + n.message, n.readyReason, stopReason);
 }
 
 /**

@@ -35,7 +35,8 @@ describe.skipIf(missing)('sonde demo --once', () => {
     const code = await demo.exited;
     expect(code, demo.out).toBe(0);
     expect(demo.out).toMatch(/session Completed \d+\/150/);
-    expect(demo.out).toMatch(/Top self time:\n(.*\n)*.*priceOrder .*sample-app\.js/);
+    // The build ships source maps, so the agent names the TypeScript source of the sample app.
+    expect(demo.out).toMatch(/Top self time:\n(.*\n)*.*priceOrder .*sample-app\.ts:\d+/);
     expect(demo.out.match(/Top self time:/g)).toHaveLength(1);
   });
 });

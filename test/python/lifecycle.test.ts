@@ -62,9 +62,11 @@ describe.skipIf(skip)('Python agent: lifecycle and edge cases', () => {
 
   it('ends a session at its deadline when no matching request comes', async () => {
     const s = await createSession(op.url, { name: 'quiet', spec: { selector: { matchLabels: { app: 'edge' } }, request: 'GET /never', requests: 5, duration: '3s', sampleInterval: '10ms' } });
-    await eventually(async () => ((await phase(op, s.id)) === 'Completed' ? true : undefined), 20_000, 'Completed at the deadline');
+    // Nothing profiled is one outcome (ADR 0002): Failed, with the reason on the Complete condition.
+    await eventually(async () => ((await phase(op, s.id)) === 'Failed' ? true : undefined), 20_000, 'Failed (nothing profiled) at the deadline');
     const v = await sessionView(op.url, s.id);
     expect(v.status.requestsProfiled).toBe(0);
+    expect(v.status.conditions).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'Complete', status: 'True', reason: 'NothingProfiled' })]));
     // The agent ended it itself, at the deadline, and went dormant (its sampler stopped).
     await eventually(() => (new RegExp(`session ${s.id} ended: deadline`).test(edge.proc.out) ? true : undefined), 10_000, 'the agent ending the session');
   }, 30_000);

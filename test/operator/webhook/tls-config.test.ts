@@ -48,7 +48,7 @@ describe('TLS and webhook configuration', () => {
     expect(problems(['--operator-namespace', 'Ops!']).join()).toMatch(/operator namespace "Ops!"/);
     expect(problems(['--service-name', 'a.b']).join()).toMatch(/service name "a.b"/);
     expect(problems(['--webhook-port', '7070']).join()).toMatch(/webhook port and the main port are both 7070/);
-    expect(problems(['--webhook-port', '99999']).join()).toMatch(/webhook port must be a whole number from 0 to 65535/);
+    expect(problems(['--webhook-port', '99999']).join()).toMatch(/--webhook-port must be a port number from 0 to 65535, got "99999"/);
     expect(problems(['--tls-secret', 's', '--operator-namespace', 'o', '--webhook-url', 'http://x:9443']).join()).toMatch(/--webhook-url must be an https:\/\/ URL/);
     expect(problems(['--tls-secret', 's', '--operator-namespace', 'o', '--webhook-url', 'https://u:p@x:9443']).join()).toMatch(/without user/);
     expect(problems(['--webhook-url', 'https://x:9443']).join()).toMatch(/needs cluster mode and --tls-secret or --tls-cert-dir/);
