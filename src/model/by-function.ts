@@ -45,12 +45,20 @@ export interface FunctionTree {
 
 const ZERO: readonly LineWeight[] = Object.freeze([]);
 
+export interface ByFunctionOptions {
+  /**
+   * Frames of other trees this one is compared with (a differential view): a function's line is the
+   * smallest over these too, so one function gets the same frame on both sides.
+   */
+  alsoLinesOf?: readonly Frame[];
+}
+
 /**
  * Aggregates a call tree by function in O(nodes): each source frame maps to its function's frame,
  * and the tree is rebuilt so that one parent's children of one function become one node. Weights
  * are exact: each merged node's totals are the sums of the nodes it merges.
  */
-export function byFunction(tree: CallTree): FunctionTree {
+export function byFunction(tree: CallTree, options: ByFunctionOptions = {}): FunctionTree {
   // The function frames: one per key, at the smallest line any of its frames has.
   const keyIndex = new Map<string, number>();
   const groupOf = new Int32Array(tree.frames.length);
@@ -71,6 +79,11 @@ export function byFunction(tree: CallTree): FunctionTree {
       if (frame.line > 0 && (first.line === 0 || frame.line < first.line)) groupFrames[g] = makeFrame(first.name, first.file, frame.line, 0, first.kind);
     }
     groupOf[f] = g;
+  }
+  for (const frame of options.alsoLinesOf ?? []) {
+    const g = keyIndex.get(functionKey(frame));
+    const first = g === undefined ? undefined : groupFrames[g]!;
+    if (first && frame.line > 0 && (first.line === 0 || frame.line < first.line)) groupFrames[g!] = makeFrame(first.name, first.file, frame.line, 0, first.kind);
   }
 
   const builder = new CallTreeBuilder();

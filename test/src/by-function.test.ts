@@ -136,3 +136,18 @@ describe('pprof: one Function per function, its lines as Line entries', () => {
     expect(back.totals).toEqual(splitTree().totals);
   });
 });
+
+describe('aggregation of two trees compared with each other', () => {
+  it('gives one function the same frame on both sides, so a diff pairs it', () => {
+    const a = new CallTreeBuilder();
+    a.addStack([handle, price34], w(10));
+    const b = new CallTreeBuilder();
+    b.addStack([handle, price24], w(10));
+    const ta = a.build();
+    const tb = b.build();
+    const fa = byFunction(ta, { alsoLinesOf: tb.frames }).tree;
+    const fb = byFunction(tb, { alsoLinesOf: ta.frames }).tree;
+    expect(fa.frames.find((f) => f.name === 'priceOrder')).toEqual(fb.frames.find((f) => f.name === 'priceOrder'));
+    expect(byFunction(ta).tree.frames.find((f) => f.name === 'priceOrder')!.line).toBe(34);
+  });
+});
