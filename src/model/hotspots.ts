@@ -1,6 +1,6 @@
 import { byFunction } from './by-function.js';
 import type { CallTree } from './call-tree.js';
-import type { Frame, FrameKind } from './frame.js';
+import { type Frame, type FrameKind, frameLabel } from './frame.js';
 import { type WeightName, type Weights, WEIGHT_NAMES } from './weights.js';
 
 export interface HotspotOptions {
@@ -98,10 +98,7 @@ export function topHotspots(tree: CallTree, options: HotspotOptions = {}): Hotsp
 
 /** A frame as one line of status and tables: `name file:line`, the file cut to its last two parts. */
 export function formatHotspot(frame: Frame): string {
-  if (!frame.file) return frame.name;
-  const path = frame.file.replace(/^file:\/\//, '');
-  const short = path.split('/').filter(Boolean).slice(-2).join('/');
-  return frame.line > 0 ? `${frame.name} ${short}:${frame.line}` : `${frame.name} ${short}`;
+  return frameLabel(frame);
 }
 
 /**

@@ -88,6 +88,8 @@ describe('session page, one function sampled at two lines', () => {
     await tip.waitFor({ state: 'visible' });
     const text = (await tip.innerText()).replace(/\s+/g, ' ');
     expect(text).toContain('Lines (2)');
+    // One rule for paths: the tooltip says where as the bar does, not the runtime's absolute path.
+    await expect(tip.locator('.tip-where').textContent()).resolves.toBe(label.slice('priceOrder '.length));
     expect(text).toMatch(/line 24 \S+ ms · \d+(\.\d)?%/);
     expect(text).toMatch(/line 34 \S+ ms · \d+(\.\d)?%/);
     expect(unexpectedErrors(errors)).toEqual([]);
@@ -100,7 +102,7 @@ describe('session page, one function sampled at two lines', () => {
     const { page, errors, close } = await openPage(browser, `${srv.url}#/sessions/${id}?fn=${encodeURIComponent(label)}`);
     await page.waitForSelector('.sandwich .sandwich-lines tbody tr');
     const rows = await page.$$eval('.sandwich .sandwich-lines tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
-    expect(rows.map((r) => r[0])).toEqual(['sample-app.js:24', 'sample-app.js:34']);
+    expect(rows.map((r) => r[0])).toEqual(['demo/sample-app.js:24', 'demo/sample-app.js:34']);
     const shares = rows.map((r) => parseFloat(r[2]!));
     expect(shares[0]! + shares[1]!).toBeCloseTo(100, 0);
     expect(shares[1]).toBeGreaterThan(20);

@@ -1,5 +1,6 @@
 import type { LineWeight } from '../../src/model/by-function.js';
 import type { CallTree } from '../../src/model/call-tree.js';
+import { displayWhere } from '../../src/model/source-path.js';
 import { sandwich } from '../../src/model/sandwich.js';
 import { makeTreeModel } from '../flame/tree-model.js';
 import { h } from '../util/dom.js';
@@ -60,7 +61,7 @@ export class SandwichView {
             {},
             ...lines.map((l) => {
               const v = byTime ? l.self.wallUs : l.self.samples;
-              return h('tr', {}, h('td', { class: 'mono' }, `${f.file ? `${f.file.split('/').pop()}:` : ''}${l.line || '?'}`), h('td', { class: 'num' }, byTime ? formatUs(v) : formatInt(v)), h('td', { class: 'num' }, formatShare(selfAll ? v / selfAll : 0)));
+              return h('tr', {}, h('td', { class: 'mono' }, f.file ? displayWhere(f.file, l.line) : `line ${l.line || '?'}`), h('td', { class: 'num' }, byTime ? formatUs(v) : formatInt(v)), h('td', { class: 'num' }, formatShare(selfAll ? v / selfAll : 0)));
             }),
           ),
         ),

@@ -1,3 +1,4 @@
+import { displayWhere } from '../../src/model/source-path.js';
 import { SYNTHETIC } from '../../src/model/frame.js';
 import type { TreeModel } from '../flame/tree-model.js';
 import { h } from '../util/dom.js';
@@ -53,7 +54,8 @@ export function treeTooltip(m: TreeModel, callersOf?: string): (node: number) =>
     const lineValue = (w: { samples: number; wallUs: number }): string =>
       byTime ? `${formatUs(w.wallUs)} · ${formatShare(wall ? w.wallUs / wall : 0)}` : `${formatInt(w.samples)} · ${formatShare(samples ? w.samples / samples : 0)}`;
     const name = node === 0 ? m.rootLabel : (f?.name ?? '');
-    const where = f && f.file ? `${f.file}${f.line ? `:${f.line}` : ''}` : '';
+    // The same path as the bar's label (source-path.ts), not the runtime's absolute one.
+    const where = f ? displayWhere(f.file, f.line) : '';
     return h(
       'div',
       {},
