@@ -1,3 +1,4 @@
+import { warningHeader, warningsOf } from './session-warnings.js';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { SondeError } from '../../src/errors.js';
@@ -47,7 +48,7 @@ export function sessionRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get<{ Querystring: { namespace?: string; phase?: string } }>('/api/v1/sessions', async (req) => {
     const { namespace, phase } = req.query;
     if (phase !== undefined && !PHASES.includes(phase as SessionPhase)) {
-      throw new ProblemsError('SONDE_INVALID_BODY', [{ field: 'query.phase', message: `phase must be one of ${PHASES.join(', ')}` }], `unknown phase ${JSON.stringify(phase)}`);
+      throw new ProblemsError('SONDE_INVALID_QUERY', [{ field: 'query.phase', message: `phase must be one of ${PHASES.join(', ')}` }], `unknown phase ${JSON.stringify(phase)}`);
     }
     const filter: { namespace?: string; phase?: SessionPhase } = {};
     if (namespace) filter.namespace = namespace;
@@ -59,7 +60,13 @@ export function sessionRoutes(app: FastifyInstance, deps: ApiDeps): void {
     standaloneOnly('POST /api/v1/sessions creates sessions only in standalone mode');
     if (!req.access.write) throw new SondeError('SONDE_FORBIDDEN', `${req.access.user} may not create sessions`);
     const checked = checkCreateBody(req.body);
-    if (!checked.ok) throw new ProblemsError('SONDE_INVALID_BODY', checked.problems, describeProblems(checked.problems));
+    if (!checked.ok) {
+      // The spec's problems too, so one round trip shows everything to fix.
+      const spec = (req.body as { spec?: unknown } | null)?.spec;
+      const specResult = spec !== undefined && typeof req.body === 'object' && !Array.isArray(req.body) ? resolveSpec(spec) : undefined;
+      const problems = [...checked.problems, ...(specResult && !specResult.ok ? specResult.problems : [])];
+      throw new ProblemsError('SONDE_INVALID_BODY', problems, describeProblems(problems));
+    }
     const { name, namespace, spec } = checked.value;
     const resolved = resolveSpec(spec);
     if (!resolved.ok) throw new ProblemsError('SONDE_INVALID_SPEC', resolved.problems, describeProblems(resolved.problems));
@@ -76,7 +83,13 @@ export function sessionRoutes(app: FastifyInstance, deps: ApiDeps): void {
       spec,
     });
     deps.log.info({ session: view.id, name, namespace, request: resolved.spec.request }, 'session created');
-    return reply.code(201).header('location', `/api/v1/sessions/${view.id}`).send(view);
+    // Accepted is not the same as fine: a request type no agent has seen yet is said now, not at the deadline.
+    const warnings = warningsOf(view);
+    if (warnings.length > 0) {
+      deps.log.warn({ session: view.id, warnings }, 'session created with warnings');
+      reply.header('warning', warnings.map(warningHeader));
+    }
+    return reply.code(201).header('location', `/api/v1/sessions/${view.id}`).send({ ...view, warnings });
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/sessions/:id', async (req) => {

@@ -61,6 +61,7 @@ export function treeTooltip(m: TreeModel, callersOf?: string): (node: number) =>
       {},
       h('div', { class: 'tip-name' }, name),
       where ? h('div', { class: 'tip-where' }, where) : null,
+      f?.mappedFrom ? h('div', { class: 'tip-mapped' }, `via source map, compiled: ${f.mappedFrom}`) : null,
       h('dl', { class: 'tip-rows' }, ...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
       lines.length
         ? h(
