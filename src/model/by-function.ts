@@ -76,14 +76,14 @@ export function byFunction(tree: CallTree, options: ByFunctionOptions = {}): Fun
     } else {
       groupLines[g]!++;
       const first = groupFrames[g]!;
-      if (frame.line > 0 && (first.line === 0 || frame.line < first.line)) groupFrames[g] = makeFrame(first.name, first.file, frame.line, 0, first.kind);
+      if (frame.line > 0 && (first.line === 0 || frame.line < first.line)) groupFrames[g] = makeFrame(first.name, first.file, frame.line, 0, first.kind, first.mappedFrom);
     }
     groupOf[f] = g;
   }
   for (const frame of options.alsoLinesOf ?? []) {
     const g = keyIndex.get(functionKey(frame));
     const first = g === undefined ? undefined : groupFrames[g]!;
-    if (first && frame.line > 0 && (first.line === 0 || frame.line < first.line)) groupFrames[g!] = makeFrame(first.name, first.file, frame.line, 0, first.kind);
+    if (first && frame.line > 0 && (first.line === 0 || frame.line < first.line)) groupFrames[g!] = makeFrame(first.name, first.file, frame.line, 0, first.kind, first.mappedFrom);
   }
 
   const builder = new CallTreeBuilder();

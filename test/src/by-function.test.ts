@@ -151,3 +151,13 @@ describe('aggregation of two trees compared with each other', () => {
     expect(byFunction(ta).tree.frames.find((f) => f.name === 'priceOrder')!.line).toBe(34);
   });
 });
+
+describe('aggregation keeps what a frame says about its source map', () => {
+  it('keeps mappedFrom on the function frame', () => {
+    const b = new CallTreeBuilder();
+    b.addStack([makeFrame('priceOrder', '/app/src/orders.ts', 34, 0, 'code', '/app/dist/orders.js')], w(1));
+    b.addStack([makeFrame('priceOrder', '/app/src/orders.ts', 24, 0, 'code', '/app/dist/orders.js')], w(1));
+    const f = byFunction(b.build()).tree.frames[0]!;
+    expect(f).toMatchObject({ line: 24, mappedFrom: '/app/dist/orders.js' });
+  });
+});
