@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { CallTree } from '../../src/model/call-tree.js';
-import { type FrameKind, frameKey } from '../../src/model/frame.js';
+import { byFunction, functionKey } from '../../src/model/by-function.js';
+import type { FrameKind } from '../../src/model/frame.js';
 import { frameWeights } from '../../src/model/hotspots.js';
 import type { HotspotFilter, HotspotGroup, HotspotRow } from './contracts.js';
 
@@ -10,7 +11,8 @@ const UNLISTED: readonly FrameKind[] = ['idle', 'synthetic'];
 /**
  * Cluster-wide hotspots across sessions, filtered by namespace, workload and request type.
  *
- * Per-frame self and total weights are additive across trees (a frame's total in a merged tree is the
+ * One row per function (src/model/by-function.ts: the lines agents report merged), its line the
+ * smallest any session saw. Per-frame self and total weights are additive across trees (a frame's total in a merged tree is the
  * sum of its totals in the parts, since merging keeps paths), so the store keeps them per (session,
  * workload), computed once with the model's `frameWeights` and recomputed only when that session got
  * new requests. A query then sums rows in SQL instead of merging every tree of the cluster.
@@ -62,7 +64,7 @@ export function computeHotspots(
   const placeholders = UNLISTED.map(() => '?').join(', ');
   const top = db
     .prepare(
-      `SELECT fkey, name, file, line, kind, SUM(self_us) AS self_us, SUM(total_us) AS total_us, SUM(samples) AS samples
+      `SELECT fkey, name, file, MIN(line) AS line, kind, SUM(self_us) AS self_us, SUM(total_us) AS total_us, SUM(samples) AS samples
        FROM ${t.frames} JOIN temp.hotspot_sel USING (session, workload)
        WHERE kind NOT IN (${placeholders})
        GROUP BY fkey HAVING ${by} > 0
@@ -116,8 +118,9 @@ interface StatsTables {
   workloads: string;
 }
 
-/** Rewrites one (session, workload)'s frame weights from its merged tree. */
-function refreshStats(db: Database.Database, t: StatsTables, session: string, workload: string, version: number, tree: CallTree): void {
+/** Rewrites one (session, workload)'s function weights from its merged tree, lines merged per function. */
+function refreshStats(db: Database.Database, t: StatsTables, session: string, workload: string, version: number, lineTree: CallTree): void {
+  const tree = byFunction(lineTree).tree;
   db.prepare(`DELETE FROM ${t.frames} WHERE session = ? AND workload = ?`).run(session, workload);
   const insert = db.prepare(
     `INSERT INTO ${t.frames} (session, workload, fkey, name, file, line, kind, self_us, total_us, samples)
@@ -129,7 +132,7 @@ function refreshStats(db: Database.Database, t: StatsTables, session: string, wo
   tree.frames.forEach((f, i) => {
     const self = fw.self.wallUs[i]!;
     const total = fw.total.wallUs[i]!;
-    if (self > 0 || total > 0) insert.run(session, workload, frameKey(f), f.name, f.file, f.line, f.kind, self, total, fw.self.samples[i]!);
+    if (self > 0 || total > 0) insert.run(session, workload, functionKey(f), f.name, f.file, f.line, f.kind, self, total, fw.self.samples[i]!);
   });
   db.prepare(`INSERT OR REPLACE INTO ${t.workloads} (session, workload, version, total_us) VALUES (?, ?, ?, ?)`).run(session, workload, version, tree.total.wallUs[0]!);
 }

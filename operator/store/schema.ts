@@ -104,6 +104,12 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX catalogue_by_age ON catalogue(updated_at);
   `,
+  // 1 → 2: hotspots are per function, not per line (by-function.ts): drop the per-line cache, which
+  // every query rebuilds on demand.
+  `
+  DELETE FROM frame_stats;
+  DELETE FROM workload_stats;
+  `,
 ];
 
 /** The schema version this code writes. */

@@ -1,4 +1,5 @@
 import { Function as PprofFunction, Line, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
+import { byFunction } from '../model/by-function.js';
 import type { CallTree } from '../model/call-tree.js';
 import type { Frame } from '../model/frame.js';
 
@@ -27,8 +28,8 @@ export const PPROF_SAMPLE_TYPES = [
 
 /**
  * The tree as a pprof Profile: one Sample per node with self weight, its locations leaf first (as
- * pprof requires), values [samples, wall ns, cpu ns]. One Function and one Location per frame,
- * synthetic frames included.
+ * pprof requires), values [samples, wall ns, cpu ns]. One Location per frame and one Function per
+ * function (its lines merged), synthetic frames included.
  */
 export function treeToProfile(tree: CallTree, options: PprofExportOptions = {}): Profile {
   const strings = new StringTable();
@@ -36,11 +37,19 @@ export function treeToProfile(tree: CallTree, options: PprofExportOptions = {}):
   const locations: Location[] = [];
   /** Location id per frame index, 0 until the frame is first used (ids start at 1). */
   const locationOf = new Int32Array(tree.frames.length);
-  const location = (frameIndex: number): number => {
-    let id = locationOf[frameIndex]!;
-    if (id === 0) {
-      id = locations.length + 1;
-      locationOf[frameIndex] = id;
+  /**
+   * One Function per function (src/model/by-function.ts), one Location per frame: the lines of one
+   * function are its Location's `Line` entries, so pprof's tables list it once and `-list` its lines.
+   */
+  const byFn = byFunction(tree);
+  const functionOf = byFn.functionOf;
+  const functionIdOf = new Map<number, number>();
+  const functionId = (frameIndex: number): number => {
+    const group = functionOf[frameIndex]!;
+    let id = functionIdOf.get(group);
+    if (id === undefined) {
+      id = functions.length + 1;
+      functionIdOf.set(group, id);
       const frame = tree.frames[frameIndex]!;
       functions.push(
         new PprofFunction({
@@ -48,10 +57,19 @@ export function treeToProfile(tree: CallTree, options: PprofExportOptions = {}):
           name: strings.dedup(frame.name),
           systemName: strings.dedup(systemName(frame)),
           filename: strings.dedup(frame.file),
-          startLine: frame.line,
+          startLine: byFn.tree.frames[group]!.line,
         }),
       );
-      locations.push(new Location({ id, line: [new Line({ functionId: id, line: frame.line, column: frame.column })] }));
+    }
+    return id;
+  };
+  const location = (frameIndex: number): number => {
+    let id = locationOf[frameIndex]!;
+    if (id === 0) {
+      id = locations.length + 1;
+      locationOf[frameIndex] = id;
+      const frame = tree.frames[frameIndex]!;
+      locations.push(new Location({ id, line: [new Line({ functionId: functionId(frameIndex), line: frame.line, column: frame.column })] }));
     }
     return id;
   };

@@ -1,3 +1,5 @@
+import { displayWhere } from './source-path.js';
+
 /**
  * A frame is one function at one place in the source. Frames are values: two frames with the same
  * function, file, line, column and kind are the same frame, wherever they appear in a tree.
@@ -55,12 +57,9 @@ export function makeFrame(name: string, file = '', line = 0, column = 0, kind: F
   return Object.freeze(mappedFrom === undefined ? { name: n, file, line, column, kind } : { name: n, file, line, column, kind, mappedFrom });
 }
 
-/** Short label for views: `name file:line`, with the file shortened to its last two segments. */
+/** Short label for views: `name file:line`, the file shown by the one rule of source-path.ts. */
 export function frameLabel(frame: Frame): string {
-  if (!frame.file) return frame.name;
-  const parts = frame.file.split('/');
-  const short = parts.slice(-2).join('/');
-  return frame.line > 0 ? `${frame.name} ${short}:${frame.line}` : `${frame.name} ${short}`;
+  return frame.file ? `${frame.name} ${displayWhere(frame.file, frame.line)}` : frame.name;
 }
 
 /** Synthetic frames Sonde adds to trees; views and exporters may style them apart. */

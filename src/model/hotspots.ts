@@ -1,5 +1,6 @@
+import { byFunction } from './by-function.js';
 import type { CallTree } from './call-tree.js';
-import type { Frame, FrameKind } from './frame.js';
+import { type Frame, type FrameKind, frameLabel } from './frame.js';
 import { type WeightName, type Weights, WEIGHT_NAMES } from './weights.js';
 
 export interface HotspotOptions {
@@ -97,19 +98,16 @@ export function topHotspots(tree: CallTree, options: HotspotOptions = {}): Hotsp
 
 /** A frame as one line of status and tables: `name file:line`, the file cut to its last two parts. */
 export function formatHotspot(frame: Frame): string {
-  if (!frame.file) return frame.name;
-  const path = frame.file.replace(/^file:\/\//, '');
-  const short = path.split('/').filter(Boolean).slice(-2).join('/');
-  return frame.line > 0 ? `${frame.name} ${short}:${frame.line}` : `${frame.name} ${short}`;
+  return frameLabel(frame);
 }
 
 /**
  * The few hotspots a ProfilingSession's status carries (so `kubectl` alone answers "where"): by
- * self weight, synthetic and idle frames left out, percent with one decimal. The shape of
- * `Hotspot` in session/types.ts.
+ * self weight, synthetic and idle frames left out, percent with one decimal, one row per function
+ * (its lines merged: see by-function.ts). The shape of `Hotspot` in session/types.ts.
  */
 export function statusHotspots(tree: CallTree, limit = 5, weight?: WeightName): { frame: string; selfPercent: number }[] {
   const options: HotspotOptions = { limit, by: 'self', skipKinds: ['idle', 'synthetic'] };
   if (weight) options.weight = weight;
-  return topHotspots(tree, options).map((r) => ({ frame: formatHotspot(r.frame), selfPercent: Math.round(r.selfFraction * 1000) / 10 }));
+  return topHotspots(byFunction(tree).tree, options).map((r) => ({ frame: formatHotspot(r.frame), selfPercent: Math.round(r.selfFraction * 1000) / 10 }));
 }

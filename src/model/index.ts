@@ -9,3 +9,4 @@ export * from './hotspots.js';
 export * from './diff.js';
 export * from './sandwich.js';
 export * from './filter.js';
+export * from './by-function.js';

@@ -1,3 +1,4 @@
+import { displayWhere } from '../../src/model/source-path.js';
 import type { DiffModel } from '../flame/diff-model.js';
 import { h } from '../util/dom.js';
 import { formatShare, formatUs } from '../util/format.js';
@@ -22,7 +23,8 @@ export function diffTooltip(m: DiffModel): (node: number) => Node {
       Math.abs(delta) < 0.0005
         ? h('span', {}, 'about the same share')
         : h('span', { class: delta > 0 ? 'tip-more' : 'tip-less' }, `${delta > 0 ? '+' : ''}${pts} points (${delta > 0 ? `more in ${names.next}` : `less in ${names.next}`})`);
-    const where = f && f.file ? `${f.file}${f.line ? `:${f.line}` : ''}` : '';
+    // The same path as the bar's label (source-path.ts), not the runtime's absolute one.
+    const where = f ? displayWhere(f.file, f.line) : '';
     return h(
       'div',
       {},

@@ -1,8 +1,10 @@
+import type { LineWeight } from '../../src/model/by-function.js';
 import type { CallTree } from '../../src/model/call-tree.js';
+import { displayWhere } from '../../src/model/source-path.js';
 import { sandwich } from '../../src/model/sandwich.js';
 import { makeTreeModel } from '../flame/tree-model.js';
 import { h } from '../util/dom.js';
-import { formatShare, formatUs } from '../util/format.js';
+import { formatInt, formatShare, formatUs } from '../util/format.js';
 import { FlameView } from './flame-view.js';
 import { treeTooltip } from './tree-tooltip.js';
 
@@ -20,8 +22,11 @@ export class SandwichView {
     container.append(this.element);
   }
 
-  /** Shows the sandwich of the frame with this label in `tree`; false when the tree has no such frame. */
-  show(tree: CallTree, requests: number, label: string, labels: readonly string[], onClose: () => void): boolean {
+  /**
+   * Shows the sandwich of the frame with this label in `tree`; false when the tree has no such frame.
+   * `frameLines` lists the source lines a function merges (by-function.ts): its line view.
+   */
+  show(tree: CallTree, requests: number, label: string, labels: readonly string[], onClose: () => void, frameLines: (frame: number) => readonly LineWeight[] = () => []): boolean {
     this.clear();
     const frame = labels.indexOf(label);
     if (frame < 0) {
@@ -41,6 +46,27 @@ export class SandwichView {
         h('button', { type: 'button', class: 'btn btn-small close-sandwich', onclick: onClose, style: 'margin-left:auto' }, 'Close'),
       ),
     );
+    const lines = frameLines(frame);
+    if (lines.length) {
+      const byTime = tree.total.wallUs[0]! > 0;
+      const selfAll = lines.reduce((a, l) => a + (byTime ? l.self.wallUs : l.self.samples), 0);
+      this.element.append(
+        h(
+          'table',
+          { class: 'table sandwich-lines' },
+          h('caption', { class: 'small muted' }, `Self time by line: ${f.name} was sampled at ${lines.length} lines`),
+          h('thead', {}, h('tr', {}, h('th', {}, 'Line'), h('th', { class: 'num' }, 'Self'), h('th', { class: 'num' }, 'Share of its self time'))),
+          h(
+            'tbody',
+            {},
+            ...lines.map((l) => {
+              const v = byTime ? l.self.wallUs : l.self.samples;
+              return h('tr', {}, h('td', { class: 'mono' }, f.file ? displayWhere(f.file, l.line) : `line ${l.line || '?'}`), h('td', { class: 'num' }, byTime ? formatUs(v) : formatInt(v)), h('td', { class: 'num' }, formatShare(selfAll ? v / selfAll : 0)));
+            }),
+          ),
+        ),
+      );
+    }
     const part = (title: string, t: CallTree, orientation: 'flame' | 'icicle', callers: boolean): void => {
       const box = h('div', { class: `sandwich-part sandwich-${orientation === 'flame' ? 'callers' : 'callees'}` }, h('div', { class: 'sandwich-label' }, title));
       this.element.append(box);

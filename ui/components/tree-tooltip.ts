@@ -1,3 +1,4 @@
+import { displayWhere } from '../../src/model/source-path.js';
 import { SYNTHETIC } from '../../src/model/frame.js';
 import type { TreeModel } from '../flame/tree-model.js';
 import { h } from '../util/dom.js';
@@ -48,8 +49,13 @@ export function treeTooltip(m: TreeModel, callersOf?: string): (node: number) =>
       rows.push([`In ${callersOf}`, byTime ? `${formatUs(wall)} · ${formatShare(rootWall ? wall / rootWall : 0)} of its time` : `${formatInt(samples)} samples`]);
       if (req && byTime) rows.push(['Per request', formatUs(wall / req)]);
     }
+    // One bar is one function; the lines it merges are the detail a user asks for here.
+    const lines = node === 0 ? [] : m.lines(node);
+    const lineValue = (w: { samples: number; wallUs: number }): string =>
+      byTime ? `${formatUs(w.wallUs)} · ${formatShare(wall ? w.wallUs / wall : 0)}` : `${formatInt(w.samples)} · ${formatShare(samples ? w.samples / samples : 0)}`;
     const name = node === 0 ? m.rootLabel : (f?.name ?? '');
-    const where = f && f.file ? `${f.file}${f.line ? `:${f.line}` : ''}` : '';
+    // The same path as the bar's label (source-path.ts), not the runtime's absolute one.
+    const where = f ? displayWhere(f.file, f.line) : '';
     return h(
       'div',
       {},
@@ -57,6 +63,14 @@ export function treeTooltip(m: TreeModel, callersOf?: string): (node: number) =>
       where ? h('div', { class: 'tip-where' }, where) : null,
       f?.mappedFrom ? h('div', { class: 'tip-mapped' }, `via source map, compiled: ${f.mappedFrom}`) : null,
       h('dl', { class: 'tip-rows' }, ...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+      lines.length
+        ? h(
+            'div',
+            { class: 'tip-lines' },
+            h('div', { class: 'tip-lines-head' }, `Lines (${lines.length}), share of this bar`),
+            h('dl', { class: 'tip-rows' }, ...lines.flatMap((l) => [h('dt', { class: 'mono' }, `line ${l.line || '?'}`), h('dd', {}, lineValue(l.total))])),
+          )
+        : null,
       f && EXPLAIN[f.name] ? h('p', { class: 'tip-explain' }, EXPLAIN[f.name]!) : null,
       node === 0 && req ? h('p', { class: 'tip-explain' }, `${formatInt(req)} request${req === 1 ? '' : 's'} merged.`) : null,
       h('div', { class: 'tip-hint' }, 'Click to zoom'),

@@ -1,3 +1,4 @@
+import type { LineWeight } from '../../src/model/by-function.js';
 import type { CallTree } from '../../src/model/call-tree.js';
 import { frameLabel } from '../../src/model/frame.js';
 import { layoutFlame, type FlameLayout } from './layout.js';
@@ -30,10 +31,14 @@ export interface TreeModel extends ViewModel {
   /** How many requests the tree merges (for "per request" figures). */
   requests: number;
   rootLabel: string;
+  /** The source lines a bar merges (by-function.ts); empty when it is one line or unknown. */
+  lines(node: number): readonly LineWeight[];
 }
 
-/** Prepares a tree for the flame chart. */
-export function makeTreeModel(tree: CallTree, requests: number, rootLabel = 'all'): TreeModel {
+const NO_LINES: readonly LineWeight[] = [];
+
+/** Prepares a tree for the flame chart; `lines` gives each bar's source lines (byFunction's nodeLines). */
+export function makeTreeModel(tree: CallTree, requests: number, rootLabel = 'all', lines: (node: number) => readonly LineWeight[] = () => NO_LINES): TreeModel {
   const metric: Metric = tree.total.wallUs[0]! > 0 ? 'wallUs' : 'samples';
   const layout = layoutFlame(tree.parents, tree.total[metric]);
   const frameLabels = tree.frames.map(frameLabel);
@@ -52,6 +57,7 @@ export function makeTreeModel(tree: CallTree, requests: number, rootLabel = 'all
     tiny: KIND_TINY,
     baseColors,
     rootLabel,
+    lines,
     label: (node) => (node === 0 ? rootLabel : frameLabels[tree.frameIds[node]!]!),
   };
 }

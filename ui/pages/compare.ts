@@ -1,5 +1,6 @@
 import { diffTrees } from '../../src/model/diff.js';
 import { deserializeTree } from '../../src/model/serialized.js';
+import { byFunction } from '../../src/model/by-function.js';
 import { api } from '../api/client.js';
 import type { SessionView } from '../api/types.js';
 import { searchBox, segmented, setSegmented } from '../components/controls.js';
@@ -114,8 +115,11 @@ export const comparePage: PageFactory = (root, route) => {
         if (destroyed || loadingKey !== key) return;
         loadingKey = '';
         chartBody.classList.remove('is-loading');
-        const ta = deserializeTree(ra.tree);
-        const tb = deserializeTree(rb.tree);
+        // By function, one line per function on both sides, so the diff pairs a function's bars.
+        const la = deserializeTree(ra.tree);
+        const lb = deserializeTree(rb.tree);
+        const ta = byFunction(la, { alsoLinesOf: lb.frames }).tree;
+        const tb = byFunction(lb, { alsoLinesOf: la.frames }).tree;
         if (ta.size <= 1 || tb.size <= 1) {
           shown = undefined;
           // Only the title stays: a legend, search and exports have nothing to act on.

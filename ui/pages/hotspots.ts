@@ -121,7 +121,7 @@ function hotspotRow(row: HotspotRowView, max: number, names: Map<string, string>
   return h(
     'tr',
     { class: `kind-${f.kind}` },
-    h('td', {}, h('div', { class: 'fn-name mono', title: `${f.name} ${f.file}:${f.line}` }, f.name), h('div', { class: 'fn-where muted small mono' }, label.slice(f.name.length).trim())),
+    h('td', {}, h('div', { class: 'fn-name mono', title: label }, f.name), h('div', { class: 'fn-where muted small mono' }, label.slice(f.name.length).trim())),
     h('td', { class: 'num' }, h('div', { class: 'share' }, h('span', { class: 'share-bar', style: `width:${((row.selfPercent / max) * 100).toFixed(1)}%` }), h('span', { class: 'share-text' }, formatPercent(row.selfPercent)))),
     h('td', { class: 'num' }, formatUs(row.selfUs)),
     h('td', { class: 'num' }, `${formatPercent(row.totalPercent)}`),

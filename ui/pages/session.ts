@@ -1,3 +1,4 @@
+import { byFunction, type FunctionTree } from '../../src/model/by-function.js';
 import type { CallTree } from '../../src/model/call-tree.js';
 import { diffTrees } from '../../src/model/diff.js';
 import { frameLabel } from '../../src/model/frame.js';
@@ -49,7 +50,12 @@ export function readSessionState(p: URLSearchParams): SessionState {
 }
 
 interface LoadedTree {
+  /** The tree by function (agents report lines; views list functions). */
   tree: CallTree;
+  /** The lines each function merges, for tooltips and the sandwich. */
+  fn: FunctionTree;
+  /** The tree as the agents reported it, per line. */
+  lines: CallTree;
   requests: number;
 }
 
@@ -68,7 +74,7 @@ export const sessionPage: PageFactory = (root, route) => {
   let shown: { key: string; model: ViewModel; tree?: TreeModel; diff?: DiffModel } | undefined;
   let loadingKey = '';
   /** The merged tree of the current pod filter, for the hotspot table and sandwich (both modes). */
-  let base: { key: string; tree: CallTree; requests: number; labels: string[] } | undefined;
+  let base: { key: string; tree: CallTree; fn: FunctionTree; requests: number; labels: string[] } | undefined;
   /** Rows of the hotspot table; "Show more" grows it. */
   let hotspotRows = 15;
 
@@ -128,7 +134,11 @@ export const sessionPage: PageFactory = (root, route) => {
     const key = `${q.pod ?? ''}|${q.split ?? ''}`;
     let p = trees.get(key);
     if (!p) {
-      p = api.tree(id, q).then((r) => ({ tree: deserializeTree(r.tree), requests: r.requests }));
+      p = api.tree(id, q).then((r) => {
+        const lines = deserializeTree(r.tree);
+        const fn = byFunction(lines);
+        return { tree: fn.tree, fn, lines, requests: r.requests };
+      });
       trees.set(key, p);
       p.catch(() => trees.delete(key));
     }
@@ -193,13 +203,16 @@ export const sessionPage: PageFactory = (root, route) => {
     const loaded = isDiff
       ? Promise.all([fetchTree({ pod, split: 'typical' }), fetchTree({ pod, split: 'slow' })]).then(([typical, slow]) => {
           if (typical.tree.size <= 1 || slow.tree.size <= 1) return { key, empty: true as const, requests: typical.requests + slow.requests };
-          const diff = makeDiffModel(diffTrees(typical.tree, slow.tree), { base: 'typical', next: 'slow' }, { base: typical.requests, next: slow.requests });
+          // Both sides by function with one line per function, so the diff pairs a function's bars.
+          const t = byFunction(typical.lines, { alsoLinesOf: slow.lines.frames }).tree;
+          const sl = byFunction(slow.lines, { alsoLinesOf: typical.lines.frames }).tree;
+          const diff = makeDiffModel(diffTrees(t, sl), { base: 'typical', next: 'slow' }, { base: typical.requests, next: slow.requests });
           chartNote.textContent = `Slow: the ${formatInt(slow.requests)} request${slow.requests === 1 ? '' : 's'} at or above the p90 duration. Typical: the ${formatInt(typical.requests)} at or below the median.${diff.hiddenBaseShare > 0.001 ? ` Paths only typical requests took (${formatShare(diff.hiddenBaseShare)} of their time) have no width here.` : ''}`;
           return { key, model: diff as ViewModel, diff };
         })
-      : fetchTree({ pod }).then(({ tree, requests }) => {
+      : fetchTree({ pod }).then(({ tree, fn, requests }) => {
           if (tree.size <= 1) return { key, empty: true as const, requests };
-          const model = makeTreeModel(tree, requests, `all ${formatInt(requests)} request${requests === 1 ? '' : 's'}${state.pod ? ` on ${state.pod}` : ''}`);
+          const model = makeTreeModel(tree, requests, `all ${formatInt(requests)} request${requests === 1 ? '' : 's'}${state.pod ? ` on ${state.pod}` : ''}`, fn.nodeLines);
           return { key, model: model as ViewModel, tree: model };
         });
     loaded.then(
@@ -236,9 +249,9 @@ export const sessionPage: PageFactory = (root, route) => {
     const pod = state.pod || undefined;
     if (base?.key !== key) {
       fetchTree({ pod }).then(
-        ({ tree, requests }) => {
+        ({ tree, fn, requests }) => {
           if (destroyed || state.pod !== key) return;
-          base = { key, tree, requests, labels: tree.frames.map(frameLabel) };
+          base = { key, tree, fn, requests, labels: tree.frames.map(frameLabel) };
           // After the graph has painted: the table can wait a frame, the graph should not.
           requestAnimationFrame(() => setTimeout(() => !destroyed && renderLower(), 0));
         },
@@ -294,7 +307,7 @@ export const sessionPage: PageFactory = (root, route) => {
       sandwichCard.classList.remove('is-hint');
       if (sandwichCard.dataset['fn'] !== `${key}|${state.fn}`) {
         sandwichCard.dataset['fn'] = `${key}|${state.fn}`;
-        sandwichView.show(b.tree, b.requests, state.fn, b.labels, () => setParams({ fn: undefined }, true));
+        sandwichView.show(b.tree, b.requests, state.fn, b.labels, () => setParams({ fn: undefined }, true), b.fn.frameLines);
       }
       sandwichView.search(state.q);
     } else {

@@ -3,6 +3,9 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SondeError } from '../../../src/errors.js';
 import type { CallTree } from '../../../src/model/call-tree.js';
+import { CallTreeBuilder } from '../../../src/model/call-tree-builder.js';
+import { makeFrame } from '../../../src/model/frame.js';
+import { serializeTree } from '../../../src/model/serialized.js';
 import { PROTOCOL_LIMITS } from '../../../src/protocol/messages.js';
 import { ManualClock } from '../../../operator/clock.js';
 import { SCHEMA_VERSION } from '../../../operator/store/schema.js';
@@ -210,6 +213,24 @@ describe('SQLite store', () => {
     // New requests invalidate the cached frame weights of their session.
     s.addRequests('s2', { pod: 'checkout-7d9f8b6c5-x2x9z', workload: 'checkout', pid: 1 }, [req('e', [{ frames: ['encode'], samples: 5, wallUs: 50 }])]);
     expect(s.hotspots({ request: 'GET /b' }).items[0]!.selfUs).toBe(100);
+  });
+
+  it('lists a function once in cluster hotspots whatever lines it was sampled at, across sessions', () => {
+    const s = open();
+    s.saveSession(sessionView('s1', { namespace: 'shop', request: 'GET /a' }));
+    s.saveSession(sessionView('s2', { namespace: 'shop', request: 'GET /a' }));
+    const tree = (line: number, other: number) => {
+      const b = new CallTreeBuilder();
+      b.addStack([makeFrame('handle', '/app/orders.js', 3), makeFrame('priceOrder', '/app/orders.js', line)], { samples: 31, wallUs: 310, cpuUs: 0 });
+      b.addStack([makeFrame('handle', '/app/orders.js', 3), makeFrame('priceOrder', '/app/orders.js', other)], { samples: 1, wallUs: 10, cpuUs: 0 });
+      return serializeTree(b.build());
+    };
+    s.addRequests('s1', { pod: 'orders-1', workload: 'orders', pid: 1 }, [{ ...fakeRequest('GET /a', { id: 'a' }), tree: tree(34, 24) }]);
+    s.addRequests('s2', { pod: 'orders-1', workload: 'orders', pid: 1 }, [{ ...fakeRequest('GET /a', { id: 'b' }), tree: tree(40, 34) }]);
+    const rows = s.hotspots().items.filter((i) => i.frame.name === 'priceOrder');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ frame: { line: 24 }, selfUs: 640, totalUs: 640 });
+    expect(rows[0]!.groups[0]!.sessions.sort()).toEqual(['s1', 's2']);
   });
 
   it('purges finished sessions by age and by count, never running ones', () => {

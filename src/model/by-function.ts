@@ -1,0 +1,130 @@
+import type { CallTree } from './call-tree.js';
+import { CallTreeBuilder } from './call-tree-builder.js';
+import { type Frame, makeFrame } from './frame.js';
+import type { Weights } from './weights.js';
+
+/**
+ * Agents count frames per source line that ran (shared/ARCHITECTURE.md), so one function that was
+ * sampled at lines 24 and 34 is two frames. Tables and graphs answer "which function", so they
+ * aggregate here; the lines stay as detail (tooltips, the sandwich's line list, pprof `Line`s).
+ *
+ * A function is (kind, name, file). Agents do not report where a function starts, so its line in
+ * the aggregated frame is the smallest line sampled in it (the closest to its start that is known).
+ * Names that do not tell functions of one file apart (anonymous functions, lambdas) keep their line
+ * in the key: merging every anonymous function of a file would invent a function.
+ */
+const UNNAMED = new Set(['(anonymous)', '<lambda>', '<genexpr>', '<listcomp>', '<dictcomp>', '<setcomp>']);
+
+/** The identity of a frame's function: equal for the lines of one function. */
+export function functionKey(frame: Frame): string {
+  const line = frame.kind !== 'code' || UNNAMED.has(frame.name) || frame.file === '' ? `${frame.line}\u0000${frame.column}` : '';
+  return `${frame.kind}\u0000${frame.name}\u0000${frame.file}\u0000${line}`;
+}
+
+/** One source line of a function and its weight. */
+export interface LineWeight {
+  line: number;
+  self: Weights;
+  total: Weights;
+}
+
+/** A tree whose nodes are functions, with the lines each merges. */
+export interface FunctionTree {
+  /** The aggregated tree: siblings of one function are one node; frames are functions. */
+  tree: CallTree;
+  /** For each frame of the source tree, its function's frame index in `tree`. */
+  functionOf: Int32Array;
+  /**
+   * Per node of `tree`, the lines it merges (ascending), each with the weight of that line's part;
+   * empty when the node merged one line only (nothing to break down).
+   */
+  nodeLines(node: number): readonly LineWeight[];
+  /** Per frame of `tree`, the lines sampled in that function over the whole tree (self weight only). */
+  frameLines(frame: number): readonly LineWeight[];
+}
+
+const ZERO: readonly LineWeight[] = Object.freeze([]);
+
+export interface ByFunctionOptions {
+  /**
+   * Frames of other trees this one is compared with (a differential view): a function's line is the
+   * smallest over these too, so one function gets the same frame on both sides.
+   */
+  alsoLinesOf?: readonly Frame[];
+}
+
+/**
+ * Aggregates a call tree by function in O(nodes): each source frame maps to its function's frame,
+ * and the tree is rebuilt so that one parent's children of one function become one node. Weights
+ * are exact: each merged node's totals are the sums of the nodes it merges.
+ */
+export function byFunction(tree: CallTree, options: ByFunctionOptions = {}): FunctionTree {
+  // The function frames: one per key, at the smallest line any of its frames has.
+  const keyIndex = new Map<string, number>();
+  const groupOf = new Int32Array(tree.frames.length);
+  const groupFrames: Frame[] = [];
+  const groupLines: number[] = [];
+  for (let f = 0; f < tree.frames.length; f++) {
+    const frame = tree.frames[f]!;
+    const key = functionKey(frame);
+    let g = keyIndex.get(key);
+    if (g === undefined) {
+      g = groupFrames.length;
+      keyIndex.set(key, g);
+      groupFrames.push(frame);
+      groupLines.push(1);
+    } else {
+      groupLines[g]!++;
+      const first = groupFrames[g]!;
+      if (frame.line > 0 && (first.line === 0 || frame.line < first.line)) groupFrames[g] = makeFrame(first.name, first.file, frame.line, 0, first.kind, first.mappedFrom);
+    }
+    groupOf[f] = g;
+  }
+  for (const frame of options.alsoLinesOf ?? []) {
+    const g = keyIndex.get(functionKey(frame));
+    const first = g === undefined ? undefined : groupFrames[g]!;
+    if (first && frame.line > 0 && (first.line === 0 || frame.line < first.line)) groupFrames[g!] = makeFrame(first.name, first.file, frame.line, 0, first.kind, first.mappedFrom);
+  }
+
+  const builder = new CallTreeBuilder();
+  const groupIds = groupFrames.map((fr) => builder.internFrame(fr));
+  const functionOf = new Int32Array(tree.frames.length);
+  for (let f = 0; f < tree.frames.length; f++) functionOf[f] = groupIds[groupOf[f]!]!;
+  const nodeMap = new Int32Array(tree.size);
+  const { samples, wallUs, cpuUs } = tree.self;
+  for (let i = 1; i < tree.size; i++) {
+    const node = builder.child(nodeMap[tree.parents[i]!]!, functionOf[tree.frameIds[i]!]!);
+    nodeMap[i] = node;
+    if (samples[i] || wallUs[i] || cpuUs[i]) builder.addSelfValues(node, samples[i]!, wallUs[i]!, cpuUs[i]!);
+  }
+  const out = builder.build();
+
+  // Line detail, only for functions seen at more than one line. The source nodes merged into one
+  // node are never ancestors of each other (their parents merged first), so totals add exactly.
+  const perNode = new Map<number, Map<number, LineWeight>>();
+  const perFrame = new Map<number, Map<number, LineWeight>>();
+  const add = (map: Map<number, Map<number, LineWeight>>, at: number, line: number, self: Weights, total: Weights): void => {
+    let lines = map.get(at);
+    if (!lines) map.set(at, (lines = new Map()));
+    let lw = lines.get(line);
+    if (!lw) lines.set(line, (lw = { line, self: { samples: 0, wallUs: 0, cpuUs: 0 }, total: { samples: 0, wallUs: 0, cpuUs: 0 } }));
+    for (const k of ['samples', 'wallUs', 'cpuUs'] as const) {
+      lw.self[k] += self[k];
+      lw.total[k] += total[k];
+    }
+  };
+  const none: Weights = { samples: 0, wallUs: 0, cpuUs: 0 };
+  for (let i = 1; i < tree.size; i++) {
+    const f = tree.frameIds[i]!;
+    if (groupLines[groupOf[f]!]! < 2) continue;
+    const line = tree.frames[f]!.line;
+    const self = tree.selfOf(i);
+    add(perNode, nodeMap[i]!, line, self, tree.totalOf(i));
+    add(perFrame, functionOf[f]!, line, self, none);
+  }
+  const sorted = (map: Map<number, Map<number, LineWeight>>, at: number): readonly LineWeight[] => {
+    const lines = map.get(at);
+    return lines && lines.size > 1 ? [...lines.values()].sort((a, b) => a.line - b.line) : ZERO;
+  };
+  return { tree: out, functionOf, nodeLines: (node) => sorted(perNode, node), frameLines: (frame) => sorted(perFrame, frame) };
+}
