@@ -35,8 +35,10 @@ describe('several agent processes per pod', () => {
     w1.report('s1', reqs(4, 'r'), 1);
     w2.report('s1', reqs(4, 'r'), 1);
     await until(() => rig.view('s1').status.requestsProfiled === 8);
-    expect(w1.received).toContainEqual({ type: 'ack', session: 's1', seq: 1 });
-    expect(w2.received).toContainEqual({ type: 'ack', session: 's1', seq: 1 });
+    // The ack travels over each socket after the store wrote the batch: wait for it, then compare.
+    const ackOf = (a: FakeAgent) => a.waitFor((m) => m.type === 'ack' && m.session === 's1');
+    expect(await ackOf(w1)).toEqual({ type: 'ack', session: 's1', seq: 1 });
+    expect(await ackOf(w2)).toEqual({ type: 'ack', session: 's1', seq: 1 });
     // A resend of w1's batch 1 is a duplicate for w1 only.
     w1.report('s1', reqs(4, 'r'), 1);
     w2.report('s1', reqs(2, 's'), 2);
