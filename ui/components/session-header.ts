@@ -32,7 +32,7 @@ function meta(rows: [string, string | Node][]): Node[] {
 }
 
 /** The interval the samples were taken at (the status's, when an agent could not take the one asked), and the deadline. */
-function samplingText(s: SessionView): string {
+export function samplingText(s: Pick<SessionView, 'spec' | 'status'>): string {
   const used = s.status.sampleInterval;
   const asked = s.spec.sampleInterval;
   if (used === undefined || sameInterval(used, asked)) return `every ${asked}, up to ${s.spec.duration}`;
