@@ -7,6 +7,7 @@ import { ConfigError } from './config.js';
  *   sonde demo [--once] [--duration D]      standalone operator + sample app + traffic + a session
  *   sonde agent-bundle [--runtime R] DIR    copy the in-process agent into DIR (the init container's step)
  *   sonde sample-app | sample-traffic        the demo shop and its traffic alone (the cluster tour, examples/)
+ *   sonde sessions | export                  clients of a running operator's REST API (operator/cli/)
  */
 const HELP = `sonde — profile the next N requests of one type, in the pods you choose
 
@@ -17,6 +18,9 @@ Usage:
   sonde sample-traffic --target URL          the demo's request mix against a sample app, until stopped
   sonde agent-bundle [--runtime node|python] DIR
                                             copy the in-process agent into DIR (see sonde agent-bundle --help)
+  sonde sessions [list|show|start|stop] ...  sessions of a running operator, through its REST API
+  sonde export SESSION [--format pprof]      download a session's profile (pprof, collapsed, speedscope, ...)
+  sonde COMMAND --help                       what one command does, its options and exit codes
   sonde --help | --version
 
 Operator options:
@@ -72,7 +76,8 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
       }
       case 'operator': {
         if (rest.includes('--help') || rest.includes('-h')) {
-          process.stdout.write(HELP + '\n');
+          const { commandHelp } = await import('./cli/command-help.js');
+          process.stdout.write((commandHelp(command, HELP) ?? HELP) + '\n');
           return 0;
         }
         const { runOperator } = await import('./main.js');
@@ -81,7 +86,8 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
       }
       case 'demo': {
         if (rest.includes('--help') || rest.includes('-h')) {
-          process.stdout.write(HELP + '\n');
+          const { commandHelp } = await import('./cli/command-help.js');
+          process.stdout.write((commandHelp(command, HELP) ?? HELP) + '\n');
           return 0;
         }
         const { runDemo } = await import('./demo/run-demo.js');
@@ -90,11 +96,20 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
       case 'sample-app':
       case 'sample-traffic': {
         if (rest.includes('--help') || rest.includes('-h')) {
-          process.stdout.write(HELP + '\n');
+          const { commandHelp } = await import('./cli/command-help.js');
+          process.stdout.write((commandHelp(command, HELP) ?? HELP) + '\n');
           return 0;
         }
         const { runSampleApp, runSampleTraffic } = await import('./demo/sample-commands.js');
         return await (command === 'sample-app' ? runSampleApp(rest) : runSampleTraffic(rest));
+      }
+      case 'sessions': {
+        const { runSessions } = await import('./cli/run-sessions.js');
+        return await runSessions(rest, env);
+      }
+      case 'export': {
+        const { runExport } = await import('./cli/run-export.js');
+        return await runExport(rest, env);
       }
       case 'agent-bundle': {
         const { runAgentBundle } = await import('./agent-bundle/run-agent-bundle.js');

@@ -1,3 +1,4 @@
+import { warningHeader, warningsOf } from './session-warnings.js';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { SondeError } from '../../src/errors.js';
@@ -76,7 +77,13 @@ export function sessionRoutes(app: FastifyInstance, deps: ApiDeps): void {
       spec,
     });
     deps.log.info({ session: view.id, name, namespace, request: resolved.spec.request }, 'session created');
-    return reply.code(201).header('location', `/api/v1/sessions/${view.id}`).send(view);
+    // Accepted is not the same as fine: a request type no agent has seen yet is said now, not at the deadline.
+    const warnings = warningsOf(view);
+    if (warnings.length > 0) {
+      deps.log.warn({ session: view.id, warnings }, 'session created with warnings');
+      reply.header('warning', warnings.map(warningHeader));
+    }
+    return reply.code(201).header('location', `/api/v1/sessions/${view.id}`).send({ ...view, warnings });
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/sessions/:id', async (req) => {

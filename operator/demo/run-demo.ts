@@ -196,8 +196,7 @@ export async function runDemo(argv: string[], env: NodeJS.ProcessEnv): Promise<n
     const until = flags.durationMs !== undefined ? Date.now() + flags.durationMs : Number.POSITIVE_INFINITY;
     let last = '';
     for (;;) {
-      if (stopped.signal.aborted) break;
-      if (Date.now() >= until) break;
+      if (stopped.signal.aborted || Date.now() >= until) return 0;
       const { body: view } = await getJson<SessionView>(`${api}/api/v1/sessions/${id}`);
       const line = `${view.status.phase} ${view.status.progress}`;
       if (line !== last) {
@@ -205,19 +204,25 @@ export async function runDemo(argv: string[], env: NodeJS.ProcessEnv): Promise<n
         last = line;
       }
       if (view.status.phase === 'Completed' || view.status.phase === 'Failed') {
-        if (last.startsWith('Completed') || last.startsWith('Failed')) {
-          const top = view.status.hotspots.slice(0, 5).map((h) => `    ${h.selfPercent.toFixed(1).padStart(5)}%  ${h.frame}`);
-          if (top.length) process.stdout.write(`  Top self time:\n${top.join('\n')}\n`);
-        }
+        // The session is over: its result is printed once, then the demo only keeps the UI up.
+        const top = view.status.hotspots.slice(0, 5).map((h) => `    ${h.selfPercent.toFixed(1).padStart(5)}%  ${h.frame}`);
+        if (top.length) process.stdout.write(`  Top self time:\n${top.join('\n')}\n`);
         if (flags.once) return view.status.phase === 'Completed' ? 0 : 1;
-        if (flags.durationMs === undefined) {
-          process.stdout.write(`\n  The UI keeps running at ${api}/#/sessions/${id} — Ctrl-C to stop.\n`);
-          await new Promise<void>((resolve) => stopped.signal.addEventListener('abort', () => resolve(), { once: true }));
-          break;
-        }
+        break;
       }
       await sleep(500);
     }
+    const left = until - Date.now();
+    process.stdout.write(
+      Number.isFinite(left)
+        ? `\n  The UI keeps running at ${api}/#/sessions/${id} for ${Math.max(1, Math.round(left / 1000))} s more (--duration) — Ctrl-C to stop sooner.\n`
+        : `\n  The UI keeps running at ${api}/#/sessions/${id} — Ctrl-C to stop.\n`,
+    );
+    await new Promise<void>((resolve) => {
+      const timer = Number.isFinite(left) ? setTimeout(resolve, Math.max(0, left)) : undefined;
+      if (stopped.signal.aborted) resolve();
+      stopped.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    });
     return 0;
   } finally {
     await cleanup();

@@ -7,7 +7,9 @@ import type { PodRun, Run } from './session-run.js';
 import { type EngineCore, R, podName } from './engine-core.js';
 import { updateReadiness } from './fan-out.js';
 import { tookPartIn, withLateEnded, withLateRequests } from './late-reports.js';
-import { finish, finishWhenStopped, stopWhenClaimed } from './session-end.js';
+import { finish, finishWhenStopped, lateResults, stopWhenClaimed } from './session-end.js';
+import { endMessage, recount } from './session-outcome.js';
+import { markTypeSeen } from './request-type-seen.js';
 import { isTerminal, perPodLimit } from './session-run.js';
 
 /**
@@ -107,12 +109,18 @@ export function onRequests(core: EngineCore, agent: AgentConnection, sessionId: 
   pr.requests += added.length;
   pr.samples += added.reduce((s, r) => s + r.samples, 0);
   run.hotspotsStale = true;
+  const seen = markTypeSeen(core, run);
   stopPodAtCap(core, run, pr);
   const target = run.resolved?.requests ?? Infinity;
   if (!isTerminal(run) && run.count >= target) {
-    finish(core, run, 'Completed', R.RequestsReached, `${run.count} requests profiled (asked ${target})`);
+    finish(core, run, 'Completed', R.RequestsReached, endMessage(R.RequestsReached, run.count, target)!);
+  } else if (isTerminal(run)) {
+    // Late requests (in flight at the stop): the end conditions name the same count as the status.
+    lateResults(core, run);
+    recount(run.conditions, run.count, run.resolved?.requests ?? 0);
+    core.status.touch(run, true);
   } else {
-    core.status.touch(run);
+    core.status.touch(run, seen);
   }
 }
 

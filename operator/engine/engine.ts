@@ -14,6 +14,8 @@ import { deactivate, finish, finishWhenStopped, release } from './session-end.js
 import { applyToStored, create, edit } from './spec-apply.js';
 import { isTerminal } from './session-run.js';
 import { StatusEmitter } from './status-emitter.js';
+import { catalogueArrived } from './request-type-seen.js';
+import { endMessage } from './session-outcome.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
 
 export type { EngineHub, EngineOptions, EngineStore } from './engine-core.js';
@@ -130,7 +132,7 @@ export class Engine implements SessionEngine, HubListener {
   remove(id: string): void {
     const run = this.core.runs.get(id);
     if (run) {
-      if (!isTerminal(run)) finish(this.core, run, 'Completed', R.Deleted, `deleted with ${run.count} requests profiled; results stay in the store`);
+      if (!isTerminal(run)) finish(this.core, run, 'Completed', R.Deleted, endMessage(R.Deleted, run.count, run.resolved?.requests ?? 0)!);
       return;
     }
     const stored = this.core.store.getSession(id);
@@ -201,6 +203,7 @@ export class Engine implements SessionEngine, HubListener {
 
   connected(agent: AgentConnection): void {
     this.core.catalogue.add(agent, agent.catalogue);
+    catalogueArrived(this.core, agent.pod.namespace, agent.catalogue);
     for (const run of this.core.active.get(agent.pod.namespace) ?? []) {
       consider(this.core, run, agent);
       refreshWaiting(this.core, run);
@@ -214,6 +217,7 @@ export class Engine implements SessionEngine, HubListener {
   report(agent: AgentConnection, message: AgentReport): void {
     switch (message.type) {
       case 'catalogue':
+        catalogueArrived(this.core, agent.pod.namespace, message.entries);
         return this.core.catalogue.add(agent, message.entries);
       case 'requests':
         return onRequests(this.core, agent, message.session, message.seq, message.requests);

@@ -1,5 +1,6 @@
 import type { RequestRecord, SessionEndReason } from '../../src/protocol/messages.js';
-import type { SessionView } from '../../src/session/types.js';
+import { CONDITION, type SessionView } from '../../src/session/types.js';
+import { recount } from './session-outcome.js';
 import type { AgentConnection } from '../hub/agent-connection.js';
 
 /**
@@ -18,6 +19,14 @@ export function withLateRequests(stored: SessionView, pod: string, added: readon
   p.samples += added.reduce((s, r) => s + r.samples, 0);
   stored.status.requestsProfiled += added.length;
   stored.status.progress = `${stored.status.requestsProfiled}/${stored.spec.requests}`;
+  const complete = stored.status.conditions.find((c) => c.type === CONDITION.types.complete);
+  if (stored.status.phase === 'Failed' && complete?.reason === CONDITION.reasons.NothingProfiled) {
+    // It did profile something after all (requests taken before the end): the outcome is partial results.
+    stored.status.phase = 'Completed';
+    for (const c of stored.status.conditions) if (c.type === CONDITION.types.complete || c.type === CONDITION.types.ready) c.reason = CONDITION.reasons.DeadlineExceeded;
+  }
+  // Every place names one count: the end conditions are reworded with the status's.
+  recount(stored.status.conditions, stored.status.requestsProfiled, stored.spec.requests);
   return stored;
 }
 

@@ -2,7 +2,8 @@ import { describeProblems, resolveSpec } from '../../src/session/validate.js';
 import { type EngineCore, R } from './engine-core.js';
 import { fanOut, updateReadiness } from './fan-out.js';
 import { recoveredRun } from './recovery.js';
-import { activate, finish } from './session-end.js';
+import { activate, endWithNothing, finish } from './session-end.js';
+import { endMessage } from './session-outcome.js';
 
 /** After a restart: the sessions a previous operator left unfinished, resumed or ended (ADR 0002). */
 
@@ -27,13 +28,15 @@ export function recover(core: EngineCore): void {
     const created = Date.parse(run.createdAt);
     run.deadline = (Number.isFinite(created) ? created : now) + resolved.spec.durationMs;
     const partial = `${run.count} of ${resolved.spec.requests} requests profiled`;
-    const something = run.count > 0 || run.pods.size > 0;
+    // Nothing stored is "nothing profiled" (Failed); requests agents still hold turn it Completed when they arrive (lateResults).
     if (run.deadline <= now) {
-      finish(core, run, something ? 'Completed' : 'Failed', R.DeadlineExceeded, `the deadline passed while the operator was down; partial results: ${partial}`);
+      if (run.count === 0) endWithNothing(core, run, 'the deadline passed while the operator was down; ');
+      else finish(core, run, 'Completed', R.DeadlineExceeded, `the deadline passed while the operator was down; partial results: ${partial}`);
     } else if (!core.opts.resumeOnRestart) {
-      finish(core, run, something ? 'Completed' : 'Failed', R.OperatorRestarted, `the operator restarted; partial results: ${partial}`);
+      if (run.count === 0) endWithNothing(core, run, 'the operator restarted and ended the session; ');
+      else finish(core, run, 'Completed', R.OperatorRestarted, `the operator restarted; partial results: ${partial}`);
     } else if (run.count >= resolved.spec.requests) {
-      finish(core, run, 'Completed', R.RequestsReached, `${run.count} requests profiled (asked ${resolved.spec.requests})`);
+      finish(core, run, 'Completed', R.RequestsReached, endMessage(R.RequestsReached, run.count, resolved.spec.requests)!);
     } else {
       core.log.info({ session: run.id, requests: run.count }, 'resuming session after restart');
       if (run.life === 'Stopping') run.life = 'Running';

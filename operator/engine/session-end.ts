@@ -4,17 +4,19 @@ import { type EngineCore, R, T, safely } from './engine-core.js';
 import { isSampling } from './pod-part.js';
 import { lifeEvent } from './spec-apply.js';
 import { type Run, conditionOf, isTerminal, setCondition } from './session-run.js';
+import { knownList, knownTypes, typeUnseen } from './request-type-seen.js';
+import { endMessage, nothingProfiled } from './session-outcome.js';
 
 /** How sessions end: N (taken, then stored), the deadline, a delete; the linger that follows. */
 
 /** Ends a session: stops its agents, records why, and lets it linger for late in-flight requests. */
-export function finish(core: EngineCore, run: Run, phase: 'Completed' | 'Failed', reason: string, message: string): void {
+export function finish(core: EngineCore, run: Run, phase: 'Completed' | 'Failed', reason: string, message: string, readyReason = reason): void {
   if (!lifeEvent(core, run, { type: 'ended', phase })) return;
   const now = core.clock.now();
   deactivate(core, run);
   run.completedAt = new Date(now).toISOString();
   setCondition(run, T.complete, 'True', reason, message, now);
-  setCondition(run, T.ready, 'False', reason, message, now);
+  setCondition(run, T.ready, 'False', readyReason, message, now);
   const stopReason: SessionEndReason = reason === R.RequestsReached ? 'requests' : reason === R.DeadlineExceeded ? 'deadline' : 'stopped';
   for (const pr of run.pods.values()) {
     if (!isSampling(pr)) continue;
@@ -53,7 +55,7 @@ export function stopWhenClaimed(core: EngineCore, run: Run): void {
 export function finishWhenStopped(core: EngineCore, run: Run): void {
   if (run.life !== 'Stopping') return;
   for (const pr of run.pods.values()) if (isSampling(pr)) return;
-  finish(core, run, 'Completed', R.RequestsReached, `${run.count} requests profiled (asked ${run.resolved?.requests ?? run.count})`);
+  finish(core, run, 'Completed', R.RequestsReached, endMessage(R.RequestsReached, run.count, run.resolved?.requests ?? run.count)!);
 }
 
 export function linger(core: EngineCore, run: Run): void {
@@ -103,11 +105,41 @@ export function deadlineReached(core: EngineCore, run: Run): void {
   run.cancelDeadline = undefined;
   if (isTerminal(run)) return;
   const target = run.resolved?.requests ?? 0;
-  if (run.count > 0 || run.pods.size > 0) {
-    finish(core, run, 'Completed', R.DeadlineExceeded, `deadline reached with partial results: ${run.count} of ${target} requests profiled`);
+  if (somethingTaken(run)) {
+    finish(core, run, 'Completed', R.DeadlineExceeded, endMessage(R.DeadlineExceeded, run.count, target)!);
   } else {
-    const ready = conditionOf(run, T.ready);
-    const reason = ready?.reason === R.NoMatchingPods ? R.NoMatchingPods : R.NoAgents;
-    finish(core, run, 'Failed', reason, `deadline reached and no request was profiled: ${ready?.message ?? 'no agent matched'}`);
+    endWithNothing(core, run, '');
   }
+}
+
+/**
+ * Something was profiled: requests stored, or taken by an agent (its `progress` said so) and still on
+ * their way. Only a session with neither ends "nothing profiled".
+ */
+export function somethingTaken(run: Run): boolean {
+  if (run.count > 0) return true;
+  for (const pr of run.pods.values()) if ((pr.claimed ?? 0) > 0) return true;
+  return false;
+}
+
+/** Ends a session that profiled nothing: Failed, `Complete` True/NothingProfiled, `Ready` False with the cause. */
+export function endWithNothing(core: EngineCore, run: Run, prefix: string): void {
+  const request = run.resolved?.request ?? run.spec.request;
+  const unseen = typeUnseen(run) ? { known: knownList(knownTypes(core, run.namespace)) } : undefined;
+  const ready = conditionOf(run, T.ready);
+  const n = nothingProfiled({ podsStarted: run.pods.size, request, ...(ready ? { ready } : {}), ...(unseen ? { unseenType: unseen } : {}) });
+  finish(core, run, 'Failed', R.NothingProfiled, prefix + n.message, n.readyReason);
+}
+
+/**
+ * Requests taken before the end of a session that ended "nothing profiled" arrived after it (a restart
+ * ended it before the agents delivered): it did profile something, so it shows Completed with its count.
+ */
+export function lateResults(core: EngineCore, run: Run): void {
+  if (run.count === 0 || conditionOf(run, T.complete)?.reason !== R.NothingProfiled) return;
+  if (!lifeEvent(core, run, { type: 'lateResults' })) return;
+  const message = endMessage(R.DeadlineExceeded, run.count, run.resolved?.requests ?? 0)!;
+  const now = core.clock.now();
+  setCondition(run, T.complete, 'True', R.DeadlineExceeded, message, now);
+  setCondition(run, T.ready, 'False', R.DeadlineExceeded, message, now);
 }

@@ -5,6 +5,7 @@ import type { SessionPhase } from '../../src/session/types.js';
  *
  *   Invalid <─specInvalid/specAccepted─> Pending ─agentStarted─> Running ─tookN─> Stopping
  *   Pending | Running | Stopping ─ended─> Completed | Failed     (terminal: never run again)
+ *   Failed ─lateResults─> Completed   (it ended "nothing profiled", then requests taken before the end arrived)
  *
  * `Invalid` shows as Failed but takes a fixed spec (a typo should not need a delete); `Stopping` shows
  * as Running: the agents took N between them and were told to stop, their last records are on the way.
@@ -16,7 +17,9 @@ export type LifeEvent =
   | { type: 'specInvalid' }
   | { type: 'agentStarted' }
   | { type: 'tookN' }
-  | { type: 'ended'; phase: 'Completed' | 'Failed' };
+  | { type: 'ended'; phase: 'Completed' | 'Failed' }
+  /** Requests taken before the end arrived after a "nothing profiled" end: the outcome was wrong, not the run. */
+  | { type: 'lateResults' };
 
 /** The next state after `event`; the same state when the event does not apply in this one. */
 export function lifeTransition(life: Life, event: LifeEvent): Life {
@@ -31,6 +34,8 @@ export function lifeTransition(life: Life, event: LifeEvent): Life {
       return life === 'Running' ? 'Stopping' : life;
     case 'ended':
       return life === 'Pending' || life === 'Running' || life === 'Stopping' ? event.phase : life;
+    case 'lateResults':
+      return life === 'Failed' ? 'Completed' : life;
   }
 }
 

@@ -3,6 +3,7 @@ import { describeProblems, resolveSpec } from '../../src/session/validate.js';
 import type { SessionInput } from './contracts.js';
 import { type EngineCore, R, T } from './engine-core.js';
 import { fanOut } from './fan-out.js';
+import { checkTypeSeen } from './request-type-seen.js';
 import { activate, deactivate, linger } from './session-end.js';
 import { type LifeEvent, lifeTransition } from './session-life.js';
 import { type Run, conditionOf, displaySpec, sameSpec, setCondition } from './session-run.js';
@@ -55,6 +56,8 @@ export function accept(core: EngineCore, run: Run, spec: unknown): void {
     setCondition(run, T.specAccepted, 'False', R.InvalidSpec, message, now);
     setCondition(run, T.ready, 'False', R.InvalidSpec, 'the spec is invalid', now);
     setCondition(run, T.complete, 'True', R.InvalidSpec, message, now);
+    // A warning about the old spec's request type would mislead: the spec it judged is gone.
+    run.conditions = run.conditions.filter((c) => c.type !== T.requestTypeSeen);
     core.log.warn({ session: run.id, problems: result.problems }, 'invalid session spec');
     core.status.touch(run, true);
     linger(core, run);
@@ -70,6 +73,7 @@ export function accept(core: EngineCore, run: Run, spec: unknown): void {
   run.completedAt = undefined;
   setCondition(run, T.specAccepted, 'True', R.Accepted, `profiling the next ${result.spec.requests} "${result.spec.request}" requests`, now);
   setCondition(run, T.complete, 'False', R.Started, `ends at ${result.spec.requests} requests or at ${new Date(run.deadline).toISOString()}`, now);
+  checkTypeSeen(core, run);
   activate(core, run);
   fanOut(core, run);
   core.status.touch(run, true);

@@ -45,6 +45,8 @@ interface Track {
   /** The phase last announced by an Event (seeded from the object's stored status on first sight). */
   phase?: SessionPhase;
   refusedGeneration?: number;
+  /** (outcomes) The generation whose unknown request type was already told as a Warning Event. */
+  unseenGeneration?: number;
   busy?: Promise<void>;
   dirty: boolean;
 }
@@ -178,6 +180,12 @@ export function startStatusWriter(engine: SessionEngine, opts: StatusWriterOptio
     if (accepted?.reason === CONDITION.reasons.SpecChangeRefused && track.refusedGeneration !== view.generation) {
       track.refusedGeneration = view.generation;
       await opts.events.record(subject, 'Warning', CONDITION.reasons.SpecChangeRefused, accepted.message);
+    }
+    // A request type no agent has reported: `kubectl describe` shows it as soon as the session is applied.
+    const seen = view.status.conditions.find((c) => c.type === CONDITION.types.requestTypeSeen);
+    if (seen?.status === 'False' && phase !== 'Failed' && track.unseenGeneration !== view.generation) {
+      track.unseenGeneration = view.generation;
+      await opts.events.record(subject, 'Warning', CONDITION.reasons.UnknownRequestType, seen.message);
     }
   };
 

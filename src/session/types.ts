@@ -92,7 +92,7 @@ export interface ProfilingSessionStatus {
 
 /** Condition types and reasons, stable strings shown by kubectl. */
 export const CONDITION = Object.freeze({
-  types: { ready: 'Ready', complete: 'Complete', specAccepted: 'SpecAccepted' },
+  types: { ready: 'Ready', complete: 'Complete', specAccepted: 'SpecAccepted', requestTypeSeen: 'RequestTypeSeen' },
   reasons: {
     Accepted: 'Accepted',
     Started: 'Started',
@@ -107,6 +107,11 @@ export const CONDITION = Object.freeze({
     Deleted: 'Deleted',
     OperatorRestarted: 'OperatorRestarted',
     SamplerFailed: 'SamplerFailed',
+    // (outcomes) a request type no agent has reported yet; the end of a session that profiled nothing
+    RequestTypeSeen: 'RequestTypeSeen',
+    UnknownRequestType: 'UnknownRequestType',
+    NothingProfiled: 'NothingProfiled',
+    NoMatchingRequests: 'NoMatchingRequests',
   },
 });
 

@@ -36,5 +36,38 @@ describe.skipIf(missing)('sonde demo --once', () => {
     expect(code, demo.out).toBe(0);
     expect(demo.out).toMatch(/session Completed \d+\/150/);
     expect(demo.out).toMatch(/Top self time:\n(.*\n)*.*priceOrder .*sample-app\.js/);
+    expect(demo.out.match(/Top self time:/g)).toHaveLength(1);
   });
+});
+
+/** `--duration`: the result is printed once when the session ends, then the demo says the UI stays up. */
+describe.skipIf(missing)('sonde demo --duration', () => {
+  it('prints the result once, says the UI keeps running and for how long, and exits 0 when the duration ends', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const child = spawn(process.execPath, [CLI, 'demo', '--duration', '25s', '--port', String(port), '--requests', '40'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const demo = new Proc(child, 'demo');
+    // The session (40 requests) completes well before the 25 s are up; the demo then waits them out.
+    await eventually(() => {
+      if (!demo.running) throw new Error(`demo exited early: ${demo.out}`);
+      return /The UI keeps running at http:\/\/127\.0\.0\.1:\d+\/#\/sessions\/[0-9a-f-]+ for \d+ s more \(--duration\)/.test(demo.out) || undefined;
+    }, 60_000, 'the "UI keeps running" line');
+    // Still serving the UI while it waits, and printing nothing more.
+    const printed = demo.out;
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(demo.out).toBe(printed);
+    const code = await demo.exited;
+    expect(code, demo.out).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(25_000);
+    expect(demo.out.match(/Top self time:/g), demo.out).toHaveLength(1);
+    expect(demo.out.match(/ session Completed \d+\/40/g), demo.out).toHaveLength(1);
+    // Everything after the result block: one blank line, the one "keeps running" line, nothing else.
+    const tail = demo.out.slice(demo.out.indexOf('Top self time:')).split('\n').slice(1);
+    const rest = tail.filter((l) => !/^ {4}\s*\d+\.\d%  /.test(l));
+    expect(rest.filter((l) => l.trim() !== '')).toEqual([expect.stringMatching(/^  The UI keeps running at /)]);
+  }, 90_000);
 });

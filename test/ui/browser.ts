@@ -53,13 +53,142 @@ export async function openPage(browser: Browser, url: string, viewport = { width
   });
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   await page.goto(url);
-  return { page, errors, close: () => context.close() };
+  return {
+    page,
+    errors,
+    // Whatever state a test leaves its page in is checked for unpainted areas before it goes.
+    close: async () => {
+      try {
+        if (!page.isClosed() && page.url().startsWith('http')) await expectPainted(page);
+      } finally {
+        await context.close();
+      }
+    },
+  };
 }
 
-/** Saves a screenshot as a test artifact under test-results/ui/. */
+/** Saves a screenshot as a test artifact under test-results/ui/, after checking nothing is left unpainted. */
 export async function shot(page: Page, name: string, fullPage = false): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
+  const png = await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
+  await expectPainted(page, png);
+}
+
+/** A visible canvas whose every pixel is the same: created but never drawn (an opaque one shows black). */
+export interface UnpaintedCanvas {
+  where: string;
+  width: number;
+  height: number;
+  pixel: number[];
+}
+
+/** Every canvas the page shows (laid out, not hidden, with an area) that holds a single colour. */
+export async function unpaintedCanvases(page: Page): Promise<UnpaintedCanvas[]> {
+  return page.$$eval('canvas', (canvases) => {
+    const out: { where: string; width: number; height: number; pixel: number[] }[] = [];
+    for (const c of canvases as HTMLCanvasElement[]) {
+      const r = c.getBoundingClientRect();
+      if (r.width < 1 || r.height < 1 || !c.checkVisibility({ visibilityProperty: true, opacityProperty: true })) continue;
+      const where = [c.closest('[aria-label]')?.getAttribute('aria-label'), c.parentElement?.className].filter(Boolean).join(' / ');
+      if (c.width === 0 || c.height === 0) {
+        out.push({ where, width: c.width, height: c.height, pixel: [] });
+        continue;
+      }
+      // getContext returns the context the page made (with its options), or a fresh one if none was.
+      const ctx = c.getContext('2d');
+      if (!ctx) continue; // a WebGL canvas: not ours
+      const data = ctx.getImageData(0, 0, c.width, c.height).data;
+      const v = new Uint32Array(data.buffer, data.byteOffset, data.byteLength / 4);
+      let uniform = true;
+      for (let i = 1; i < v.length && uniform; i++) uniform = v[i] === v[0];
+      if (uniform) out.push({ where, width: c.width, height: c.height, pixel: Array.from(data.slice(0, 4)) });
+    }
+    return out;
+  });
+}
+
+/** Visible cards (`.card`) with no text and nothing drawn in them: a frame around nothing. */
+export async function emptyCards(page: Page): Promise<string[]> {
+  return page.$$eval('.card', (cards) =>
+    cards
+      .filter((c) => (c as HTMLElement).checkVisibility() && c.getBoundingClientRect().height > 0)
+      .filter((c) => ((c as HTMLElement).innerText ?? '').trim() === '' && !c.querySelector('canvas, svg, img'))
+      .map((c) => `${c.className}${c.getAttribute('aria-label') ? ` (${c.getAttribute('aria-label')})` : ''}`),
+  );
+}
+
+/**
+ * The largest connected block of pure black on a screenshot (8×8-pixel cells that are all black, joined
+ * by edges), in CSS pixels². The UI has no black surfaces: text is thinner than a cell, so a large
+ * block is something unpainted (an opaque canvas never drawn) or a broken style. Decoded by the page's
+ * own browser, so the test needs no image library.
+ */
+export async function largestBlackArea(page: Page, png: Buffer): Promise<{ area: number; x: number; y: number }> {
+  const src = `data:image/png;base64,${png.toString('base64')}`;
+  const probe = await page.context().newPage();
+  try {
+    return await probe.evaluate(async (url) => {
+      const img = new Image();
+      img.src = url;
+      await img.decode();
+      const c = document.createElement('canvas');
+      c.width = img.naturalWidth;
+      c.height = img.naturalHeight;
+      const ctx = c.getContext('2d', { willReadFrequently: true })!;
+      ctx.drawImage(img, 0, 0);
+      const { data, width, height } = ctx.getImageData(0, 0, c.width, c.height);
+      const C = 8;
+      const cw = Math.floor(width / C);
+      const ch = Math.floor(height / C);
+      const black = new Uint8Array(cw * ch);
+      for (let cy = 0; cy < ch; cy++)
+        for (let cx = 0; cx < cw; cx++) {
+          let all = true;
+          for (let y = cy * C; y < cy * C + C && all; y++)
+            for (let x = cx * C; x < cx * C + C && all; x++) {
+              const i = (y * width + x) * 4;
+              all = data[i]! < 12 && data[i + 1]! < 12 && data[i + 2]! < 12;
+            }
+          black[cy * cw + cx] = all ? 1 : 0;
+        }
+      let best = { area: 0, x: 0, y: 0 };
+      const stack: number[] = [];
+      for (let s = 0; s < black.length; s++) {
+        if (black[s] !== 1) continue;
+        let n = 0;
+        black[s] = 2;
+        stack.push(s);
+        while (stack.length) {
+          const k = stack.pop()!;
+          n++;
+          const x = k % cw;
+          const y = (k - x) / cw;
+          for (const [nx, ny] of [[x - 1, y], [x + 1, y], [x, y - 1], [x, y + 1]] as const)
+            if (nx >= 0 && ny >= 0 && nx < cw && ny < ch && black[ny * cw + nx] === 1) (black[ny * cw + nx] = 2), stack.push(ny * cw + nx);
+        }
+        if (n * C * C > best.area) best = { area: n * C * C, x: (s % cw) * C, y: Math.floor(s / cw) * C };
+      }
+      return best;
+    }, src);
+  } finally {
+    await probe.close();
+  }
+}
+
+/** Largest black block a page may show (px²): 32×32, far above any glyph, far below a 300×150 canvas. */
+export const MAX_BLACK_AREA = 32 * 32;
+
+/**
+ * Fails when the page shows a canvas that was never drawn, or a large uniform black area. Runs on
+ * every screenshot (`shot`) and on every page a test closes, so each state the UI tests reach is checked.
+ */
+export async function expectPainted(page: Page, png?: Buffer): Promise<void> {
+  const empty = await emptyCards(page);
+  if (empty.length) throw new Error(`empty card on ${page.url()}: ${JSON.stringify(empty)}`);
+  const canvases = await unpaintedCanvases(page);
+  if (canvases.length) throw new Error(`unpainted canvas on ${page.url()}: ${JSON.stringify(canvases)}`);
+  const black = await largestBlackArea(page, png ?? (await page.screenshot({ fullPage: true })));
+  if (black.area > MAX_BLACK_AREA) throw new Error(`a uniform black area of ${black.area} px² at (${black.x}, ${black.y}) on ${page.url()}`);
 }
 
 /** The labelled bars of the main flame chart as drawn (the chart's accessible list). */

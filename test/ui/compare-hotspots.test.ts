@@ -5,7 +5,7 @@ import { frameLabel } from '../../src/model/frame.js';
 import { deserializeTree, type SerializedTree } from '../../src/model/serialized.js';
 import type { SessionView } from '../../src/session/types.js';
 import { DIFF_STEPS } from '../../ui/flame/palette.js';
-import { bars, checkPrerequisites, fixtures, launch, openPage, recorded, serve, shot, unexpectedErrors, type Fixtures, type ReplayServer } from './browser.js';
+import { bars, checkPrerequisites, expectPainted, fixtures, launch, openPage, recorded, serve, shot, unexpectedErrors, type Fixtures, type ReplayServer } from './browser.js';
 
 /** The compare page and the cluster-wide hotspots page in a real Chromium, on recorded sessions. */
 
@@ -63,6 +63,39 @@ describe('compare page', () => {
     await page.goto(url);
     await page.waitForSelector('.chart-card .flame-bars li');
     expect(await page.inputValue('select[name=base]')).toBe(ordersAfter);
+    expect(unexpectedErrors(errors)).toEqual([]);
+    expect(srv.unmatched).toEqual([]);
+    await close();
+  });
+});
+
+describe('compare page before and without a graph', () => {
+  it('says it is loading while the trees come, and with a session that profiled nothing offers only the reason', async () => {
+    const { orders, ordersAfter, waiting } = f.meta['sessions'];
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    await page.route(/\/api\/v1\/sessions\/[^/]+\/tree/, async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.goto(`${srv.url}#/compare?base=${orders}&new=${ordersAfter}`);
+    await page.waitForSelector('.chart-card .state-loading');
+    expect(await page.textContent('.chart-card .state-loading')).toBe('Loading both sessions…');
+    await shot(page, 'compare-loading');
+    release();
+    await page.waitForSelector('.chart-card .flame-bars li');
+    await expectPainted(page);
+    await context.close();
+
+    const { page: p2, errors, close } = await openPage(browser, `${srv.url}#/compare?base=${orders}&new=${waiting}`);
+    await p2.waitForSelector('.chart-card .state-empty');
+    expect(await p2.textContent('.chart-card .state-empty h2')).toBe('Nothing to compare yet');
+    await expect(p2.locator('.chart-card .exports').count()).resolves.toBe(0);
+    await expect(p2.locator('.chart-card .legend-diff').count()).resolves.toBe(0);
+    await expect(p2.locator('.toolbar').isVisible()).resolves.toBe(false);
+    await shot(p2, 'compare-nothing');
     expect(unexpectedErrors(errors)).toEqual([]);
     expect(srv.unmatched).toEqual([]);
     await close();

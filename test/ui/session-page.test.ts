@@ -7,7 +7,7 @@ import { frameWeights } from '../../src/model/hotspots.js';
 import { deserializeTree, type SerializedTree } from '../../src/model/serialized.js';
 import type { SessionView } from '../../src/session/types.js';
 import { DIFF_STEPS } from '../../ui/flame/palette.js';
-import { bars, checkPrerequisites, clickBar, fixtures, hoverBar, launch, openPage, recorded, serve, shot, unexpectedErrors, type Fixtures, type ReplayServer } from './browser.js';
+import { bars, checkPrerequisites, clickBar, expectPainted, fixtures, hoverBar, launch, openPage, recorded, serve, shot, unexpectedErrors, type Fixtures, type ReplayServer } from './browser.js';
 
 /**
  * One session's page in a real Chromium, on a session recorded from real agents (the demo shop's
@@ -327,6 +327,31 @@ describe('session page', () => {
     }
   });
 
+  it('shows no unpainted chart while the tree is still loading', async () => {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let asked = false;
+    // Hold the tree back, as a slow operator would, to see the page in between.
+    await page.route(/\/api\/v1\/sessions\/[^/]+\/tree/, async (route) => {
+      asked = true;
+      await held;
+      await route.continue();
+    });
+    await page.goto(`${srv.url}${hash()}`);
+    await page.waitForSelector('.session-head h1');
+    await expect.poll(() => asked).toBe(true);
+    await page.waitForTimeout(200);
+    await expect(page.locator('.chart-card .state-loading').textContent()).resolves.toBe('Loading the call tree…');
+    await shot(page, 'session-loading'); // runs expectPainted: no black 300×150 canvas before the first draw
+    release();
+    await page.waitForSelector('.chart-card .flame-bars li');
+    await expect(page.locator('.chart-card .state-loading').count()).resolves.toBe(0);
+    await expectPainted(page);
+    await context.close();
+  });
+
   it('says what is going on for a session that has no samples yet', async () => {
     const waiting = f.meta['sessions'].waiting;
     const { page, errors, close } = await openPage(browser, `${srv.url}#/sessions/${waiting}`);
@@ -334,6 +359,13 @@ describe('session page', () => {
     const s = recorded<SessionView>(f, `/api/v1/sessions/${waiting}`);
     expect(await page.textContent('.chart-card .state-empty h2')).toBe(s.status.phase === 'Pending' || s.status.phase === 'Running' ? 'No samples yet' : 'This session profiled nothing');
     expect(await page.textContent('.chart-card .state-empty p')).toContain(s.spec.request);
+    // nothing profiled: no hotspot or sandwich cards, nothing to export, colour-code or search
+    await page.waitForTimeout(300); // the hotspot table is rendered a frame after the chart
+    await expect(page.locator('.hotspots-card').isVisible()).resolves.toBe(false);
+    await expect(page.locator('.sandwich-card').isVisible()).resolves.toBe(false);
+    await expect(page.locator('.exports').count()).resolves.toBe(0);
+    await expect(page.locator('.chart-card .legend').count()).resolves.toBe(0);
+    await expect(page.locator('.toolbar').isVisible()).resolves.toBe(false);
     await shot(page, 'session-waiting');
     expect(unexpectedErrors(errors)).toEqual([]);
     await close();

@@ -156,6 +156,10 @@ describe('sessions page', () => {
     const problems = await page.$$eval('.form-errors .problems li', (lis) => lis.map((li) => li.textContent ?? ''));
     expect(problems.some((p) => p.startsWith('spec.requests'))).toBe(true);
     expect(problems.some((p) => p.startsWith('spec.duration'))).toBe(true);
+    // each problem is said once, in the list, not a second time in a run-on summary above it
+    const said = (await page.textContent('.form-errors')) ?? '';
+    for (const p of problems) expect(said.split(p.replace(/^spec\.\w+ /, '')).length - 1, p).toBe(1);
+    expect(await page.textContent('.form-errors p.form-error')).toMatch(/^The operator refused this session \(SONDE_\w+\): 2 problems to fix\.$/);
     await shot(page, 'start-form-errors', true);
     expect(await page.isEnabled('form.start button[type=submit]')).toBe(true);
     expect(unexpectedErrors(errors, allowed)).toEqual([]);
@@ -191,6 +195,10 @@ describe('sessions page', () => {
     const body = recorded<{ error: { message: string; code: string } }>(main, '/api/v1/sessions/no-such-session').error;
     expect(await page.textContent('.state-error .error-message')).toBe(body.message);
     expect(await page.textContent('.state-error')).toContain(body.code);
+    // only the error: no chart, no cards around nothing, no canvas (an opaque one shows black)
+    await expect(page.locator('.page-body').isVisible()).resolves.toBe(false);
+    expect(await page.$$eval('canvas', (cs) => cs.filter((c) => c.getBoundingClientRect().width > 0).length)).toBe(0);
+    await shot(page, 'session-unknown');
     await page.goto(`${srv.url}#/no/such/page`);
     await page.waitForSelector('.state-empty h2');
     expect(await page.textContent('.state-empty h2')).toBe('No such page');

@@ -1,6 +1,7 @@
 import type { SessionView } from '../api/types.js';
 import { formatInt } from '../util/format.js';
 import { h } from '../util/dom.js';
+import { overshootText } from './session-notes.js';
 
 /** Small pieces every page that lists a session reuses: its phase and its progress. */
 
@@ -25,7 +26,10 @@ export function progressBar(s: SessionView): HTMLElement {
     },
     h('div', { class: 'progress-fill', style: `width:${pct.toFixed(1)}%` }),
   );
-  return h('div', { class: 'progress-wrap' }, bar, h('span', { class: 'progress-text' }, `${formatInt(done)}/${formatInt(want)}`));
+  // Above N: the figure is the one the operator stored (every place shows the same), and says why.
+  const over = overshootText(s);
+  const text = h('span', { class: `progress-text${over ? ' progress-over' : ''}`, ...(over ? { title: over } : {}) }, `${formatInt(done)}/${formatInt(want)}`);
+  return h('div', { class: 'progress-wrap' }, bar, text);
 }
 
 /** Pods as a count with their states, e.g. `3 pods · 2 sampling`. */

@@ -110,9 +110,15 @@ export function startSessionForm(opts: { namespace: string; onCreated: (s: Sessi
             submit.disabled = false;
             submit.textContent = 'Start profiling';
             const e = err as ApiError;
-            errors.append(h('p', { class: 'form-error' }, e.message));
             if (e instanceof ApiError && e.problems.length) {
-              errors.append(h('ul', { class: 'problems' }, ...e.problems.map((p) => h('li', {}, h('code', {}, p.field), ' ', p.message))));
+              // The API's message already lists every problem in one line; the list says it once, readably.
+              const n = e.problems.length;
+              errors.append(
+                h('p', { class: 'form-error' }, `The operator refused this session (${e.code}): ${n === 1 ? 'one problem' : `${n} problems`} to fix.`),
+                h('ul', { class: 'problems' }, ...e.problems.map((p) => h('li', {}, h('code', {}, p.field), ' ', p.message))),
+              );
+            } else {
+              errors.append(h('p', { class: 'form-error' }, e.message));
             }
           },
         );

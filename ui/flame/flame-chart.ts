@@ -105,6 +105,12 @@ export class FlameChart {
     this.ctx = ctx;
     ctx.font = FONT;
     this.charW = ctx.measureText('M').width || 7;
+    // An opaque canvas shows black until drawn, and a canvas defaults to 300×150: take no room at all
+    // until a model is drawn (a page that never gets one, an error say, then shows nothing).
+    this.canvas.width = 0;
+    this.canvas.height = 0;
+    this.canvas.style.width = '0px';
+    this.canvas.style.height = '0px';
 
     this.canvas.addEventListener('mousemove', (ev) => this.onMove(ev));
     this.canvas.addEventListener('mouseleave', () => this.setHover(-1));

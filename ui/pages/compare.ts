@@ -107,6 +107,8 @@ export const comparePage: PageFactory = (root, route) => {
       h('div', { class: 'exports-pair' }, exportLinks(b, {}, 'Export new'), exportLinks(a, {}, 'Export baseline')),
     );
     chartBody.classList.add('is-loading');
+    // Nothing drawn yet: say what is coming rather than show an empty card (a drawn chart stays, dimmed).
+    if (!shown) setState(loadingState('Loading both sessions…'));
     Promise.all([api.tree(a), api.tree(b)]).then(
       ([ra, rb]) => {
         if (destroyed || loadingKey !== key) return;
@@ -116,6 +118,9 @@ export const comparePage: PageFactory = (root, route) => {
         const tb = deserializeTree(rb.tree);
         if (ta.size <= 1 || tb.size <= 1) {
           shown = undefined;
+          // Only the title stays: a legend, search and exports have nothing to act on.
+          chartHead.replaceChildren(chartHead.firstElementChild ?? '');
+          toolbar.hidden = true;
           setState(emptyState('Nothing to compare yet', `${ta.size <= 1 ? name(a) : name(b)} has no samples. Pick a session that profiled some requests.`));
           return;
         }

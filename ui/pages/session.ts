@@ -81,6 +81,7 @@ export const sessionPage: PageFactory = (root, route) => {
   const hotspotsCard = h('section', { class: 'card hotspots-card', 'aria-label': 'Hotspots' });
   const sandwichCard = h('section', { class: 'card sandwich-card', 'aria-label': 'Sandwich' });
   const lower = h('div', { class: 'lower' }, hotspotsCard, sandwichCard);
+  lower.hidden = true; // until the tree is in: then shown, unless it holds nothing
   const body = h('div', { class: 'page-body' }, toolbar, chartCard, lower);
   root.append(head, body);
   head.append(loadingState('Loading session…'));
@@ -181,6 +182,8 @@ export const sessionPage: PageFactory = (root, route) => {
     );
     chartNote.textContent = '';
     chartBody.classList.add('is-loading');
+    // Nothing drawn yet: say what is coming rather than show an empty card (a drawn chart stays, dimmed).
+    if (!shown) setChartState(loadingState(isDiff ? 'Loading the slow and typical requests…' : 'Loading the call tree…'));
     const done = (): boolean => {
       if (destroyed || loadingKey !== key) return false;
       loadingKey = '';
@@ -204,11 +207,16 @@ export const sessionPage: PageFactory = (root, route) => {
         if (!done()) return;
         if ('empty' in r) {
           shown = undefined;
+          // Nothing to draw, so nothing to export, colour-code or search: only the title and the reason.
+          chartHead.replaceChildren(h('h2', {}, isDiff ? 'Slow vs typical requests' : 'Call tree'));
+          // With no filter there is nothing to switch to either; a pod filter keeps its way back.
+          toolbar.hidden = !isDiff && !state.pod;
           setChartState(isDiff ? notEnoughToSplit() : noSamples());
           renderSearchSummary();
           return;
         }
         shown = r;
+        toolbar.hidden = false;
         setChartState('chart');
         flame.setModel(r.model, { zoom: state.zoom, query: state.q });
         flame.setState({ orientation: state.view });

@@ -3,6 +3,7 @@ import { api } from '../api/client.js';
 import { live } from '../api/events.js';
 import type { InfoResponse, SessionView } from '../api/types.js';
 import { phaseBadge, podsSummary, progressBar } from '../components/session-bits.js';
+import { typeUnseenMark } from '../components/session-notes.js';
 import { startSessionForm } from '../components/start-session-form.js';
 import { emptyState, errorState, kubectlSnippet, loadingState, snippet } from '../components/states.js';
 import { sessionHref } from '../router.js';
@@ -132,7 +133,7 @@ function sessionCells(s: SessionView): HTMLTableCellElement[] {
     h('td', {}, h('a', { href: sessionHref(s.id), class: 'session-link' }, s.name), h('div', { class: 'muted small' }, s.namespace)),
     h('td', {}, phaseBadge(s.status.phase)),
     h('td', {}, progressBar(s)),
-    h('td', { class: 'mono' }, s.spec.request),
+    h('td', { class: 'mono' }, s.spec.request, typeUnseenMark(s)),
     h('td', {}, podsSummary(s)),
     h('td', { class: 'mono small' }, formatSelector(s.spec.selector)),
     h('td', { class: 'num age', 'data-created': s.createdAt, title: s.createdAt }, formatAge(s.createdAt)),

@@ -150,7 +150,9 @@ describe('session engine', () => {
     rig.clock.advance(60_000);
     const v = rig.view('none');
     expect(v.status.phase).toBe('Failed');
-    expect(rig.condition('none', 'Complete')).toMatchObject({ status: 'True', reason: 'NoMatchingPods' });
+    // Nothing profiled is one outcome (issue 14); Ready keeps the cause.
+    expect(rig.condition('none', 'Complete')).toMatchObject({ status: 'True', reason: 'NothingProfiled' });
+    expect(rig.condition('none', 'Ready')).toMatchObject({ status: 'False', reason: 'NoMatchingPods' });
   });
 
   it('starts agents that connect after the session was applied', async () => {

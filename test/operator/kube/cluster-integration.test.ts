@@ -48,7 +48,7 @@ describe('cluster mode with the real engine, hub and store', () => {
   const podIdentity = (p: KubeObject): PodIdentity => ({ name: p.metadata.name, namespace: p.metadata.namespace, uid: p.metadata.uid });
   const connect = async (pod: PodIdentity, token: string): Promise<FakeAgent> => {
     // The agent's own labels claim otherwise: in a cluster the pod's real labels must win.
-    const agent = await FakeAgent.connect({ url: hub.url, token, pod, labels: { app: 'web' }, catalogue: [] });
+    const agent = await FakeAgent.connect({ url: hub.url, token, pod, labels: { app: 'web' }, catalogue: [{ type: 'GET /a', count: 1, errors: 0, p50Ms: 1, p90Ms: 1, p99Ms: 1 }] });
     agents.push(agent);
     return agent;
   };
@@ -73,6 +73,23 @@ describe('cluster mode with the real engine, hub and store', () => {
     expect(status.conditions.find((x: { type: string }) => x.type === 'Complete')).toMatchObject({ status: 'True', reason: 'RequestsReached' });
     await until(() => fake.store.list(EVENTS, 'shop').length >= 2, 'events');
     expect(fake.store.list(EVENTS, 'shop').map((e) => `${e.type} ${e.reason}`)).toEqual(['Normal Started', 'Normal RequestsReached']);
+  });
+
+  it('warns on the object and with an Event when no agent has reported the request type, and fails "nothing profiled" at the deadline', async () => {
+    const web = fake.addPod({ name: 'web-1', namespace: 'shop', labels: { app: 'web' } });
+    await until(() => cluster.podDirectory.labelsOf(podIdentity(web)) !== undefined, 'pods known');
+    const a = await connect(podIdentity(web), fake.tokens.issuePodToken(podIdentity(web)));
+    const obj = fake.createSession('shop', 'typo', { request: 'GET /api/order/:id', requests: 5, duration: '2s', selector: { matchLabels: { app: 'web' } } });
+    await a.waitFor((m) => m.type === 'start' && m.session === obj.metadata.uid);
+    await until(() => session('typo')?.status?.conditions?.some((c: { type: string }) => c.type === 'RequestTypeSeen'), 'warning on the object');
+    const seen = session('typo')!.status.conditions.find((c: { type: string }) => c.type === 'RequestTypeSeen');
+    expect(seen).toMatchObject({ status: 'False', reason: 'UnknownRequestType', message: expect.stringContaining('agents here reported "GET /a"') });
+    await until(() => fake.store.list(EVENTS, 'shop').some((e) => e.reason === 'UnknownRequestType'), 'warning event');
+    await until(() => session('typo')?.status?.phase === 'Failed', 'Failed at the deadline', 10_000);
+    const complete = session('typo')!.status.conditions.find((c: { type: string }) => c.type === 'Complete');
+    expect(complete).toMatchObject({ reason: 'NothingProfiled', message: expect.stringMatching(/^nothing profiled: 1 agent was sampling/) });
+    await until(() => fake.store.list(EVENTS, 'shop').some((e) => e.reason === 'NothingProfiled'), 'failure event');
+    expect(fake.store.list(EVENTS, 'shop').filter((e) => e.reason === 'UnknownRequestType')).toHaveLength(1);
   });
 
   it('refuses an agent that claims a pod its token was not issued for', async () => {
