@@ -71,7 +71,9 @@ export function serializeRequestTree(own: readonly RawSample[], r: WaitTally): S
     nodes[o + 1] = round3(nodes[o + 1]!);
   }
   if (nodes.length / 5 + 1 > MAX_REQUEST_TREE_NODES) return prunedTree(own, r);
-  return { version: 1, strings: table.strings, frames: table.frames, nodes };
+  const tree: SerializedTree = { version: 1, strings: table.strings, frames: table.frames, nodes };
+  if (table.mapped.length > 0) tree.mapped = table.mapped;
+  return tree;
 }
 
 const WAITING_KIND = FRAME_KINDS.indexOf('synthetic');

@@ -23,7 +23,7 @@ export class NativeFrameTable {
   extend(frames: readonly (string | number)[]): void {
     for (let i = 0; i + 3 < frames.length; i += 4) {
       const name = String(frames[i]) || '(anonymous)';
-      this.byId.push(this.cache.get(name, stripFileUrl(String(frames[i + 1])), Number(frames[i + 2])));
+      this.byId.push(this.cache.get(name, stripFileUrl(String(frames[i + 1])), Number(frames[i + 2]), Number(frames[i + 3])));
     }
   }
 

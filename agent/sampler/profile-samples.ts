@@ -1,4 +1,5 @@
-import { type Frame, makeFrame, SYNTHETIC } from '../../src/model/frame.js';
+import { type Frame, frameKey, makeFrame, SYNTHETIC } from '../../src/model/frame.js';
+import type { SourceMapResolver } from './source-maps.js';
 
 /** What the profiler recorded with one sample: the context current at that instant, when, and CPU. */
 export interface ContextRecord {
@@ -57,24 +58,45 @@ export function emptyBatch(atUs: number): SampleBatch {
 /**
  * One Frame object per source location for as long as the sampler lives, so trees built from samples
  * of different batches can match frames by identity. Bounded: a process that keeps compiling new code
- * (eval, templates) starts the cache over rather than growing it.
+ * (eval, templates) starts the cache over rather than growing it. With a source map resolver, frames of
+ * compiled code name their original file and line (and say which compiled file they were mapped from);
+ * several compiled places that map to one original place share one Frame.
  */
 export class FrameCache {
   private readonly map = new Map<string, Frame | null>();
+  private readonly mappedFrames = new Map<string, Frame>();
   constructor(
     private readonly hideFile: (file: string) => boolean,
     private readonly max = 50_000,
+    private readonly sourceMaps?: SourceMapResolver,
   ) {}
 
-  get(name: string, file: string, line: number): Frame | null {
-    const key = `${name}\u0000${file}\u0000${line}`;
+  /** `column` (1-based, 0 unknown) only sharpens source map lookups; frames keep lines only. */
+  get(name: string, file: string, line: number, column = 0): Frame | null {
+    const col = this.sourceMaps === undefined ? 0 : column;
+    const key = `${name}\u0000${file}\u0000${line}\u0000${col}`;
     let f = this.map.get(key);
     if (f === undefined) {
       f = toFrame(name, file, line, this.hideFile);
-      if (this.map.size >= this.max) this.map.clear();
+      if (f !== null && f.kind === 'code' && this.sourceMaps !== undefined) f = this.mapped(f, col);
+      if (this.map.size >= this.max) {
+        this.map.clear();
+        this.mappedFrames.clear();
+      }
       this.map.set(key, f);
     }
     return f;
+  }
+
+  private mapped(f: Frame, column: number): Frame {
+    const at = this.sourceMaps!.resolve(f.file, f.line, column);
+    if (at === null) return f;
+    const frame = makeFrame(f.name, at.file, at.line, 0, 'code', f.file);
+    const k = frameKey(frame);
+    const known = this.mappedFrames.get(k);
+    if (known !== undefined) return known;
+    this.mappedFrames.set(k, frame);
+    return frame;
   }
 }
 

@@ -5,6 +5,7 @@ import { SondeError } from '../../src/errors.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { ContextHook } from './context-hook.js';
+import { SourceMapResolver } from './source-maps.js';
 import { emptyBatch, FrameCache, type SampleBatch, type TimeProfile, timeProfileToSamples } from './profile-samples.js';
 import type { ContextMode, Sampler } from './sampler.js';
 
@@ -84,7 +85,7 @@ export class WallSampler implements Sampler {
     private readonly options: WallSamplerOptions = {},
   ) {
     this.log = log.child({ module: 'sampler' });
-    this.frames = new FrameCache(hideFile);
+    this.frames = new FrameCache(hideFile, undefined, new SourceMapResolver());
     this.hook = new ContextHook(clock, (context) => {
       if (!this.started) return;
       try {

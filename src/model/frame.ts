@@ -31,6 +31,12 @@ export interface Frame {
   readonly line: number;
   readonly column: number;
   readonly kind: FrameKind;
+  /**
+   * Set when the agent resolved this frame through a source map: the compiled file the runtime ran
+   * (`dist/server.js`), while `file` and `line` name the original source. Not part of the frame's
+   * identity: one original place is one frame.
+   */
+  readonly mappedFrom?: string;
 }
 
 /** A key that is equal for equal frames: the identity used to merge trees. */
@@ -39,12 +45,14 @@ export function frameKey(frame: Frame): string {
 }
 
 /** Builds a frame, rejecting values that would corrupt a profile later. */
-export function makeFrame(name: string, file = '', line = 0, column = 0, kind: FrameKind = 'code'): Frame {
+export function makeFrame(name: string, file = '', line = 0, column = 0, kind: FrameKind = 'code', mappedFrom?: string): Frame {
   if (typeof name !== 'string') throw new TypeError('frame name must be a string');
   if (!Number.isInteger(line) || line < 0) throw new RangeError(`frame line must be a whole number >= 0, got ${line}`);
   if (!Number.isInteger(column) || column < 0) throw new RangeError(`frame column must be a whole number >= 0, got ${column}`);
   if (!FRAME_KINDS.includes(kind)) throw new RangeError(`unknown frame kind ${String(kind)}`);
-  return Object.freeze({ name: name === '' ? '(anonymous)' : name, file, line, column, kind });
+  if (mappedFrom !== undefined && (typeof mappedFrom !== 'string' || mappedFrom === '')) throw new TypeError('frame mappedFrom must be a non-empty string');
+  const n = name === '' ? '(anonymous)' : name;
+  return Object.freeze(mappedFrom === undefined ? { name: n, file, line, column, kind } : { name: n, file, line, column, kind, mappedFrom });
 }
 
 /** Short label for views: `name file:line`, with the file shortened to its last two segments. */

@@ -12,12 +12,16 @@ import { FRAME_KINDS, type Frame, makeFrame } from './frame.js';
  * - `nodes`: 5 numbers per node except the root: parent (0 = the root; node k of this array is node
  *   k+1 of the tree, and a parent always comes before its children), frame index, self samples,
  *   self wall time in µs, self CPU time in µs.
+ * - `mapped` (optional, since Sonde 0.3; readers that predate it ignore it): pairs of numbers, a frame
+ *   index and the index in `strings` of the compiled file that frame was resolved from through a
+ *   source map (Frame.mappedFrom). Each frame at most once.
  */
 export interface SerializedTree {
   version: 1;
   strings: string[];
   frames: number[];
   nodes: number[];
+  mapped?: number[];
 }
 
 export const SERIALIZED_TREE_VERSION = 1;
@@ -32,12 +36,15 @@ const KIND_INDEX = new Map(FRAME_KINDS.map((k, i) => [k, i]));
 export class FrameTableWriter {
   readonly strings: string[] = [];
   readonly frames: number[] = [];
+  /** The `mapped` pairs (frame index, string index); empty when no frame came through a source map. */
+  readonly mapped: number[] = [];
   private readonly stringIndex = new Map<string, number>();
 
   /** Appends `f` to the frame table; returns its index there. */
   add(f: Frame): number {
     const i = this.frames.length / FRAME_WIDTH;
     this.frames.push(this.intern(f.name), this.intern(f.file), f.line, f.column, KIND_INDEX.get(f.kind) ?? -1);
+    if (f.mappedFrom !== undefined) this.mapped.push(i, this.intern(f.mappedFrom));
     return i;
   }
 
@@ -55,7 +62,7 @@ export class FrameTableWriter {
 export function serializeTree(tree: CallTree): SerializedTree {
   const table = new FrameTableWriter();
   for (const f of tree.frames) table.add(f);
-  const { strings, frames } = table;
+  const { strings, frames, mapped } = table;
   const nodes: number[] = new Array((tree.size - 1) * NODE_WIDTH);
   let o = 0;
   for (let i = 1; i < tree.size; i++) {
@@ -65,7 +72,7 @@ export function serializeTree(tree: CallTree): SerializedTree {
     nodes[o++] = round3(tree.self.wallUs[i]!);
     nodes[o++] = round3(tree.self.cpuUs[i]!);
   }
-  return { version: 1, strings, frames, nodes };
+  return mapped.length > 0 ? { version: 1, strings, frames, nodes, mapped } : { version: 1, strings, frames, nodes };
 }
 
 /** Reads the compact form back, checking every invariant; throws a RangeError naming what is wrong. */
@@ -85,11 +92,12 @@ export function deserializeTree(data: unknown): CallTree {
     }
     return strings[i];
   };
+  const mappedFrom = mappedFiles(d.mapped, frameData.length / FRAME_WIDTH, str);
   const frames: Frame[] = [];
   for (let o = 0; o < frameData.length; o += FRAME_WIDTH) {
     const kind = FRAME_KINDS[frameData[o + 4] as number];
     if (kind === undefined) throw new RangeError(`tree: bad frame kind ${String(frameData[o + 4])}`);
-    frames.push(makeFrame(str(frameData[o]), str(frameData[o + 1]), frameData[o + 2] as number, frameData[o + 3] as number, kind));
+    frames.push(makeFrame(str(frameData[o]), str(frameData[o + 1]), frameData[o + 2] as number, frameData[o + 3] as number, kind, mappedFrom.get(o / FRAME_WIDTH)));
   }
   const n = nodeData.length / NODE_WIDTH + 1;
   const parents = new Int32Array(n);
@@ -113,6 +121,22 @@ export function deserializeTree(data: unknown): CallTree {
   const dup = firstRepeatedSibling(parents, frameIds);
   if (dup > 0) throw new RangeError(`tree: node ${dup} repeats a sibling's frame`);
   return new CallTree(Object.freeze(frames), parents, frameIds, { samples, wallUs, cpuUs });
+}
+
+/** The optional `mapped` pairs as frame index → compiled file; each frame at most once, every index in range. */
+function mappedFiles(data: unknown, frameCount: number, str: (i: unknown) => string): Map<number, string> {
+  const out = new Map<number, string>();
+  if (data === undefined) return out;
+  if (!Array.isArray(data) || data.length % 2 !== 0) throw new RangeError('tree: mapped must be an array of (frame, string) pairs');
+  for (let o = 0; o < data.length; o += 2) {
+    const f = data[o];
+    if (typeof f !== 'number' || !Number.isInteger(f) || f < 0 || f >= frameCount) throw new RangeError(`tree: mapped names bad frame ${String(f)}`);
+    if (out.has(f)) throw new RangeError(`tree: mapped names frame ${f} twice`);
+    const file = str(data[o + 1]);
+    if (file === '') throw new RangeError(`tree: mapped gives frame ${f} an empty file`);
+    out.set(f, file);
+  }
+  return out;
 }
 
 /**

@@ -162,7 +162,7 @@ export function checkedTree(tree: SerializedTree): CallTree | undefined {
   return checked.get(tree);
 }
 
-/** A tree is checked by the model's own reader, then copied so only its four known fields remain. */
+/** A tree is checked by the model's own reader, then copied so only its known fields remain. */
 function tree(value: unknown, where: string): SerializedTree {
   let built: CallTree;
   try {
@@ -175,6 +175,7 @@ function tree(value: unknown, where: string): SerializedTree {
     if (t.strings[i]!.length > PROTOCOL_LIMITS.maxStringLength) throw bad(`${where}.strings[${i}] is longer than ${PROTOCOL_LIMITS.maxStringLength}`);
   }
   const copy: SerializedTree = { version: t.version, strings: t.strings, frames: t.frames, nodes: t.nodes };
+  if (t.mapped !== undefined) copy.mapped = t.mapped;
   checked.set(copy, built);
   return copy;
 }

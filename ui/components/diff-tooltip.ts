@@ -28,6 +28,7 @@ export function diffTooltip(m: DiffModel): (node: number) => Node {
       {},
       h('div', { class: 'tip-name' }, node === 0 ? m.label(0) : (f?.name ?? '')),
       where ? h('div', { class: 'tip-where' }, where) : null,
+      f?.mappedFrom ? h('div', { class: 'tip-mapped' }, `via source map, compiled: ${f.mappedFrom}`) : null,
       h(
         'dl',
         { class: 'tip-rows' },

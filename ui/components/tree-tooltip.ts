@@ -55,6 +55,7 @@ export function treeTooltip(m: TreeModel, callersOf?: string): (node: number) =>
       {},
       h('div', { class: 'tip-name' }, name),
       where ? h('div', { class: 'tip-where' }, where) : null,
+      f?.mappedFrom ? h('div', { class: 'tip-mapped' }, `via source map, compiled: ${f.mappedFrom}`) : null,
       h('dl', { class: 'tip-rows' }, ...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
       f && EXPLAIN[f.name] ? h('p', { class: 'tip-explain' }, EXPLAIN[f.name]!) : null,
       node === 0 && req ? h('p', { class: 'tip-explain' }, `${formatInt(req)} request${req === 1 ? '' : 's'} merged.`) : null,
