@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { negativeValuesInline } from './cli-args.js';
 
 /**
  * The operator's configuration, read once: `readEnv` reads the environment, `parseOperatorFlags` reads
@@ -133,7 +134,7 @@ export function parseOperatorFlags(argv: string[]): ConfigLayer {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: negativeValuesInline(argv),
       strict: true,
       allowPositionals: false,
       options: {
@@ -205,8 +206,9 @@ export function mergeConfig(cwd: string, base: OperatorConfig, ...layers: Config
   return out;
 }
 
-function parsePort(text: string, where: string): number {
-  if (!/^\d{1,5}$/.test(text)) throw new ConfigError([`${where} must be a port number from 0 to 65535, got ${JSON.stringify(text)}`]);
+/** A port flag or variable: the one wording for every command (operator, demo, sample app). */
+export function parsePort(text: string, where: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new ConfigError([`${where} must be a port number from 0 to 65535, got ${JSON.stringify(text)}`]);
   return Number(text);
 }
 

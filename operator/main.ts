@@ -11,6 +11,7 @@ import { hostPolicy } from './auth/host-check.js';
 import { readVersion } from './api/version.js';
 import { type OperatorConfig, defaultConfig, mergeConfig, parseOperatorFlags, readEnv, tlsConfigured, validateConfig } from './config.js';
 import { systemClock } from './clock.js';
+import { LogDestination } from './log-destination.js';
 import type { TlsRuntime } from './webhook/tls-runtime.js';
 import type { AgentAuthenticator, PodDirectory } from './engine/contracts.js';
 import { Engine } from './engine/engine.js';
@@ -89,7 +90,11 @@ function urlHost(host: string): string {
 
 /** Builds and starts the operator for `config`. On failure everything already started is closed again. */
 export async function startOperator(config: OperatorConfig, options: StartOptions = {}): Promise<RunningOperator> {
-  const log = pino({ level: config.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, options.logDestination ?? pino.destination({ dest: 1, sync: false }));
+  // stdout through LogDestination: a closed pipe (`| head`) must never make shutdown or exit spin.
+  const stdout = options.logDestination ? undefined : new LogDestination({ clock: systemClock });
+  const flushAtExit = (): void => stdout?.flushSync();
+  if (stdout) process.once('exit', flushAtExit);
+  const log = pino({ level: config.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, options.logDestination ?? stdout!);
   const steps: { what: string; close: () => unknown }[] = [];
   const closeAll = async (): Promise<void> => {
     for (const step of steps.reverse()) {
@@ -101,6 +106,8 @@ export async function startOperator(config: OperatorConfig, options: StartOption
     }
     steps.length = 0;
     log.flush?.();
+    stdout?.flushSync();
+    process.removeListener('exit', flushAtExit);
   };
 
   try {
@@ -277,6 +284,9 @@ function installSignalHandlers(op: RunningOperator): void {
 /** `sonde operator …`: reads the configuration and runs until a signal. */
 export async function runOperator(argv: string[], env: NodeJS.ProcessEnv): Promise<RunningOperator> {
   const config = loadConfig(argv, env);
+  // A missing cluster is the user's to fix: say so and exit, rather than retry against localhost:8080.
+  const { checkClusterConfig } = await import('./kube/cluster-config-check.js');
+  checkClusterConfig(config, { argv, env });
   const op = await startOperator(config, { handleSignals: true });
   process.on('unhandledRejection', (err) => op.log.error({ err }, 'unhandled rejection'));
   return op;

@@ -7,6 +7,8 @@ export const ERRORS = Object.freeze({
   // Spec and API input
   SONDE_INVALID_SPEC: { http: 400, ws: 4400, message: 'The session spec is invalid' },
   SONDE_INVALID_BODY: { http: 400, ws: 4400, message: 'The request body is invalid' },
+  // cliops: query parameters are not a body (GET requests have none)
+  SONDE_INVALID_QUERY: { http: 400, ws: 4400, message: 'The query parameters are invalid' },
   SONDE_NOT_FOUND: { http: 404, ws: 4404, message: 'No such object' },
   SONDE_CONFLICT: { http: 409, ws: 4409, message: 'The object already exists' },
   SONDE_NOT_STANDALONE: { http: 405, ws: 4405, message: 'In a cluster, sessions are ProfilingSession objects: use kubectl apply' },

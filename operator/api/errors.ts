@@ -26,7 +26,9 @@ function fromFastify(err: FastifyError): { code: ErrorCode; message: string; pro
       field: `${err.validationContext ?? 'body'}${v.instancePath.replaceAll('/', '.')}`,
       message: v.message ?? 'is invalid',
     }));
-    return { code: 'SONDE_INVALID_BODY', message: `${ERRORS.SONDE_INVALID_BODY.message}: ${err.message}`, problems };
+    // A query string is not a body: its own code, so a GET with no body never hears about one.
+    const code = err.validationContext === 'querystring' ? 'SONDE_INVALID_QUERY' : 'SONDE_INVALID_BODY';
+    return { code, message: `${ERRORS[code].message}: ${err.message}`, problems };
   }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

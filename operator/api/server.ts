@@ -30,6 +30,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     // SSE streams stay open: close idle keep-alive sockets on shutdown, the preClose hook ends streams.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // Every problem of a query string at once, not the first one per round trip.
+    ajv: { customOptions: { allErrors: true } },
   });
   installErrorHandlers(app, deps.log.child({ module: 'api' }));
   // JSON only: a text/plain body gets 415 rather than being parsed as a string.

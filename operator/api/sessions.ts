@@ -48,7 +48,7 @@ export function sessionRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get<{ Querystring: { namespace?: string; phase?: string } }>('/api/v1/sessions', async (req) => {
     const { namespace, phase } = req.query;
     if (phase !== undefined && !PHASES.includes(phase as SessionPhase)) {
-      throw new ProblemsError('SONDE_INVALID_BODY', [{ field: 'query.phase', message: `phase must be one of ${PHASES.join(', ')}` }], `unknown phase ${JSON.stringify(phase)}`);
+      throw new ProblemsError('SONDE_INVALID_QUERY', [{ field: 'query.phase', message: `phase must be one of ${PHASES.join(', ')}` }], `unknown phase ${JSON.stringify(phase)}`);
     }
     const filter: { namespace?: string; phase?: SessionPhase } = {};
     if (namespace) filter.namespace = namespace;
@@ -60,7 +60,13 @@ export function sessionRoutes(app: FastifyInstance, deps: ApiDeps): void {
     standaloneOnly('POST /api/v1/sessions creates sessions only in standalone mode');
     if (!req.access.write) throw new SondeError('SONDE_FORBIDDEN', `${req.access.user} may not create sessions`);
     const checked = checkCreateBody(req.body);
-    if (!checked.ok) throw new ProblemsError('SONDE_INVALID_BODY', checked.problems, describeProblems(checked.problems));
+    if (!checked.ok) {
+      // The spec's problems too, so one round trip shows everything to fix.
+      const spec = (req.body as { spec?: unknown } | null)?.spec;
+      const specResult = spec !== undefined && typeof req.body === 'object' && !Array.isArray(req.body) ? resolveSpec(spec) : undefined;
+      const problems = [...checked.problems, ...(specResult && !specResult.ok ? specResult.problems : [])];
+      throw new ProblemsError('SONDE_INVALID_BODY', problems, describeProblems(problems));
+    }
     const { name, namespace, spec } = checked.value;
     const resolved = resolveSpec(spec);
     if (!resolved.ok) throw new ProblemsError('SONDE_INVALID_SPEC', resolved.problems, describeProblems(resolved.problems));

@@ -31,7 +31,7 @@ function sampleIntervalUs(text: string): number | undefined {
 
 function checkWeight(text: string): WeightName {
   if (!(WEIGHT_NAMES as readonly string[]).includes(text)) {
-    throw new ProblemsError('SONDE_INVALID_BODY', [{ field: 'query.weight', message: `weight must be one of ${WEIGHT_NAMES.join(', ')}` }], `unknown weight ${JSON.stringify(text)}`);
+    throw new ProblemsError('SONDE_INVALID_QUERY', [{ field: 'query.weight', message: `weight must be one of ${WEIGHT_NAMES.join(', ')}` }], `unknown weight ${JSON.stringify(text)}`);
   }
   return text as WeightName;
 }
@@ -43,7 +43,7 @@ function treeFilter(q: TreeQuery): TreeFilter {
   if (q.request) filter.requestId = q.request;
   if (q.split !== undefined && q.split !== '') {
     if (q.split !== 'slow' && q.split !== 'typical') {
-      throw new ProblemsError('SONDE_INVALID_BODY', [{ field: 'query.split', message: 'split must be "slow" or "typical"' }], `unknown split ${JSON.stringify(q.split)}`);
+      throw new ProblemsError('SONDE_INVALID_QUERY', [{ field: 'query.split', message: 'split must be "slow" or "typical"' }], `unknown split ${JSON.stringify(q.split)}`);
     }
     filter.split = q.split;
   }
@@ -136,11 +136,11 @@ export function treeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (q.request) filter.request = q.request;
     if (q.limit !== undefined) {
       const limit = Number(q.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ProblemsError('SONDE_INVALID_BODY', [{ field: 'query.limit', message: 'limit must be a whole number from 1 to 1000' }], `bad limit ${JSON.stringify(q.limit)}`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ProblemsError('SONDE_INVALID_QUERY', [{ field: 'query.limit', message: 'limit must be a whole number from 1 to 1000' }], `bad limit ${JSON.stringify(q.limit)}`);
       filter.limit = limit;
     } else filter.limit = 50;
     if (q.by !== undefined) {
-      if (q.by !== 'self' && q.by !== 'total') throw new ProblemsError('SONDE_INVALID_BODY', [{ field: 'query.by', message: 'by must be "self" or "total"' }], `bad by ${JSON.stringify(q.by)}`);
+      if (q.by !== 'self' && q.by !== 'total') throw new ProblemsError('SONDE_INVALID_QUERY', [{ field: 'query.by', message: 'by must be "self" or "total"' }], `bad by ${JSON.stringify(q.by)}`);
       filter.by = q.by;
     }
     // Cluster-wide hotspots count only what the caller may read: its namespaces, in SQL.

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { negativeValuesInline } from '../cli-args.js';
 import { UsageError } from './cli-errors.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -8,16 +9,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
  * takes it as its value, so the range check can name the flag instead of Node's "ambiguous argument".
  */
 export function parseFlags<O extends Options>(argv: string[], options: O): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>> {
-  const args: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = argv[i + 1];
-    const name = a.startsWith('--') ? a.slice(2) : undefined;
-    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
-      args.push(`${a}=${next}`);
-      i++;
-    } else args.push(a);
-  }
+  const args = negativeValuesInline(argv);
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {

@@ -35,8 +35,11 @@ const POD_STATES = enumOf<PodSessionState>({ Pending: true, Sampling: true, Done
 const SELECTOR_OPERATORS = enumOf<LabelSelectorRequirement['operator']>({ In: true, NotIn: true, Exists: true, DoesNotExist: true });
 const CONDITION_STATUS = enumOf<Condition['status']>({ True: true, False: true, Unknown: true });
 
-/** Go-style durations, the syntax of src/session/duration.ts (RE2-compatible: the API server runs it). */
-export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$';
+/**
+ * Go-style durations in the units a spec allows, ms, s, m and h (RE2-compatible: the API server runs
+ * it). resolveSpec refuses ns, us and µs the same way (src/session/validate.ts).
+ */
+export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
 /** Kubernetes label syntax (the same as resolveSpec's checks). */
 const LABEL_KEY_PATTERN = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
 const LABEL_VALUE_PATTERN = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';

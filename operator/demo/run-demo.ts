@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../config.js';
+import { negativeValuesInline } from '../cli-args.js';
+import { ConfigError, parsePort } from '../config.js';
 import { parseDuration } from '../../src/session/duration.js';
 import type { SessionView } from '../../src/session/types.js';
 import { generateTraffic } from './traffic.js';
@@ -30,7 +31,7 @@ function parseDemoFlags(argv: string[]): DemoFlags {
   let v;
   try {
     v = parseArgs({
-      args: argv,
+      args: negativeValuesInline(argv),
       strict: true,
       allowPositionals: false,
       options: { port: { type: 'string', short: 'p' }, once: { type: 'boolean' }, duration: { type: 'string' }, requests: { type: 'string' } },
@@ -39,10 +40,7 @@ function parseDemoFlags(argv: string[]): DemoFlags {
     throw new ConfigError([`${(err as Error).message} (see \`sonde --help\`)`]);
   }
   const flags: DemoFlags = { once: v.once ?? false, requests: 200 };
-  if (v.port !== undefined) {
-    if (!/^\d{1,5}$/.test(v.port) || Number(v.port) > 65535) throw new ConfigError([`--port must be a port number, got ${JSON.stringify(v.port)}`]);
-    flags.port = Number(v.port);
-  }
+  if (v.port !== undefined) flags.port = parsePort(v.port, '--port');
   if (v.duration !== undefined) {
     try {
       flags.durationMs = parseDuration(v.duration);

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../config.js';
+import { negativeValuesInline } from '../cli-args.js';
+import { ConfigError, parsePort } from '../config.js';
 
 /**
  * `sonde sample-app` and `sonde sample-traffic`: the demo shop and its traffic as commands of the one
@@ -8,7 +9,7 @@ import { ConfigError } from '../config.js';
 
 function flags(argv: string[], options: Record<string, { type: 'string' }>): Record<string, string | undefined> {
   try {
-    return parseArgs({ args: argv, strict: true, allowPositionals: false, options }).values as Record<string, string | undefined>;
+    return parseArgs({ args: negativeValuesInline(argv), strict: true, allowPositionals: false, options }).values as Record<string, string | undefined>;
   } catch (err) {
     throw new ConfigError([`${(err as Error).message} (see \`sonde --help\`)`]);
   }
@@ -32,7 +33,7 @@ function untilSignal(): Promise<void> {
 /** `sonde sample-app [--port 8080] [--host 127.0.0.1]`: serves the shop until a signal. */
 export async function runSampleApp(argv: string[]): Promise<number> {
   const v = flags(argv, { port: { type: 'string' }, host: { type: 'string' } });
-  const port = wholeNumber(v.port, '--port', 0, 65535, 8080);
+  const port = v.port === undefined ? 8080 : parsePort(v.port, '--port');
   const { startSampleApp } = await import('./sample-app.js');
   const app = await startSampleApp({ port, host: v.host ?? '127.0.0.1' });
   process.stdout.write(`sample app listening on ${v.host ?? '127.0.0.1'}:${app.port}\n`);

@@ -1,5 +1,6 @@
 import { parseAllDocuments } from 'yaml';
 import { API_GROUP, API_VERSION, KIND } from '../../src/session/types.js';
+import { resolveSpec } from '../../src/session/validate.js';
 
 /** One ProfilingSession read from a YAML file. The spec is left as written: the engine validates it. */
 export interface SessionDocument {
@@ -45,16 +46,17 @@ export function parseSessionDocuments(text: string): ParsedFile {
     const meta = (o.metadata ?? {}) as Record<string, unknown>;
     const name = meta.name;
     const namespace = meta.namespace ?? 'default';
-    if (typeof name !== 'string' || !NAME.test(name) || name.length > 253) {
-      problems.push(`${where}: metadata.name must be a lowercase DNS name, got ${JSON.stringify(name)}`);
-      continue;
+    const docProblems: string[] = [];
+    if (typeof name !== 'string' || !NAME.test(name) || name.length > 253) docProblems.push(`${where}: metadata.name must be a lowercase DNS name, got ${JSON.stringify(name)}`);
+    if (typeof namespace !== 'string' || !NAMESPACE.test(namespace) || namespace.length > 63) docProblems.push(`${where}: metadata.namespace must be a lowercase DNS label, got ${JSON.stringify(namespace)}`);
+    if (!o.spec || typeof o.spec !== 'object' || Array.isArray(o.spec)) docProblems.push(`${where}: spec must be an object`);
+    else if (docProblems.length) {
+      // The file will not apply: say what is wrong with the spec too, so one edit fixes everything.
+      const r = resolveSpec(o.spec);
+      if (!r.ok) for (const p of r.problems) docProblems.push(`${where}: ${p.field}: ${p.message}`);
     }
-    if (typeof namespace !== 'string' || !NAMESPACE.test(namespace) || namespace.length > 63) {
-      problems.push(`${where}: metadata.namespace must be a lowercase DNS label, got ${JSON.stringify(namespace)}`);
-      continue;
-    }
-    if (!o.spec || typeof o.spec !== 'object' || Array.isArray(o.spec)) {
-      problems.push(`${where}: spec must be an object`);
+    if (docProblems.length || typeof name !== 'string' || typeof namespace !== 'string') {
+      problems.push(...docProblems);
       continue;
     }
     const key = `${namespace}/${name}`;

@@ -1,6 +1,7 @@
 /**
  * Go-style durations as Kubernetes users write them: `250ms`, `90s`, `5m`, `1h30m`, `1.5s`.
  * Units: ns, us (µs), ms, s, m, h. No sign, no bare numbers: `5` is ambiguous and refused.
+ * A session spec allows only ms, s, m and h (resolveSpec and the CRD's pattern); this parser reads the rest.
  */
 const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const PART = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;

@@ -1,4 +1,4 @@
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 import type { LabelSelector, ProfilingSessionSpec } from './types.js';
 
 /** Bounds and defaults of a spec; the CRD schema is generated from these same numbers. */
@@ -83,14 +83,29 @@ export function describeProblems(problems: SpecProblem[]): string {
   return problems.map((p) => `${p.field}: ${p.message}`).join('; ');
 }
 
+const SPEC_DURATION = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `ms` in the unit the user's text ends with when it is a whole number there ("1000h" → max "1h"), else the shortest form. */
+function inUnitOf(text: string, ms: number): string {
+  const unit = /(ms|s|m|h)$/.exec(text)?.[1] ?? 'ms';
+  const n = ms / UNIT_MS[unit]!;
+  return Number.isInteger(n) ? `${n}${unit}` : formatDuration(ms);
+}
+
 function checkDuration(value: unknown, field: string, min: number, max: number, bad: (f: string, m: string) => void): number {
   if (typeof value !== 'string') {
     bad(field, `${field} must be a duration string such as "5m"`);
     return 0;
   }
+  // A spec's units are ms, s, m and h (the CRD's pattern too); parseDuration also reads Go's ns and us.
+  if (!SPEC_DURATION.test(value)) {
+    bad(field, `${field} must be a duration in ms, s, m or h (e.g. "90s", "5m", "1m30s"), got ${JSON.stringify(value)}`);
+    return 0;
+  }
   try {
     const ms = parseDuration(value);
-    if (ms < min || ms > max) bad(field, `${field} must be between ${min}ms and ${max}ms, got ${value}`);
+    if (ms < min || ms > max) bad(field, `${field} must be between ${inUnitOf(value, min)} and ${inUnitOf(value, max)}, got ${value}`);
     return ms;
   } catch (err) {
     bad(field, (err as Error).message);

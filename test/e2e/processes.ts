@@ -146,20 +146,38 @@ export async function startApp(options: { agentUrl: string; pod: string; namespa
   return { proc, port, pod: options.pod };
 }
 
+/**
+ * One GET, body read, that `stop` aborts. undici's fetch leaves its 'abort' listener on the signal it
+ * is given until garbage collection, so one shared signal passed to every fetch collects hundreds
+ * (MaxListenersExceededWarning); here each request has its own controller, and the one listener on
+ * `stop` is removed when the request ends.
+ */
+export async function fetchUntil(url: string, stop: AbortSignal): Promise<void> {
+  const own = new AbortController();
+  const onStop = (): void => own.abort();
+  stop.addEventListener('abort', onStop, { once: true });
+  try {
+    if (stop.aborted) throw new Error('stopped');
+    const res = await fetch(url, { signal: own.signal });
+    await res.arrayBuffer();
+  } finally {
+    stop.removeEventListener('abort', onStop);
+  }
+}
+
 /** Calls `GET /work/:id` on each app in a loop (two in flight per app) until the signal aborts. */
-export function drive(apps: AppProcess[], signal: AbortSignal, pauseMs = 5): Promise<number> {
+export function drive(apps: Pick<AppProcess, 'port'>[], signal: AbortSignal, pauseMs = 5): Promise<number> {
   let sent = 0;
-  const loop = async (app: AppProcess): Promise<void> => {
+  const loop = async (app: Pick<AppProcess, 'port'>): Promise<void> => {
     for (let i = 0; !signal.aborted; i++) {
       try {
-        const res = await fetch(`http://127.0.0.1:${app.port}/work/${i}`, { signal });
-        await res.arrayBuffer();
+        await fetchUntil(`http://127.0.0.1:${app.port}/work/${i}`, signal);
         sent++;
       } catch {
         if (signal.aborted) return;
         await sleep(100); // the app was killed or restarts: keep driving the others
       }
-      if (i % 5 === 0) await fetch(`http://127.0.0.1:${app.port}/other`, { signal }).then((r) => r.arrayBuffer()).catch(() => undefined);
+      if (i % 5 === 0) await fetchUntil(`http://127.0.0.1:${app.port}/other`, signal).catch(() => undefined);
       await sleep(pauseMs);
     }
   };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CallTree } from '../../src/model/call-tree.js';
 import { deserializeTree } from '../../src/model/serialized.js';
-import { eventually, getJson, Proc, ROOT, sleep } from '../e2e/processes.js';
+import { eventually, fetchUntil, getJson, Proc, ROOT, sleep } from '../e2e/processes.js';
 
 /**
  * Real Python servers for the Python agent's tests: Debian's /usr/bin/python3 (the `python3` on PATH is
@@ -78,8 +78,8 @@ export function load(port: number, paths: string[], signal: AbortSignal, concurr
     for (let i = k; !signal.aborted; i++) {
       const path = paths[i % paths.length]!.replace('{i}', String(i));
       try {
-        const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal });
-        await res.arrayBuffer();
+        // Not `{ signal }`: a shared signal collects a listener per fetch (see fetchUntil).
+        await fetchUntil(`http://127.0.0.1:${port}${path}`, signal);
         sent++;
       } catch {
         if (signal.aborted) return;

@@ -82,6 +82,13 @@ describe('sessions', () => {
     expect(bb.error.code).toBe('SONDE_INVALID_BODY');
     expect(bb.error.problems.map((p) => p.field).sort()).toEqual(['extra', 'name', 'spec']);
 
+    // A bad body and a bad spec: every problem in one answer, not the body's first and the spec's next.
+    const both = await fetch(`${base}/api/v1/sessions`, { method: 'POST', headers: json, body: JSON.stringify({ name: 'Bad Name', spec: { requests: 0, duration: 'soon' } }) });
+    expect(both.status).toBe(400);
+    const bo = (await both.json()) as { error: { code: string; problems: { field: string }[] } };
+    expect(bo.error.code).toBe('SONDE_INVALID_BODY');
+    expect(bo.error.problems.map((p) => p.field).sort()).toEqual(['name', 'spec.duration', 'spec.request', 'spec.requests']);
+
     const dup = await fetch(`${base}/api/v1/sessions`, { method: 'POST', headers: json, body: JSON.stringify({ name: 'orders', spec: { request: ORDERS } }) });
     expect(dup.status).toBe(409);
     expect(((await dup.json()) as { error: { code: string } }).error.code).toBe('SONDE_CONFLICT');
@@ -98,7 +105,7 @@ describe('sessions', () => {
       [{ method: 'POST', headers: json, body: JSON.stringify({ name: 'big', spec: { request: 'x'.repeat(2 * 1024 * 1024) } }) }, 413, 'SONDE_BODY_TOO_LARGE'],
       [{ method: 'GET', path: '/api/v1/unknown' }, 404, 'SONDE_NOT_FOUND'],
       [{ method: 'PUT', path: '/api/v1/sessions' }, 404, 'SONDE_NOT_FOUND'],
-      [{ method: 'GET', path: '/api/v1/sessions?phase=Sleeping' }, 400, 'SONDE_INVALID_BODY'],
+      [{ method: 'GET', path: '/api/v1/sessions?phase=Sleeping' }, 400, 'SONDE_INVALID_QUERY'],
     ];
     for (const [init, status, code] of cases) {
       const res = await fetch(`${base}${init.path ?? '/api/v1/sessions'}`, init);

@@ -31,7 +31,7 @@ describe('operator configuration', () => {
     expect(() => parseOperatorFlags(['--port', 'eighty'])).toThrow(/--port must be a port number.*"eighty"/);
     expect(() => parseOperatorFlags(['--port'])).toThrow(ConfigError);
     expect(() => readEnv({ SONDE_PORT: '-1' })).toThrow(/SONDE_PORT must be a port number/);
-    expect(() => load(['--port', '70000'])).toThrow(/port must be a whole number from 0 to 65535/);
+    expect(() => load(['--port', '70000'])).toThrow('--port must be a port number from 0 to 65535, got "70000"');
   });
 
   it('lists every problem at once', () => {

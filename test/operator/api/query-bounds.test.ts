@@ -69,9 +69,18 @@ describe('query parameters', () => {
     ];
     for (const [path, field] of cases) {
       const r = await status(path);
-      expect({ path, status: r.status, code: r.body.error?.code }).toEqual({ path, status: 400, code: 'SONDE_INVALID_BODY' });
+      expect({ path, status: r.status, code: r.body.error?.code }).toEqual({ path, status: 400, code: 'SONDE_INVALID_QUERY' });
       expect(r.body.error!.problems![0]!.field).toBe(field);
     }
+  });
+
+  it('every bad parameter at once, under the query code (a GET has no body)', async () => {
+    const r = await status(`/api/v1/hotspots?namespace=a&namespace=b&workload=${'w'.repeat(300)}`);
+    expect(r.status).toBe(400);
+    expect(r.body.error!.code).toBe('SONDE_INVALID_QUERY');
+    expect(r.body.error!.problems!.map((p) => p.field).sort()).toEqual(['querystring.namespace', 'querystring.workload']);
+    const bad = await status('/api/v1/hotspots?limit=0');
+    expect({ status: bad.status, code: bad.body.error?.code }).toEqual({ status: 400, code: 'SONDE_INVALID_QUERY' });
   });
 
   it('an oversized parameter is a 400, and a single one still works', async () => {

@@ -47,6 +47,8 @@ spec: {request: "GET /"}
     expect(parsed.problems).toEqual([
       'document at line 5: kind must be ProfilingSession, got "Pod"',
       'document at line 5: metadata.name must be a lowercase DNS name, got "Bad_Name"',
+      // The file will not apply: its spec's problems come with the name's.
+      'document at line 5: spec.request: request is required: a request type such as "GET /api/orders/:id"',
       'document at line 9: default/good appears twice in the file',
     ]);
   });

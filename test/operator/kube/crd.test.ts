@@ -50,6 +50,8 @@ describe('ProfilingSession CRD', () => {
     { name: 'bare number duration', spec: { request: 'GET /', duration: '5' } },
     { name: 'interval too long', spec: { request: 'GET /', sampleInterval: '2s' } },
     { name: 'interval too short', spec: { request: 'GET /', sampleInterval: '500us' } },
+    { name: 'interval in microseconds, in range', spec: { request: 'GET /', sampleInterval: '1500us' } },
+    { name: 'duration in nanoseconds', spec: { request: 'GET /', duration: '2000000000ns' } },
     { name: 'maxRequestsPerPod 0', spec: { request: 'GET /', maxRequestsPerPod: 0 } },
     { name: 'bad label value', spec: { request: 'GET /', selector: { matchLabels: { app: 'bad value!' } } } },
     { name: 'bad operator', spec: { request: 'GET /', selector: { matchExpressions: [{ key: 'a', operator: 'Near' }] } } },
