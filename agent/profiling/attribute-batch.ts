@@ -1,4 +1,5 @@
 import type { RawSample, SampleBatch } from '../sampler/profile-samples.js';
+import { onGrid } from './interval-grid.js';
 import { RequestState } from './request-state.js';
 
 /**
@@ -29,8 +30,31 @@ export class Timeline {
       r.waitingUs += waited * this.intervalUs;
       r.blockedSamples += blocked;
       r.blockedUs += blocked * this.intervalUs;
+      for (const t of r.tallies) {
+        if (t.intervalUs <= this.intervalUs) {
+          t.waitingSamples += waited;
+          t.waitingUs += waited * this.intervalUs;
+          t.blockedSamples += blocked;
+          t.blockedUs += blocked * this.intervalUs;
+        } else {
+          // A coarser session: only the ticks on its grid, each standing for its interval.
+          let idle = 0;
+          let busy = 0;
+          for (let i = from; i < to; i++) {
+            if (!onGrid(this.ts[i]!, this.intervalUs, t.intervalUs)) continue;
+            if (this.idleBefore[i + 1]! > this.idleBefore[i]!) idle++;
+            else busy++;
+          }
+          const held = Math.max(0, busy - t.ownInWindow);
+          t.waitingSamples += idle;
+          t.waitingUs += idle * t.intervalUs;
+          t.blockedSamples += held;
+          t.blockedUs += held * t.intervalUs;
+        }
+      }
     }
     r.ownInWindow = 0;
+    for (const t of r.tallies) t.ownInWindow = 0;
   }
 }
 
@@ -74,7 +98,10 @@ export function attributeBatch(batch: SampleBatch, running: Iterable<RequestStat
       owner.addOwn(s);
       for (let w = 0; w < s.weight; w++) {
         const t = s.ts - w * intervalUs;
-        if (t >= owner.startUs && t <= owner.endUs) owner.ownInWindow++;
+        if (t >= owner.startUs && t <= owner.endUs) {
+          owner.ownInWindow++;
+          for (const g of owner.tallies) if (g.intervalUs > intervalUs && onGrid(Math.round(t), intervalUs, g.intervalUs)) g.ownInWindow++;
+        }
       }
     }
   }

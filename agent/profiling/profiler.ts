@@ -1,5 +1,5 @@
 import { SondeError } from '../../src/errors.js';
-import type { RequestOutcome, SessionEndReason } from '../../src/protocol/messages.js';
+import type { RequestOutcome, RequestRecord, SessionEndReason } from '../../src/protocol/messages.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { SampleBatch } from '../sampler/profile-samples.js';
@@ -145,12 +145,14 @@ export class Profiler {
         this.finishSession(session, 'error', (err as Error).message);
         return session;
       }
-    } else if (this.sampler.interval !== spec.sampleIntervalMs * 1000) {
-      // Restarting would cut the contexts of requests already in flight (with AsyncContextFrame they live
-      // in the sampler's storage), so a joining session shares the running interval and says so.
-      session.sampleIntervalMs = this.sampler.interval / 1000;
-      this.log.info({ session: spec.id, asked: spec.sampleIntervalMs, used: session.sampleIntervalMs }, 'sharing the running sample interval');
+    } else if (this.sampler.interval > spec.sampleIntervalMs * 1000) {
+      const failed = this.goFiner(session);
+      if (failed !== undefined) {
+        this.finishSession(session, 'error', failed);
+        return session;
+      }
     }
+    // A session coarser than the sampler gets the ticks on its own grid (interval-grid.ts).
     session.contextMode = this.sampler.mode;
     session.sampler = this.sampler.kind;
     this.sessions = [...this.sessions, session];
@@ -158,6 +160,33 @@ export class Profiler {
     this.scheduleCollect();
     this.log.info({ session: spec.id, request: spec.request, limit: spec.limit }, 'session started');
     return session;
+  }
+
+  /**
+   * A session asks a finer interval than the sampler runs at: the sampler restarts at it, keeping the
+   * contexts of requests in flight, so every session gets the interval it asked. A sampler that cannot
+   * (V8's) keeps its interval, and the session says it sampled at that one. Returns why it failed when
+   * the sampler is gone (every running session has then ended with that error).
+   */
+  private goFiner(session: Session): string | undefined {
+    const askedUs = session.spec.sampleIntervalMs * 1000;
+    if (this.sampler.restart) {
+      try {
+        this.absorb(this.sampler.restart(askedUs));
+        this.log.info({ session: session.id, intervalMs: session.spec.sampleIntervalMs }, 'sampler restarted at a finer interval');
+        return undefined;
+      } catch (err) {
+        this.log.error({ err, session: session.id }, 'sampler could not restart at a finer interval');
+        if (!this.sampler.running) {
+          const why = `sampler failed: ${(err as Error).message}`;
+          for (const s of this.sessions) this.finishSession(s, 'error', why);
+          return why;
+        }
+      }
+    }
+    session.sampleIntervalMs = this.sampler.interval / 1000;
+    this.log.info({ session: session.id, asked: session.spec.sampleIntervalMs, used: session.sampleIntervalMs }, 'sharing the running sample interval');
+    return undefined;
   }
 
   /** Ends a running session now, reporting every request that finished before. */
@@ -236,8 +265,16 @@ export class Profiler {
     r.retired = true;
     r.lastBatch?.charge(r);
     r.lastBatch = undefined;
-    const record = buildRequestRecord(r);
-    for (const s of r.claimedBy) (s as Session).deliver(record);
+    // One record per interval among the sessions that took it (usually one).
+    const byInterval = new Map<number, RequestRecord>();
+    for (const s of r.claimedBy) {
+      let record = byInterval.get(s.sampleIntervalUs);
+      if (!record) {
+        record = buildRequestRecord(r, s.sampleIntervalUs);
+        byInterval.set(s.sampleIntervalUs, record);
+      }
+      (s as Session).deliver(record);
+    }
   }
 
   private finishSession(session: Session, reason: SessionEndReason, error?: string): void {

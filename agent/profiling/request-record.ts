@@ -1,12 +1,28 @@
 import type { RequestRecord } from '../../src/protocol/messages.js';
+import type { RawSample } from '../sampler/profile-samples.js';
+import { thinSample } from './interval-grid.js';
 import type { RequestState } from './request-state.js';
 import { serializeRequestTree } from './request-tree.js';
 
-/** The protocol's record of a finished request, its tree in wire form. */
-export function buildRequestRecord(r: RequestState): RequestRecord {
+/**
+ * The protocol's record of a finished request, its tree in wire form, as a session sampling every
+ * `intervalUs` sees it: the sampler's ticks on that interval's grid (interval-grid.ts). Without an
+ * interval, every tick.
+ */
+export function buildRequestRecord(r: RequestState, intervalUs?: number): RequestRecord {
+  const tally = intervalUs === undefined ? r : r.tallyFor(intervalUs);
+  let own: readonly RawSample[] = r.own;
+  if (intervalUs !== undefined && own.length > 0) {
+    const thinned: RawSample[] = [];
+    for (const s of own) {
+      const t = thinSample(s, intervalUs);
+      if (t) thinned.push(t);
+    }
+    own = thinned;
+  }
   let cpuUs = 0;
   let samples = 0;
-  for (const s of r.own) {
+  for (const s of own) {
     cpuUs += s.cpuUs;
     samples += s.weight;
   }
@@ -18,9 +34,9 @@ export function buildRequestRecord(r: RequestState): RequestRecord {
     outcome: r.outcome,
     samples,
     cpuUs: Math.round(cpuUs),
-    waitingUs: Math.round(r.waitingUs),
-    blockedUs: Math.round(r.blockedUs),
-    tree: serializeRequestTree(r),
+    waitingUs: Math.round(tally.waitingUs),
+    blockedUs: Math.round(tally.blockedUs),
+    tree: serializeRequestTree(own, tally),
   };
   if (r.status !== undefined) record.status = r.status;
   return record;

@@ -1,5 +1,6 @@
 import type { RequestOutcome } from '../../src/protocol/messages.js';
 import type { RawSample } from '../sampler/profile-samples.js';
+import { type IntervalTally, talliesFor } from './interval-grid.js';
 
 /** The sessions a request may count for: those already running when it started. */
 export interface Claimant {
@@ -7,6 +8,8 @@ export interface Claimant {
   readonly status: 'running' | 'finishing' | 'ended';
   /** Whether this finished request counts for the session; if so the session has taken it. */
   claim(request: RequestState): boolean;
+  /** The interval the session samples at, µs: it gets the ticks on that grid (interval-grid.ts). */
+  readonly sampleIntervalUs: number;
 }
 
 let counter = 0;
@@ -40,6 +43,11 @@ export class RequestState {
   blockedUs = 0;
   /** Own samples inside the request's lifetime within the batch being attributed (scratch). */
   ownInWindow = 0;
+  /**
+   * The waiting and held-up ticks on each candidate session's grid, one tally per distinct interval
+   * (usually one): the fields above count every tick of the sampler.
+   */
+  readonly tallies: readonly IntervalTally[];
   /** Sessions that took this request when it finished (add with `claimFor`). */
   claimedBy: readonly Claimant[] = NONE;
   /** No session wants it, or it was reported: later samples of its context are ignored. */
@@ -53,6 +61,13 @@ export class RequestState {
     readonly candidates: readonly Claimant[],
   ) {
     this.seq = ++counter;
+    this.tallies = candidates.length === 0 ? NONE : talliesFor(candidates.map((c) => c.sampleIntervalUs));
+  }
+
+  /** The tally of a session's interval (every tick's counts when it has none). */
+  tallyFor(intervalUs: number): IntervalTally {
+    for (const t of this.tallies) if (t.intervalUs === intervalUs) return t;
+    return { intervalUs: 0, waitingSamples: this.waitingSamples, waitingUs: this.waitingUs, blockedSamples: this.blockedSamples, blockedUs: this.blockedUs, ownInWindow: 0 };
   }
 
   /** Unique within the process, e.g. `1a2b-3c`. */

@@ -2,7 +2,15 @@ import { CallTreeBuilder } from '../../src/model/call-tree-builder.js';
 import { type Frame, FRAME_KINDS, frameKey, SYNTHETIC } from '../../src/model/frame.js';
 import { pruneTree } from '../../src/model/prune.js';
 import { FrameTableWriter, round3, type SerializedTree, serializeTree } from '../../src/model/serialized.js';
-import type { RequestState } from './request-state.js';
+import type { RawSample } from '../sampler/profile-samples.js';
+
+/** A request's waiting and held-up time, in samples and µs. */
+export interface WaitTally {
+  waitingSamples: number;
+  waitingUs: number;
+  blockedSamples: number;
+  blockedUs: number;
+}
 
 /** Per-request trees are capped so one pathological request cannot blow the message size limit. */
 export const MAX_REQUEST_TREE_NODES = 5000;
@@ -15,8 +23,8 @@ export const MAX_REQUEST_TREE_NODES = 5000;
  * requests have no sample of their own and this is a handful of array pushes. The output is the same
  * format `deserializeTree` checks.
  */
-export function serializeRequestTree(r: RequestState): SerializedTree {
-  if (r.own.length === 0) return syntheticOnly(r);
+export function serializeRequestTree(own: readonly RawSample[], r: WaitTally): SerializedTree {
+  if (own.length === 0) return syntheticOnly(r);
   const table = new FrameTableWriter();
   const frameIndex = new Map<Frame, number>();
   const frameByKey = new Map<string, number>();
@@ -55,14 +63,14 @@ export function serializeRequestTree(r: RequestState): SerializedTree {
     nodes[o + 4]! += cpuUs;
   };
 
-  for (const s of r.own) add(s.stack.length > 0 ? s.stack : [SYNTHETIC.program], s.weight, s.wallUs, s.cpuUs);
+  for (const s of own) add(s.stack.length > 0 ? s.stack : [SYNTHETIC.program], s.weight, s.wallUs, s.cpuUs);
   if (r.waitingSamples > 0) add([SYNTHETIC.waiting], r.waitingSamples, r.waitingUs, 0);
   if (r.blockedSamples > 0) add([SYNTHETIC.otherWork], r.blockedSamples, r.blockedUs, 0);
   for (let o = 3; o < nodes.length; o += 5) {
     nodes[o] = round3(nodes[o]!);
     nodes[o + 1] = round3(nodes[o + 1]!);
   }
-  if (nodes.length / 5 + 1 > MAX_REQUEST_TREE_NODES) return prunedTree(r);
+  if (nodes.length / 5 + 1 > MAX_REQUEST_TREE_NODES) return prunedTree(own, r);
   const tree: SerializedTree = { version: 1, strings: table.strings, frames: table.frames, nodes };
   if (table.mapped.length > 0) tree.mapped = table.mapped;
   return tree;
@@ -71,7 +79,7 @@ export function serializeRequestTree(r: RequestState): SerializedTree {
 const WAITING_KIND = FRAME_KINDS.indexOf('synthetic');
 
 /** The common case at coarse intervals: no sample of the request's own code, only its waiting and held-up time. */
-function syntheticOnly(r: RequestState): SerializedTree {
+function syntheticOnly(r: WaitTally): SerializedTree {
   const strings: string[] = [''];
   const frames: number[] = [];
   const nodes: number[] = [];
@@ -89,9 +97,9 @@ function syntheticOnly(r: RequestState): SerializedTree {
 }
 
 /** The rare huge request: build, prune (weight kept as "(pruned)"), serialise. */
-function prunedTree(r: RequestState): SerializedTree {
+function prunedTree(own: readonly RawSample[], r: WaitTally): SerializedTree {
   const b = new CallTreeBuilder();
-  for (const s of r.own) b.addStack(s.stack.length > 0 ? s.stack : [SYNTHETIC.program], { samples: s.weight, wallUs: s.wallUs, cpuUs: s.cpuUs });
+  for (const s of own) b.addStack(s.stack.length > 0 ? s.stack : [SYNTHETIC.program], { samples: s.weight, wallUs: s.wallUs, cpuUs: s.cpuUs });
   if (r.waitingSamples > 0) b.addStack([SYNTHETIC.waiting], { samples: r.waitingSamples, wallUs: r.waitingUs, cpuUs: 0 });
   if (r.blockedSamples > 0) b.addStack([SYNTHETIC.otherWork], { samples: r.blockedSamples, wallUs: r.blockedUs, cpuUs: 0 });
   return serializeTree(pruneTree(b.build(), { maxNodes: MAX_REQUEST_TREE_NODES }));

@@ -53,6 +53,10 @@ export class Session implements Claimant {
   /** Records delivered so far. */
   reported = 0;
   samples = 0;
+  /**
+   * The interval this session's samples come at: the one it asked, or the sampler's when the sampler ran
+   * coarser and could not go finer (the V8 sampler cannot restart). Set by the profiler at the start.
+   */
   sampleIntervalMs: number;
   /** Set by the profiler when the session starts sampling. */
   contextMode: 'cped' | 'hooks' | undefined;
@@ -76,6 +80,10 @@ export class Session implements Claimant {
 
   get id(): string {
     return this.spec.id;
+  }
+
+  get sampleIntervalUs(): number {
+    return this.sampleIntervalMs * 1000;
   }
 
   /** Takes a finished request if it matches and the session still needs requests. */

@@ -129,6 +129,35 @@ export class InterruptSampler implements Sampler {
     this.log.debug({ intervalUs, mode: this.contextMode }, 'interrupt sampler started');
   }
 
+  /**
+   * A new ticker at `intervalUs` with the same context storage (or slot) and frame cache, so requests in
+   * flight keep their contexts: only the native sampler is replaced. The old one's last samples come back.
+   */
+  restart(intervalUs: number): SampleBatch {
+    const old = this.native;
+    if (!old || !this.addon) throw new Error('sampler not started');
+    this.readSetup(old);
+    const last = this.toBatch(old.stop());
+    this.native = undefined;
+    try {
+      const native = new this.addon.InterruptSampler();
+      const epochOffsetUs = this.clock.nowUs() - Number(process.hrtime.bigint() / 1000n);
+      native.start(intervalUs, epochOffsetUs, this.store === undefined ? this.slot : undefined, this.store);
+      this.native = native;
+    } catch (err) {
+      this.hook.disable();
+      process.off('exit', this.stopOnExit);
+      this.store?.disable();
+      this.store = undefined;
+      this.frames = undefined;
+      throw new SondeError('SONDE_SAMPLER_FAILED', (err as Error)?.message ?? String(err), { cause: err });
+    }
+    this.frames = new NativeFrameTable(this.cache);
+    this.intervalUs = intervalUs;
+    this.log.debug({ intervalUs }, 'interrupt sampler restarted');
+    return last;
+  }
+
   trackContexts(on: boolean): void {
     if (this.contextMode !== 'hooks' || !this.native) return;
     this.hook.track(on);

@@ -25,6 +25,12 @@ export interface Sampler {
   readonly collectEveryMs: number;
   /** Starts sampling every `intervalUs`. Throws SONDE_SAMPLER_FAILED with the cause when it cannot. */
   start(intervalUs: number): void;
+  /**
+   * Where supported: samples at `intervalUs` from now on, keeping the contexts of work already in flight
+   * (a session asking a finer interval joins a running one). Returns the samples taken at the old
+   * interval. Throws SONDE_SAMPLER_FAILED when it cannot (the sampler is then stopped).
+   */
+  restart?(intervalUs: number): SampleBatch;
   /** Whether contexts must follow async work (on while requests with a context are in flight). */
   trackContexts(on: boolean): void;
   /** Runs `fn` with `context` as the current context of everything it starts, synchronously or later. */

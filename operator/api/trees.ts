@@ -111,7 +111,7 @@ export function treeRoutes(app: FastifyInstance, deps: ApiDeps): void {
       return reply.type('application/json; charset=utf-8').send(body);
     }
     const parts = [view.namespace, view.name, filter.pod, filter.split, filter.requestId].filter(Boolean).join('-');
-    const options: ExportOptions = { name: `${view.namespace}/${view.name} ${view.spec.request}`, sampleIntervalUs: sampleIntervalUs(view.spec.sampleInterval) };
+    const options: ExportOptions = { name: `${view.namespace}/${view.name} ${view.spec.request}`, sampleIntervalUs: sampleIntervalUs(view.status.sampleInterval ?? view.spec.sampleInterval) };
     if (req.query.weight) options.weight = checkWeight(req.query.weight);
     const started = view.status.startedAt ? Date.parse(view.status.startedAt) : NaN;
     if (Number.isFinite(started)) options.startTimeMs = started;

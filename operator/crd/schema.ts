@@ -196,6 +196,7 @@ const statusFields: Fields<ProfilingSessionStatus & KubernetesOnlyStatus> = {
     items: { type: 'object', properties: hotspotFields },
     'x-kubernetes-list-type': 'atomic',
   },
+  sampleInterval: { type: 'string', description: 'The interval the stored samples stand for (e.g. 10ms).' },
   resultURL: { type: 'string' },
   observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
   selector: { type: 'string', description: 'The spec selector as text, for kubectl.' },

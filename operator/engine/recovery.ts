@@ -27,6 +27,7 @@ export function recoveredRun(stored: SessionView, counts: Map<string, { requests
     pods: new Map(),
     count: 0,
     hotspots: stored.status.hotspots ?? [],
+    ...(stored.status.sampleInterval ? { sampleInterval: stored.status.sampleInterval } : {}),
     hotspotsStale: true,
     hotspotsAt: 0,
     lastEmit: 0,

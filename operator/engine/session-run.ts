@@ -59,6 +59,8 @@ export interface Run extends SessionIdentity {
   /** Requests stored across all pods. */
   count: number;
   hotspots: Hotspot[];
+  /** The interval the stored samples stand for (status.sampleInterval), recomputed with the hotspots. */
+  sampleInterval?: string;
   hotspotsStale: boolean;
   hotspotsAt: number;
   cancelDeadline?: () => void;
@@ -122,6 +124,7 @@ export function viewOf(run: Run, baseURL: string): SessionView {
       observedGeneration: run.observedGeneration,
     },
   };
+  if (run.sampleInterval) view.status.sampleInterval = run.sampleInterval;
   if (run.startedAt) view.status.startedAt = run.startedAt;
   if (run.completedAt) view.status.completedAt = run.completedAt;
   return view;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { SondeError } from '../../src/errors.js';
 import { statusHotspots } from '../../src/model/hotspots.js';
+import { formatInterval, sampleIntervalOf } from '../../src/export/options.js';
 import type { SessionView } from '../../src/session/types.js';
 import type { Clock } from '../clock.js';
 import type { SqliteStore } from '../store/sqlite-store.js';
@@ -70,7 +71,10 @@ export class StatusEmitter {
       run.hotspotsStale = false;
       run.hotspotsAt = now;
       try {
-        run.hotspots = statusHotspots(this.store.tree(run.id));
+        const tree = this.store.tree(run.id);
+        run.hotspots = statusHotspots(tree);
+        const us = sampleIntervalOf(tree);
+        if (us !== undefined) run.sampleInterval = formatInterval(us);
       } catch (err) {
         this.log.error({ err, session: run.id }, 'hotspots could not be computed');
       }

@@ -1,7 +1,7 @@
 import type { CallTree } from '../model/call-tree.js';
 import type { WeightName } from '../model/weights.js';
 import type { CpuProfile, CpuProfileNode } from './cpuprofile-format.js';
-import { exportWeight } from './options.js';
+import { exportWeight, sampleIntervalOf } from './options.js';
 
 export interface CpuProfileExportOptions {
   /** The time the samples are spaced by. Default: wall time if the tree has any, else samples. */
@@ -27,8 +27,8 @@ export interface CpuProfileExportOptions {
 export function treeToCpuProfile(tree: CallTree, options: CpuProfileExportOptions = {}): CpuProfile {
   const weight = exportWeight(tree, options.weight);
   const totalSamples = tree.total.samples[0]!;
-  const interval =
-    options.sampleIntervalUs ?? (totalSamples > 0 && tree.total.wallUs[0]! > 0 ? tree.total.wallUs[0]! / totalSamples : 1000);
+  // The interval the samples stand for, whatever was asked: timestamps then add up to the tree's time.
+  const interval = sampleIntervalOf(tree) ?? options.sampleIntervalUs ?? 1000;
   const scriptIds = new Map<string, string>([['', '0']]);
   const nodes: CpuProfileNode[] = new Array(tree.size);
   nodes[0] = {

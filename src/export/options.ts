@@ -7,10 +7,27 @@ export interface ExportOptions {
   weight?: WeightName;
   /** A name for the profile (speedscope shows it; others ignore it). */
   name?: string;
-  /** The sampling interval, where the format records one (pprof period, cpuprofile spacing). */
+  /** The sampling interval, where the format records one (pprof period, cpuprofile spacing), for a tree whose samples carry no wall time. */
   sampleIntervalUs?: number;
   /** When sampling started, in ms since the epoch (pprof time_nanos, cpuprofile startTime). */
   startTimeMs?: number;
+}
+
+/**
+ * The interval the tree's samples stand for, µs: its wall time over its samples (undefined without
+ * either). Exports take their period from it, so that the period always agrees with the samples even
+ * when a session's samples were not taken at the interval it asked (a V8 sampler shared with a coarser
+ * session, an older agent).
+ */
+export function sampleIntervalOf(tree: CallTree): number | undefined {
+  const samples = tree.total.samples[0]!;
+  const wallUs = tree.total.wallUs[0]!;
+  return samples > 0 && wallUs > 0 ? wallUs / samples : undefined;
+}
+
+/** An interval in µs as a duration the spec's units read: `10ms`, `2.5ms`. */
+export function formatInterval(us: number): string {
+  return `${Math.round(us / 100) / 10}ms`;
 }
 
 /**

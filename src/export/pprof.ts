@@ -2,9 +2,10 @@ import { Function as PprofFunction, Line, Location, Profile, Sample, StringTable
 import { byFunction } from '../model/by-function.js';
 import type { CallTree } from '../model/call-tree.js';
 import type { Frame } from '../model/frame.js';
+import { sampleIntervalOf } from './options.js';
 
 export interface PprofExportOptions {
-  /** Sampling interval; becomes the profile's period (wall nanoseconds). */
+  /** Sampling interval for a tree without wall time; otherwise the period is the one its samples stand for. */
   sampleIntervalUs?: number;
   /** When sampling started (ms since the epoch); becomes time_nanos. */
   startTimeMs?: number;
@@ -84,7 +85,7 @@ export function treeToProfile(tree: CallTree, options: PprofExportOptions = {}):
     samples.push(new Sample({ locationId, value: [Math.round(sc[i]!), Math.round(wallUs[i]! * 1000), Math.round(cpuUs[i]! * 1000)] }));
   }
 
-  const interval = options.sampleIntervalUs;
+  const interval = sampleIntervalOf(tree) ?? options.sampleIntervalUs;
   return new Profile({
     sampleType,
     sample: samples,

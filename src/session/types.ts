@@ -81,6 +81,11 @@ export interface ProfilingSessionStatus {
   startedAt?: string;
   completedAt?: string;
   hotspots: Hotspot[];
+  /**
+   * (added with issue 14) The interval the stored samples stand for (`10ms`): the spec's unless an agent
+   * could not sample at it (the V8 sampler shares a coarser running interval). Exports use it as period.
+   */
+  sampleInterval?: string;
   resultURL?: string;
   observedGeneration?: number;
 }

@@ -14,7 +14,8 @@ describe('pprof export', () => {
   it('writes samples/count, wall/nanoseconds, cpu/nanoseconds and the header fields', () => {
     expect(p.sampleType.map((t) => `${str(t.type)}/${str(t.unit)}`)).toEqual(['samples/count', 'wall/nanoseconds', 'cpu/nanoseconds']);
     expect(`${str(p.periodType!.type)}/${str(p.periodType!.unit)}`).toBe('wall/nanoseconds');
-    expect(Number(p.period)).toBe(1_000_000);
+    // The period is what the samples stand for (the fixture's waiting samples are 1.25 ms each), not the interval passed.
+    expect(Number(p.period)).toBe(Math.round((tree.totals.wallUs / tree.totals.samples) * 1000));
     expect(BigInt(p.timeNanos)).toBe(1_764_000_000_123_000_000n);
     expect(Number(p.durationNanos)).toBe(500_000_000);
     expect(str(p.defaultSampleType)).toBe('wall');

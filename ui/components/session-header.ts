@@ -23,7 +23,7 @@ export function sessionHeader(s: SessionView): HTMLElement {
         ['Request type', h('span', { class: 'mono' }, s.spec.request)],
         ['Namespace', s.namespace],
         ['Pods', `${formatSelector(s.spec.selector)} — ${podsSummary(s)}`],
-        ['Sampling', `every ${s.spec.sampleInterval}, up to ${s.spec.duration}`],
+        ['Sampling', samplingText(s)],
         ['Age', h('span', { title: s.createdAt }, formatAge(s.createdAt))],
       ]),
     ),
@@ -39,4 +39,21 @@ export function sessionHeader(s: SessionView): HTMLElement {
 
 function meta(rows: [string, string | Node][]): Node[] {
   return rows.map(([k, v]) => h('div', { class: 'meta-item' }, h('dt', {}, k), h('dd', {}, v)));
+}
+
+/** The interval the samples were taken at (the status's, when an agent could not take the one asked), and the deadline. */
+export function samplingText(s: Pick<SessionView, 'spec' | 'status'>): string {
+  const used = s.status.sampleInterval;
+  const asked = s.spec.sampleInterval;
+  if (used === undefined || sameInterval(used, asked)) return `every ${asked}, up to ${s.spec.duration}`;
+  return `every ${used} (asked ${asked}), up to ${s.spec.duration}`;
+}
+
+/** `10ms` and `10.0ms` and `0.01s` alike. */
+function sameInterval(a: string, b: string): boolean {
+  const ms = (t: string): number => {
+    const m = /^(\d+(?:\.\d+)?)(ms|s)$/.exec(t.trim());
+    return m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
+  };
+  return Math.abs(ms(a) - ms(b)) < 0.05;
 }

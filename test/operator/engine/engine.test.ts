@@ -64,6 +64,19 @@ describe('session engine', () => {
     expect(rig.store.getSession('s1')!.status.phase).toBe('Completed');
   });
 
+  it('says in the status the interval the stored samples stand for, when it is not the one asked', async () => {
+    const a = await rig.agent('web-1');
+    // An agent that could not sample at 2 ms (a V8 sampler shared with a 10 ms session): its samples are 10 ms each.
+    rig.engine.apply(rig.input('s2', { ...SPEC, requests: 3, sampleInterval: '2ms' }));
+    await startOf(a, 's2');
+    a.report('s2', reqs(3, 'a'));
+    await until(() => rig.view('s2').status.phase === 'Completed');
+    const v = rig.view('s2');
+    expect(v.spec.sampleInterval).toBe('2ms');
+    expect(v.status.sampleInterval).toBe('10ms');
+    expect(rig.store.getSession('s2')!.status.sampleInterval).toBe('10ms');
+  });
+
   it('stops every agent once they have taken N between them, before their records arrive, and completes when they end', async () => {
     const [a, b] = [await rig.agent('web-1'), await rig.agent('web-2')];
     rig.engine.apply(rig.input('s1', SPEC));
