@@ -31,9 +31,9 @@ def _patch_django_wsgi(module):
     cls.__call__ = __call__
 
 
-def _patch_django_asgi(module):
+def _wrap_asgi_call(cls):
+    """Puts the ASGI middleware around an ASGI application class's `__call__`, once per instance."""
     from .asgi import SondeAsgiMiddleware
-    cls = module.ASGIHandler
     original = cls.__call__
     if getattr(original, _PATCHED, False):
         return
@@ -46,6 +46,10 @@ def _patch_django_asgi(module):
 
     setattr(__call__, _PATCHED, True)
     cls.__call__ = __call__
+
+
+def _patch_django_asgi(module):
+    _wrap_asgi_call(module.ASGIHandler)
 
 
 def _patch_django_base(module):
@@ -106,20 +110,7 @@ def _patch_flask(module):
 
 
 def _patch_starlette_app(module):
-    from .asgi import SondeAsgiMiddleware
-    cls = module.Starlette
-    original = cls.__call__
-    if getattr(original, _PATCHED, False):
-        return
-
-    async def __call__(self, scope, receive, send):
-        mw = self.__dict__.get("_sonde_mw")
-        if mw is None:
-            mw = self.__dict__["_sonde_mw"] = SondeAsgiMiddleware(functools.partial(original, self))
-        return await mw(scope, receive, send)
-
-    setattr(__call__, _PATCHED, True)
-    cls.__call__ = __call__
+    _wrap_asgi_call(module.Starlette)
 
 
 def _patch_starlette_routing(module):
