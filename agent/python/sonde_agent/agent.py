@@ -80,12 +80,17 @@ class Agent:
             return None
 
     def consider(self, req, loop=None, task=None):
-        """While sessions run: follows `req` if one of them may take it."""
-        if any(s.wants(req) for s in self.sessions):
-            self._follow(req, loop, task)
+        """While sessions run: follows `req` if one of them may take it, at the finest interval of those
+        (the sampler may run finer for another session: the request keeps only the ticks on its own grid)."""
+        interval_ms = None
+        for s in self.sessions:
+            if s.wants(req) and (interval_ms is None or s.interval_ms < interval_ms):
+                interval_ms = s.interval_ms
+        if interval_ms is not None:
+            self._follow(req, loop, task, interval_ms * 1000.0)
 
-    def _follow(self, req, loop, task):
-        req.follow()
+    def _follow(self, req, loop, task, interval_us=0.0):
+        req.follow(interval_us)
         if loop is None:
             req.ident = threading.get_ident()
             req.cpu = cpu.reader_for(threading.get_native_id())
@@ -136,6 +141,7 @@ class Agent:
                     req.end_perf = None
                 req.ident = None
                 req.cpu = None
+                req.walk = None
         except Exception as exc:
             error_once("return", "could not stop following a worker thread", exc)
 
@@ -210,16 +216,14 @@ class Agent:
             req.add(req.last_stack, wall_us, (ns[0] - req.last_cpu[0]) / 1000.0, (ns[1] - req.last_cpu[1]) / 1000.0, count=0)
 
     def _deliver(self, req, type_):
-        record = None
+        """Hands a finished request to the sessions of its type. Its tree and JSON are made by the link
+        thread when it sends them (tree.py), not here on the request's thread."""
+        # What the sampler needed and the record does not: a task or loop must not outlive the request here.
+        req.task = req.loop = req.cpu = req.walk = None
         ended = []
         with self.lock:
             for s in self.sessions:
-                if s.request != type_:
-                    continue
-                if record is None:
-                    from .tree import build_record
-                    record = build_record(req, type_, self.table)
-                if s.take(req, type_, record):
+                if s.request == type_ and s.take(req, type_):
                     ended.append(s)
             if ended:
                 self._drop_ended()

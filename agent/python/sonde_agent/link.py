@@ -270,6 +270,9 @@ class Link:
             "sessions": sessions,
             "acks": True,
         }
+        if getattr(self.config, "root", None):
+            # (Sonde 0.4) Where the app lives, so the operator can show its paths relative to it.
+            hello["agent"]["root"] = self.config.root
         if ended:
             # (Sonde 0.2) Sessions that ended here while their results and `ended` are still to be sent.
             hello["ended"] = ended
@@ -366,7 +369,12 @@ class Link:
 
     def _flush_session(self, ws, s):
         with self.agent.lock:
-            pending, s.pending = s.pending, []
+            taken, s.pending = s.pending, []
+        if not taken:
+            return
+        from .tree import record_json
+        table = self.agent.table
+        pending = [record_json(req, type_, table) for req, type_ in taken]
         while pending:
             count = size = 0
             while count < len(pending) and count < MAX_REQUESTS_PER_MESSAGE:
