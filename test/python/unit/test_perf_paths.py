@@ -34,46 +34,56 @@ def records(agent, session):
 
 class Walks(unittest.TestCase):
     def test_a_walk_from_the_previous_one_gives_the_full_walk(self):
-        stop = threading.Event()
+        # The thread parks at each step (so both walks see the same stack: a walk of a running thread
+        # can be cut by a GIL switch), through plain calls and a generator resumed from two callers.
+        parked, go, stop = threading.Event(), threading.Event(), threading.Event()
+
+        def park():
+            parked.set()
+            go.wait()
+            go.clear()
 
         def gen():
             while True:
-                spin(0.2)
+                park()
                 yield 1
 
-        def leaf(n):
-            spin(0.1)
-            return n
+        def leaf(g):
+            park()
+            next(g)
+            park()
 
-        def middle(n):
-            for x in gen():
-                leaf(x)
-                if stop.is_set() or n < 0:
-                    return
+        def middle(g, n):
+            for _ in range(n):
+                next(g)
+                leaf(g)
 
         def top():
+            g = gen()
             while not stop.is_set():
-                middle(1)
+                middle(g, 2)
+                leaf(g)
 
-        t = threading.Thread(target=top)
+        t = threading.Thread(target=top, daemon=True)
         t.start()
         table = FrameTable()
         table.boundaries = {threading.Thread.run.__code__}
         walk = None
         joined = 0
         try:
-            for _ in range(3000):
-                f = sys._current_frames().get(t.ident)
-                if f is None:
-                    continue
-                full = table.capture(f)
+            for _ in range(300):
+                self.assertTrue(parked.wait(10))
+                parked.clear()
+                f = sys._current_frames()[t.ident]
+                had = walk
                 stack, walk = table.capture_from(f, walk)
-                self.assertEqual(stack, full)
-                joined += walk is not None and stack is not None
+                self.assertEqual(stack, table.capture(f))
+                joined += had is not None
+                go.set()
         finally:
             stop.set()
-            t.join()
-        self.assertGreater(joined, 100)
+            go.set()
+        self.assertGreater(joined, 250)
 
 
 class IdleDjango(unittest.TestCase):
