@@ -185,10 +185,12 @@ describe('operator link', () => {
     c.send(welcome());
     await until(() => c.messages.some((m) => m.type === 'progress'), 3000, 'progress after welcome');
     await sleep(400);
-    // The held batches, then one progress with the current count (sent again only when it changes); no
-    // backlog of the progress and catalogue ticks that passed while away.
+    // The held batches, then progress with the current count only; no backlog of the progress ticks that
+    // passed while away (they would say 1 to 4 requests) nor of the catalogue.
     expect(c.messages.filter((m) => m.type === 'requests').flatMap((m) => (m.type === 'requests' ? m.requests : []))).toHaveLength(5);
-    expect(c.messages.filter((m) => m.type === 'progress')).toEqual([expect.objectContaining({ session: 's-3', requests: 5 })]);
+    const progress = c.messages.filter((m) => m.type === 'progress');
+    expect(progress.length).toBeGreaterThan(0);
+    for (const p of progress) expect(p).toMatchObject({ session: 's-3', requests: 5 });
     expect(c.messages.filter((m) => m.type === 'catalogue')).toHaveLength(0);
   });
 
