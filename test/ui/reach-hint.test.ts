@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { unreachableHint } from '../../ui/components/reach-hint.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LOCAL_LISTENER_PORT, OPERATOR_NAMESPACE, unreachableHint } from '../../ui/components/reach-hint.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
 
 // The "operator unreachable" hint must bring back the page the user is looking at: the port it came
 // from, whatever the operator's --port or the port-forward's local side was.
@@ -15,6 +20,13 @@ describe('unreachableHint', () => {
     expect(standalone.commands).toContain('port-forward deploy/sonde 7070:7071');
     const other = unreachableHint({ protocol: 'http:', hostname: '[::1]', port: '18080' });
     expect(other.commands).toContain('port-forward deploy/sonde 18080:7071');
+  });
+
+  it('names the namespace the README installs into, as the token form does', () => {
+    const h = unreachableHint({ protocol: 'http:', hostname: 'localhost', port: '7071' });
+    expect(OPERATOR_NAMESPACE).toBe('sonde-system');
+    expect(h.commands).toContain('kubectl -n sonde-system get pods');
+    expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain(`kubectl port-forward -n ${OPERATOR_NAMESPACE} deploy/sonde ${LOCAL_LISTENER_PORT}`);
   });
 
   it('takes the scheme\'s port when the URL has none', () => {

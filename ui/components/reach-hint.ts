@@ -7,6 +7,8 @@ export interface PageOrigin {
 
 /** The operator's loopback-only listener that the chart enables (`operator.localPort`, `--local-port`). */
 export const LOCAL_LISTENER_PORT = 7071;
+/** The namespace the README installs the chart into: the page cannot know the real one when the operator is away. */
+export const OPERATOR_NAMESPACE = 'sonde-system';
 
 /**
  * What to run when the operator stopped answering this page: commands that reach it again at the
@@ -23,14 +25,14 @@ export function unreachableHint(page: PageOrigin): { text: string; commands: str
       text: `This page was served from port ${port} of this machine: by a standalone operator, or through kubectl port-forward. Start whichever it was again:`,
       commands: [
         `sonde operator --standalone --port ${port}`,
-        `kubectl -n sonde-system get pods`,
-        `kubectl -n sonde-system port-forward deploy/sonde ${forward}`,
+        `kubectl -n ${OPERATOR_NAMESPACE} get pods`,
+        `kubectl -n ${OPERATOR_NAMESPACE} port-forward deploy/sonde ${forward}`,
       ].join('\n'),
     };
   }
   return {
     text: `Check that the operator is running and that ${page.hostname} still routes to it, for example:`,
-    commands: ['kubectl -n sonde-system get pods', 'kubectl -n sonde-system get svc sonde'].join('\n'),
+    commands: [`kubectl -n ${OPERATOR_NAMESPACE} get pods`, `kubectl -n ${OPERATOR_NAMESPACE} get svc sonde`].join('\n'),
   };
 }
 
