@@ -14,7 +14,8 @@ import {
   type ProfilingSessionStatus,
   type SessionPhase,
 } from '../../src/session/types.js';
-import { LABEL_KEY_RULE, SPEC_LIMITS } from '../../src/session/validate.js';
+import { LABEL_KEY_RULE } from '../../src/session/labels.js';
+import { SPEC_LIMITS } from '../../src/session/validate.js';
 import type { CelRule, JsonSchema } from './json-schema.js';
 
 /**

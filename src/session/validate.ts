@@ -1,4 +1,5 @@
 import { formatDuration, parseDuration } from './duration.js';
+import { isLabelKey, isLabelValue, LABEL_KEY_RULE } from './labels.js';
 import type { LabelSelector, ProfilingSessionSpec } from './types.js';
 
 /** Bounds and defaults of a spec; the CRD schema is generated from these same numbers. */
@@ -26,18 +27,6 @@ export interface SpecProblem {
 export type SpecResult = { ok: true; spec: ResolvedSpec } | { ok: false; problems: SpecProblem[] };
 
 const SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
-/** A label key's DNS prefix is at most 253 characters (the name's 63 are in LABEL_KEY). */
-const LABEL_KEY_PREFIX = /^([^/]{1,253}\/)?[^/]+$/;
-/** What a label key must be, as Kubernetes says it (IsQualifiedName). */
-export const LABEL_KEY_RULE = 'an optional DNS subdomain prefix of at most 253 characters and "/", then a name of at most 63 characters of [A-Za-z0-9_.-] that starts and ends with a letter or digit';
-
-/** Whether `key` is a Kubernetes label key (a qualified name). */
-export function isLabelKey(key: string): boolean {
-  return LABEL_KEY.test(key) && LABEL_KEY_PREFIX.test(key);
-}
-
 /** A value quoted for an error message, shortened: what a client sent is echoed back bounded. */
 function quoted(value: string): string {
   return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
@@ -147,7 +136,7 @@ function checkSelector(value: unknown, bad: (f: string, m: string) => void): Lab
         const field = `selector.matchLabels.${quoted(k).slice(1, -1)}`;
         if (!isLabelKey(k)) bad(field, `${quoted(k)} is not a valid label key: ${LABEL_KEY_RULE}`);
         if (typeof v !== 'string') bad(field, `a label value is a string, got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
-        else if (!LABEL_VALUE.test(v)) bad(field, `${quoted(v)} is not a valid label value`);
+        else if (!isLabelValue(v)) bad(field, `${quoted(v)} is not a valid label value`);
         else out.matchLabels[k] = v;
       }
     }
