@@ -110,6 +110,11 @@ const MIGRATIONS: readonly string[] = [
   DELETE FROM frame_stats;
   DELETE FROM workload_stats;
   `,
+  // 2 → 3 (Sonde 0.4): each request keeps the application root its agent reported (hello
+  // `agent.root`), so views show paths relative to it after a restart too; '' = not reported.
+  `
+  ALTER TABLE requests ADD COLUMN root TEXT NOT NULL DEFAULT '';
+  `,
 ];
 
 /** The schema version this code writes. */
