@@ -17,17 +17,21 @@ import { CLI, createSession, drive, eventually, getJson, missingBuild, type Oper
  * The one rule for paths, end to end (issue 14): a real app under its own root directory, started with
  * the agent bundle's preload (as injected into pods) from another working directory, profiled through
  * a real standalone operator. The root the agent finds (the app's package.json) travels in hello, is
- * kept with the requests (an operator restart keeps it), and every place that shows a file says
- * `src/server.js`: the flame graph's bar, its tooltip, the hotspot table and the sandwich in Chromium,
+ * kept with the requests (an operator restart keeps it), and every place that shows a file names it
+ * from the root (`src/lib/pricing/orders.js`, `src/server.js`): the flame graph's bar, its tooltip,
+ * the hotspot table and the sandwich in Chromium,
  * the session's status hotspots (`sonde sessions show` prints them), and each export, decoded.
  */
 const PRELOAD = join(ROOT, 'dist/agent-bundle/node/preload.cjs');
 const missing = missingBuild() ?? (existsSync(PRELOAD) ? undefined : 'the agent bundle is missing: run `npm run build` first');
 
-/** The app: long hot function (past V8's inlining budget), an anonymous request handler, `listening PORT`. */
-const SERVER_JS = `'use strict';
-const { createServer } = require('node:http');
-
+/**
+ * The app: its hot function three directories down (the last-two-segments fallback would show
+ * `pricing/orders.js`, so only the root makes `src/lib/pricing/orders.js`), an anonymous request
+ * handler in `src/server.js`, `listening PORT`.
+ */
+const ORDERS_JS = `'use strict';
+// Long on purpose: past V8's inlining budget, so its samples stay its own.
 function priceOrders(n) {
   let a = 0;
   let b = 1;
@@ -41,6 +45,11 @@ function priceOrders(n) {
   }
   return a ^ b;
 }
+module.exports = { priceOrders };
+`;
+const SERVER_JS = `'use strict';
+const { createServer } = require('node:http');
+const { priceOrders } = require('./lib/pricing/orders.js');
 
 const server = createServer((req, res) => {
   if (req.url.startsWith('/work/')) {
@@ -60,7 +69,8 @@ process.on('SIGTERM', () => {
 });
 `;
 
-const HOT_LABEL = /^priceOrders src\/server\.js:\d+$/;
+const HOT_FILE = 'src/lib/pricing/orders.js';
+const HOT_LABEL = /^priceOrders src\/lib\/pricing\/orders\.js:\d+$/;
 
 let base: string;
 let appRoot: string;
@@ -90,9 +100,10 @@ beforeAll(async () => {
   if (missing) return;
   base = realpathSync(mkdtempSync(join(tmpdir(), 'sonde-approot-e2e-')));
   appRoot = join(base, 'shop');
-  mkdirSync(join(appRoot, 'src'), { recursive: true });
+  mkdirSync(join(appRoot, 'src/lib/pricing'), { recursive: true });
   writeFileSync(join(appRoot, 'package.json'), JSON.stringify({ name: 'shop', private: true }));
   writeFileSync(join(appRoot, 'src/server.js'), SERVER_JS);
+  writeFileSync(join(appRoot, HOT_FILE), ORDERS_JS);
   mkdirSync(join(base, 'elsewhere'));
   const data = join(base, 'data');
   op = await startOperator(['--standalone', '--auth', 'none', '--data', data]);
@@ -128,31 +139,31 @@ describe.skipIf(missing)('paths relative to the app root, end to end', () => {
     expect(body.roots).toEqual([appRoot]);
     const t = deserializeTree(body.tree);
     // The model keeps what the runtime reported; only what is shown is relative.
-    expect(t.frames.some((f) => f.name === 'priceOrders' && f.file === join(appRoot, 'src/server.js'))).toBe(true);
+    expect(t.frames.some((f) => f.name === 'priceOrders' && f.file === join(appRoot, HOT_FILE))).toBe(true);
   });
 
-  it('the status hotspots and `sonde sessions show` say src/server.js', async () => {
+  it('the status hotspots and `sonde sessions show` say src/lib/pricing/orders.js', async () => {
     const view = await sessionView(op.url, session.id);
     expect(view.status.hotspots[0]!.frame).toMatch(HOT_LABEL);
     expect(view.status.hotspots.map((h) => h.frame).join('\n')).not.toContain(base);
     const cli = new Proc(spawn(process.execPath, [CLI, 'sessions', 'show', `default/${session.name}`, '--url', op.url], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] }), 'cli');
     expect(await cli.exited).toBe(0);
-    expect(cli.out).toMatch(/%\s+priceOrders src\/server\.js:\d+\n/);
+    expect(cli.out).toMatch(/%\s+priceOrders src\/lib\/pricing\/orders\.js:\d+\n/);
     expect(cli.out).not.toContain(base);
   });
 
-  it('pprof, speedscope, cpuprofile and collapsed exports name the file src/server.js', async () => {
+  it('pprof, speedscope, cpuprofile and collapsed exports name the files from the root', async () => {
     const p = Profile.decode(gunzipSync(await exported('pprof')));
     const str = (i: number | bigint): string => p.stringTable.strings[Number(i)]!;
     const price = p.function.filter((f) => str(f.name) === 'priceOrders');
     expect(price.length).toBeGreaterThan(0);
-    for (const f of price) expect(str(f.filename)).toBe('src/server.js');
+    for (const f of price) expect(str(f.filename)).toBe(HOT_FILE);
     expect(p.stringTable.strings.some((s) => s.includes(appRoot))).toBe(false);
 
     const ss = JSON.parse((await exported('speedscope')).toString('utf8')) as SpeedscopeFile;
-    expect(ss.shared.frames.filter((f) => f.name === 'priceOrders').map((f) => f.file)).toContain('src/server.js');
+    expect(ss.shared.frames.filter((f) => f.name === 'priceOrders').map((f) => f.file)).toContain(HOT_FILE);
     const cp = JSON.parse((await exported('cpuprofile')).toString('utf8')) as CpuProfile;
-    expect(cp.nodes.filter((n) => n.callFrame.functionName === 'priceOrders').map((n) => n.callFrame.url)).toContain('src/server.js');
+    expect(cp.nodes.filter((n) => n.callFrame.functionName === 'priceOrders').map((n) => n.callFrame.url)).toContain(HOT_FILE);
     for (const text of [JSON.stringify(ss), JSON.stringify(cp)]) expect(text).not.toContain(appRoot);
     // Folded stacks name functions only; the anonymous request handler is named by its place.
     const folded = (await exported('collapsed')).toString('utf8');
@@ -160,7 +171,7 @@ describe.skipIf(missing)('paths relative to the app root, end to end', () => {
     expect(folded).not.toContain(appRoot);
   });
 
-  it('in Chromium, the bar, its tooltip, the hotspot table and the sandwich all say src/server.js', async () => {
+  it('in Chromium, bars, tooltips, tables and the sandwich all name files from the root', async () => {
     checkPrerequisites();
     browser = await launch();
     const { page, errors, close } = await openPage(browser, `${op.url}/#/sessions/${session.id}`);
@@ -188,7 +199,25 @@ describe.skipIf(missing)('paths relative to the app root, end to end', () => {
     // The sandwich's own graphs label the function as the main graph does.
     expect((await bars(page, '.sandwich-callers')).map((b) => b.label)).toContain(hot.label);
     const lines = await page.locator('.sandwich-lines tbody td.mono').allInnerTexts();
-    for (const l of lines) expect(l).toMatch(/^src\/server\.js:\d+$/);
+    for (const l of lines) expect(l).toMatch(/^src\/lib\/pricing\/orders\.js:\d+$/);
+    // The anonymous request handler lives in src/server.js: its bar says so.
+    expect((await bars(page, '.sandwich-callers')).map((b) => b.label)).toContainEqual(expect.stringMatching(/^\(anonymous\) src\/server\.js:\d+$/));
+    expect(await page.locator('body').innerText()).not.toContain(base);
+
+    // Compare (the session against itself: the labels are what matters) and its tooltip.
+    await page.goto(`${op.url}/#/compare?base=${session.id}&new=${session.id}`);
+    await page.waitForSelector('.chart-card .flame-bars li');
+    const diffHot = (await bars(page)).filter((b) => b.label.startsWith('priceOrders ')).sort((a, b) => b.w - a.w)[0]!;
+    expect(diffHot.label).toMatch(HOT_LABEL);
+    await hoverBar(page, diffHot);
+    await tip.waitFor({ state: 'visible' });
+    expect(`priceOrders ${await tip.locator('.tip-where').innerText()}`).toBe(diffHot.label);
+
+    // The cluster-wide hotspots page.
+    await page.goto(`${op.url}/#/hotspots`);
+    const globalRow = page.locator('.hotspots-global tbody tr', { has: page.locator('.fn-name', { hasText: /^priceOrders$/ }) }).first();
+    await globalRow.waitFor({ state: 'visible' });
+    expect(`priceOrders ${await globalRow.locator('.fn-where').innerText()}`).toMatch(HOT_LABEL);
     expect(await page.locator('body').innerText()).not.toContain(base);
     expect(unexpectedErrors(errors)).toEqual([]);
     await close();

@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FAKE_AGENT_PROTOCOL, FakeAgent } from '../../harness/fake-agent.js';
+import { type HubServer, RecordingListener, pod, startHub, tokenFor, until } from './hub-server.js';
 import { SondeError } from '../../../src/errors.js';
 import { PROTOCOL_LIMITS } from '../../../src/protocol/messages.js';
 import { parseAgentMessage, validateAgentMessage } from '../../../src/protocol/validate-agent-message.js';
@@ -52,5 +54,37 @@ describe('hello.agent.root', () => {
     const text = JSON.stringify(hello('/app\u0000evil'));
     expect(text).toContain('\\u0000');
     expect(() => parseAgentMessage(text)).toThrow(/agent\.root must not contain NUL/);
+  });
+});
+
+describe('hello.agent.root through the hub, on a real socket', () => {
+  const open: HubServer[] = [];
+  const agents: FakeAgent[] = [];
+  afterEach(async () => {
+    for (const a of agents.splice(0)) a.kill();
+    for (const h of open.splice(0)) await h.close();
+  });
+
+  const say = async (h: HubServer, name: string, root: unknown): Promise<FakeAgent> => {
+    const p = pod(name);
+    const a = await FakeAgent.open({ url: h.url, token: tokenFor(p), pod: p, hello: false });
+    agents.push(a);
+    a.send({ ...hello(root), protocol: FAKE_AGENT_PROTOCOL, pod: p });
+    return a;
+  };
+
+  it('keeps a good root on the connection and closes on a bad one (4001, naming the field), the others untouched', async () => {
+    const listener = new RecordingListener();
+    const h = await startHub({ listener });
+    open.push(h);
+    const good = await say(h, 'web-1', '/srv/shop/');
+    await good.waitFor((m) => m.type === 'welcome');
+    const bad = await say(h, 'web-2', 'srv/shop');
+    const closed = await bad.closed;
+    expect(closed.code).toBe(4001);
+    expect(closed.reason).toMatch(/agent\.root must be an absolute path/);
+    await until(() => listener.events.some((e) => e.kind === 'connected'));
+    const connected = [...h.hub.agentsIn('shop')];
+    expect(connected.map((c) => [c.pod.name, c.agent.root])).toEqual([['web-1', '/srv/shop']]);
   });
 });
