@@ -104,18 +104,19 @@ export function treeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     // A split or one request may need thousands of trees merged: off the event loop's critical path.
     const tree = deps.reader.treeAsync ? await deps.reader.treeAsync(view.id, filter) : deps.reader.tree(view.id, filter);
     // The application roots the tree's agents reported: views and exports show files relative to them.
-    const roots = deps.reader.roots?.(view.id, filter.pod !== undefined ? { pod: filter.pod } : {}) ?? [];
+    const roots = (): string[] => deps.reader.roots?.(view.id, filter.pod !== undefined ? { pod: filter.pod } : {}) ?? [];
     if (format === 'json') {
       const body = treeBody(tree, `${view.id}\u0000${JSON.stringify(filter)}`, () => {
         const requests = selectRequests(deps.reader.requests(view.id), filter).length;
-        return `{"session":${JSON.stringify(view.id)},"tree":${JSON.stringify(serializeTree(tree))},"requests":${requests},"filters":${JSON.stringify(filter)},"roots":${JSON.stringify(roots)}}`;
+        return `{"session":${JSON.stringify(view.id)},"tree":${JSON.stringify(serializeTree(tree))},"requests":${requests},"filters":${JSON.stringify(filter)},"roots":${JSON.stringify(roots())}}`;
       });
       return reply.type('application/json; charset=utf-8').send(body);
     }
     const parts = [view.namespace, view.name, filter.pod, filter.split, filter.requestId].filter(Boolean).join('-');
     const options: ExportOptions = { name: `${view.namespace}/${view.name} ${view.spec.request}`, sampleIntervalUs: sampleIntervalUs(view.status.sampleInterval ?? view.spec.sampleInterval) };
     if (req.query.weight) options.weight = checkWeight(req.query.weight);
-    if (roots.length) options.roots = roots;
+    const exportRoots = roots();
+    if (exportRoots.length) options.roots = exportRoots;
     const started = view.status.startedAt ? Date.parse(view.status.startedAt) : NaN;
     if (Number.isFinite(started)) options.startTimeMs = started;
     const out = await exportTree(format, tree, options);

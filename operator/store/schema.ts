@@ -114,6 +114,9 @@ const MIGRATIONS: readonly string[] = [
   // `agent.root`), so views show paths relative to it after a restart too; '' = not reported.
   `
   ALTER TABLE requests ADD COLUMN root TEXT NOT NULL DEFAULT '';
+  -- covering: the column comes after the tree BLOB, so reading it from the table would walk every
+  -- request's overflow pages; the index answers a session's (or a pod's) roots alone.
+  CREATE INDEX requests_roots ON requests(session, root, pod);
   `,
 ];
 

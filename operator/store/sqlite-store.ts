@@ -105,6 +105,12 @@ const TERMINAL: readonly SessionPhase[] = ['Completed', 'Failed'];
 function selectedKey(sessionId: string, filter: TreeFilter): string {
   return `${sessionId}\u0000sel\u0000${filter.split ?? ''}\u0000${filter.pod ?? ''}\u0000${filter.requestId ?? ''}`;
 }
+/** A session's (or one pod's) application roots; answered from the covering index `requests_roots` alone (schema 3). */
+export const ROOTS_SQL = Object.freeze({
+  session: `SELECT DISTINCT root FROM requests WHERE session = ? AND root != '' ORDER BY root`,
+  pod: `SELECT DISTINCT root FROM requests WHERE session = ? AND pod = ? AND root != '' ORDER BY root`,
+});
+
 /** Tables with a `session` column: what deleting a session removes. */
 const SESSION_TABLES = ['requests', 'pod_trees', 'frame_stats', 'workload_stats', 'session_trees'] as const;
 
@@ -168,8 +174,8 @@ export class SqliteStore implements ResultReader {
          VALUES (@session, @pod, @workload, @pid, @rid, @type, @started_at, @duration_ms, @outcome, @status,
            @samples, @cpu_us, @waiting_us, @blocked_us, @wall_us, @tree, @root)`,
       ),
-      roots: db.prepare<[string], { root: string }>(`SELECT DISTINCT root FROM requests WHERE session = ? AND root != '' ORDER BY root`),
-      podRoots: db.prepare<[string, string], { root: string }>(`SELECT DISTINCT root FROM requests WHERE session = ? AND pod = ? AND root != '' ORDER BY root`),
+      roots: db.prepare<[string], { root: string }>(ROOTS_SQL.session),
+      podRoots: db.prepare<[string, string], { root: string }>(ROOTS_SQL.pod),
       bumpVersion: db.prepare<[number, string]>('UPDATE sessions SET req_version = ? WHERE id = ?'),
       podCounts: db.prepare<[string], { pod: string; n: number; samples: number }>(
         'SELECT pod, COUNT(*) AS n, SUM(samples) AS samples FROM requests WHERE session = ? GROUP BY pod',

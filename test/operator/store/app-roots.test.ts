@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../../../operator/store/schema.js';
-import type { SqliteStore } from '../../../operator/store/sqlite-store.js';
+import { ROOTS_SQL, type SqliteStore } from '../../../operator/store/sqlite-store.js';
 import { fakeRequest } from '../../harness/fake-agent.js';
 import { openStore, sessionView, tempDir } from './store-fixtures.js';
 
@@ -50,6 +50,14 @@ describe('application roots in the store', () => {
     expect(b.roots('s1')).toEqual([]);
   });
 
+  it('answers from the covering index: a root after the tree BLOB is never read from the table', () => {
+    const s = open();
+    for (const [sql, args] of [[ROOTS_SQL.session, ['s1']], [ROOTS_SQL.pod, ['s1', 'p']]] as const) {
+      const plan = (s.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { detail: string }[]).map((r) => r.detail).join('; ');
+      expect(plan).toMatch(/USING COVERING INDEX requests_roots/);
+    }
+  });
+
   it('migrates a store of the schema before roots: its requests keep no root, new ones do', () => {
     const a = open();
     a.saveSession(sessionView('s1'));
@@ -58,7 +66,7 @@ describe('application roots in the store', () => {
     stores.length = 0;
     // Take the file back to the schema that had no root column, as an older Sonde wrote it.
     const raw = new Database(file);
-    raw.exec('ALTER TABLE requests DROP COLUMN root');
+    raw.exec('DROP INDEX requests_roots; ALTER TABLE requests DROP COLUMN root');
     raw.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
     raw.close();
 
