@@ -71,4 +71,6 @@ export interface AgentInfo {
   connectedAt: string;
   sessions: string[];
   catalogue: RequestTypeStats[];
+  /** (Sonde 0.4) The application root the agent reported in hello, when it did. */
+  root?: string;
 }

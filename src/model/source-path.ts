@@ -18,9 +18,16 @@
 /** The roots the frames of a tree were reported under: one (or none) per agent. */
 export type AppRoots = string | readonly string[];
 
-/** Strips `file://` (ESM frames) so URLs and paths follow one rule. */
+/** Strips `file://` (ESM frames) so URLs and paths follow one rule; `%20` and the like are decoded, as the root is a path. */
 function plainPath(file: string): string {
-  return file.startsWith('file://') ? file.slice('file://'.length) : file;
+  if (!file.startsWith('file://')) return file;
+  const path = file.slice('file://'.length);
+  if (!path.includes('%')) return path;
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path; // a malformed escape: shown as it came
+  }
 }
 
 /** A root with exactly one trailing separator, or '' when it is no usable root. */

@@ -34,6 +34,9 @@ describe('paths relative to the roots of the agents that reported them', () => {
     expect(displayPath('/app/tools/build.js', roots)).toBe('tools/build.js');
     expect(displayPath('/srv/shop/node_modules/express/lib/router.js', roots)).toBe('node_modules/express/lib/router.js');
     expect(displayPath('file:///srv/shop/src/orders.mjs', roots)).toBe('src/orders.mjs');
+    // ESM frames are URLs: escaped characters are decoded before they are compared with a path.
+    expect(displayPath('file:///srv/my%20shop/src/orders.mjs', ['/srv/my shop'])).toBe('src/orders.mjs');
+    expect(displayPath('file:///srv/shop/src/100%.mjs', roots)).toBe('src/100%.mjs');
     // `/app` does not contain `/application`: the fallback, not a path cut mid-name.
     expect(displayPath('/application/lib/x.js', roots)).toBe('lib/x.js');
     expect(relativeToRoot('/application/lib/x.js', roots)).toBeUndefined();

@@ -86,5 +86,7 @@ describe('hello.agent.root through the hub, on a real socket', () => {
     await until(() => listener.events.some((e) => e.kind === 'connected'));
     const connected = [...h.hub.agentsIn('shop')];
     expect(connected.map((c) => [c.pod.name, c.agent.root])).toEqual([['web-1', '/srv/shop']]);
+    // The agents list says which root each agent reported.
+    expect(h.hub.agents().map((i) => i.root)).toEqual(['/srv/shop']);
   });
 });
