@@ -1,4 +1,4 @@
-import { displayWhere } from './source-path.js';
+import { type AppRoots, displayWhere } from './source-path.js';
 
 /**
  * A frame is one function at one place in the source. Frames are values: two frames with the same
@@ -57,9 +57,9 @@ export function makeFrame(name: string, file = '', line = 0, column = 0, kind: F
   return Object.freeze(mappedFrom === undefined ? { name: n, file, line, column, kind } : { name: n, file, line, column, kind, mappedFrom });
 }
 
-/** Short label for views: `name file:line`, the file shown by the one rule of source-path.ts. */
-export function frameLabel(frame: Frame): string {
-  return frame.file ? `${frame.name} ${displayWhere(frame.file, frame.line)}` : frame.name;
+/** Short label for views: `name file:line`, the file shown by the one rule of source-path.ts (relative to `roots`, the apps' roots). */
+export function frameLabel(frame: Frame, roots?: AppRoots): string {
+  return frame.file ? `${frame.name} ${displayWhere(frame.file, frame.line, roots)}` : frame.name;
 }
 
 /** Synthetic frames Sonde adds to trees; views and exporters may style them apart. */
