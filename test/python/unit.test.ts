@@ -27,6 +27,28 @@ describe.skipIf(skip)('Python agent: unit tests (unittest, /usr/bin/python3)', (
     expect(r.status).toBe(0);
   }, 130_000);
 
+  it('sends hello.agent.root (SONDE_APP_ROOT, else the working directory) as the operator\'s validator reads it', () => {
+    const hello = (root?: string): unknown =>
+      JSON.parse(python(`
+import sys, os, json
+sys.path.insert(0, os.environ["SONDE_BUNDLE"])
+from sonde_agent.agent import Agent
+from sonde_agent.config import read_config
+from sonde_agent.link import Link
+env = {"SONDE_URL": "ws://127.0.0.1:1/v1/agents", "POD_NAME": "p", "POD_UID": "u"}
+${root ? `env["SONDE_APP_ROOT"] = ${JSON.stringify(root)}` : ''}
+sent = []
+class Socket:
+    def send(self, text): sent.append(text)
+Link(Agent(), read_config(env))._send_hello(Socket())
+print(sent[0])
+`));
+    const m = validateAgentMessage(hello('/srv/shop'));
+    expect(m.type === 'hello' && m.agent.root).toBe('/srv/shop');
+    const d = validateAgentMessage(hello());
+    expect(d.type === 'hello' && d.agent.root).toMatch(/^\//);
+  }, 60_000);
+
   it('writes requests messages the operator\'s validator accepts, tree and all', () => {
     const out = python(`
 import sys, os, json, time
