@@ -18,7 +18,7 @@ class ConfigError(ValueError):
 class Config:
     """Everything the agent is told from outside."""
 
-    def __init__(self, url, token, token_file, pod, labels, log_level, ca_cert, ca_file, root=None):
+    def __init__(self, url, token, token_file, pod, labels, log_level, ca_cert, ca_file, root=None, time_scale=1.0):
         self.url = url
         self.token = token
         self.token_file = token_file
@@ -29,6 +29,10 @@ class Config:
         self.ca_file = ca_file
         # (Sonde 0.4 hello `agent.root`) The directory the application lives in, or None when unknown.
         self.root = root
+        # SONDE_TIME_SCALE: stretches the link thread's periods (polls, flushes, progress, catalogue), for a
+        # process run under an instruction counter (valgrind) that slows it this many times, so the
+        # thread's wake-ups per request stay what they are natively. 1 otherwise.
+        self.time_scale = time_scale
 
 
 def read_config(env=None):
@@ -56,7 +60,20 @@ def read_config(env=None):
         ca_cert=_non_empty(env.get("SONDE_CA_CERT")),
         ca_file=_non_empty(env.get("SONDE_CA_FILE")),
         root=app_root(env),
+        time_scale=_time_scale(env.get("SONDE_TIME_SCALE")),
     )
+
+
+def _time_scale(raw):
+    if raw is None or not raw.strip():
+        return 1.0
+    try:
+        v = float(raw)
+    except ValueError:
+        v = 0.0
+    if not 1.0 <= v <= 1000.0:
+        raise ConfigError("SONDE_TIME_SCALE must be a number from 1 to 1000, got %r" % raw[:64])
+    return v
 
 
 MAX_ROOT = 4096

@@ -66,9 +66,12 @@ class Link:
         self.agent = agent
         self.config = config
         self.state = IDLE
-        self.progress_every_s = progress_every_s
-        self.catalogue_every_s = catalogue_every_s
-        self.flush_every_s = flush_every_s
+        scale = getattr(config, "time_scale", 1.0)
+        self.progress_every_s = progress_every_s * scale
+        self.catalogue_every_s = catalogue_every_s * scale
+        self.flush_every_s = flush_every_s * scale
+        self.poll_s = POLL_S * scale
+        self.idle_poll_s = IDLE_POLL_S * scale
         self.outbox = collections.deque()
         # (Sonde 0.2) Every `requests` batch until the operator acknowledges it (or, with an operator that
         # does not acknowledge, until it was sent), oldest first: (session, seq) -> text.
@@ -187,7 +190,7 @@ class Link:
 
     def _serve(self, ws):
         """Speaks on one connection until it ends; True if the operator welcomed us."""
-        timeout = POLL_S
+        timeout = self.poll_s
         ws.settimeout(timeout)
         self._send_hello(ws)
         self.state = HELLO_SENT
@@ -219,7 +222,7 @@ class Link:
             busy = self._busy()
             if busy:
                 self._guard(self.agent.check_deadlines)
-            want = POLL_S if busy or not welcomed else max(POLL_S, min(IDLE_POLL_S, next_catalogue - now))
+            want = self.poll_s if busy or not welcomed else max(self.poll_s, min(self.idle_poll_s, next_catalogue - now))
             if want != timeout:
                 timeout = want
                 ws.settimeout(timeout)

@@ -82,10 +82,10 @@ export function serverEnv(mode, label, op) {
   return env;
 }
 
-/** gunicorn gthread, one worker × 100 threads, serving bench_app.py; `wrap` is a command prefix (taskset, valgrind). */
-export async function startServer(mode, label, op, wrap = [], timeoutMs = 30_000) {
+/** gunicorn gthread, one worker × 100 threads, serving bench_app.py; `wrap` is a command prefix (taskset, valgrind); `extraEnv` adds to the environment. */
+export async function startServer(mode, label, op, wrap = [], timeoutMs = 30_000, extraEnv = {}) {
   const args = [...wrap, PYTHON, '-m', 'gunicorn', '-w', '1', '-k', 'gthread', '--threads', '100', '-b', '127.0.0.1:0', '--timeout', '600', '--chdir', HERE, 'bench_app:application'];
-  const child = spawn(args[0], args.slice(1), { env: serverEnv(mode, label, op), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(args[0], args.slice(1), { env: { ...serverEnv(mode, label, op), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));

@@ -9,11 +9,12 @@
 // random order per round: no agent / idle (injected, connected to the real operator, no session) /
 // sampling at 10 ms and 1 ms (a real session).
 //
-// Valgrind slows the worker ~50×, while the sampler ticks by the wall clock: at 10 ms it would tick 50×
+// Valgrind slows the worker ~30×, while the sampler ticks by the wall clock: at 10 ms it would tick 30×
 // more often per request than natively. So the session's interval is scaled by the slowdown measured in
-// this run (native wall time per request, no agent, against the same under valgrind): ticks per request
-// stay as they are natively. The link thread's idle polls are wall-clock driven too, and are counted
-// at that inflated rate (an upper bound on their cost).
+// this run (native wall time per request, no agent, against the same under valgrind), and so are the
+// link thread's periods (polls, flushes, progress, catalogue: SONDE_TIME_SCALE): wake-ups per request
+// stay what they are natively. (Without that, the link thread's 50 ms polls alone counted ~200,000
+// instructions a request at 10 ms.)
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,7 +51,7 @@ async function nativeWallMs(op) {
 async function measure(mode, label, op, dir, slowdown) {
   const out = join(dir, label);
   const wrap = ['valgrind', '--tool=callgrind', `--callgrind-out-file=${out}.%p`, '--dump-instr=no', '--zero-before=getsid', '--dump-before=getpgid'];
-  const s = await startServer(mode, label, op, wrap, 300_000);
+  const s = await startServer(mode, label, op, wrap, 300_000, mode === 'none' ? {} : { SONDE_TIME_SCALE: slowdown.toFixed(1) });
   try {
     await drive(s.port, Number(opt.warm), C);
     let intervalMs = null;
@@ -98,7 +99,7 @@ async function main() {
       rounds.push(res);
     }
     console.log(`\nPython agent overhead in instructions: ${opt.rounds} rounds × ${N} requests, concurrency ${C}, gunicorn gthread 1 worker × 100 threads under callgrind, CPython ${pythonVersion()}`);
-    console.log(`native wall ${native.toFixed(3)} ms/request; valgrind slowdown ${slowdown.toFixed(1)}× (sample intervals scaled by it)\n`);
+    console.log(`native wall ${native.toFixed(3)} ms/request; valgrind slowdown ${slowdown.toFixed(1)}× (sample intervals and SONDE_TIME_SCALE scaled by it)\n`);
     console.log('| mode | instructions/request (median) | added to no agent | ratio (median) | spread (min–max) |');
     console.log('| --- | --- | --- | --- | --- |');
     for (const m of modes) {
