@@ -106,6 +106,7 @@ def build_record(req, type_, table):
 _EMPTY_RECORD = ('{"id":%s,"type":%s,"startedAt":%d,"durationMs":%s,"outcome":"%s","samples":0,"cpuUs":0,"waitingUs":0,'
                  '"blockedUs":0,"tree":{"version":1,"strings":[""],"frames":[],"nodes":[]}%s}')
 _OUTCOMES = ("ok", "error", "aborted")
+_type_json = {}
 
 
 def record_json(req, type_, table):
@@ -114,6 +115,12 @@ def record_json(req, type_, table):
     if not req.stacks and not req.waiting_samples and not req.blocked_samples and req.outcome in _OUTCOMES:
         end = req.end_perf if req.end_perf is not None else req.start_perf
         status = ',"status":%d' % req.status if req.status is not None and 100 <= req.status <= 999 else ""
-        return _EMPTY_RECORD % (json.dumps(req.id), json.dumps(type_), int(req.start_wall * 1000),
-                                json.dumps(round((end - req.start_perf) * 1000, 2)), req.outcome, status)
+        t = _type_json.get(type_)
+        if t is None:
+            if len(_type_json) >= 1000:
+                _type_json.clear()
+            t = _type_json[type_] = json.dumps(type_)
+        # The id is "<pid>-<n>" (request_state.py), a finite float's repr is its JSON.
+        return _EMPTY_RECORD % ('"%s"' % req.id, t, int(req.start_wall * 1000),
+                                repr(round((end - req.start_perf) * 1000, 2)), req.outcome, status)
     return json.dumps(build_record(req, type_, table), separators=(",", ":"))

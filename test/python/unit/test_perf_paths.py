@@ -86,6 +86,21 @@ class Walks(unittest.TestCase):
         self.assertGreater(joined, 250)
 
 
+class Records(unittest.TestCase):
+    def test_an_empty_record_is_the_same_json_as_a_built_one(self):
+        from sonde_agent.request_state import RequestState
+        from sonde_agent.tree import build_record
+        table = FrameTable()
+        for d, status, outcome in ((0.0, None, "ok"), (0.0123, 201, "error"), (12.345678, 503, "aborted"), (1000.5, 200, "ok")):
+            r = RequestState("GET", "/a")
+            r.follow()
+            r.end_perf = r.start_perf + d
+            r.status = status
+            r.outcome = outcome
+            fast = json.loads(record_json(r, 'GET /a/"q"', table))
+            self.assertEqual(fast, json.loads(json.dumps(build_record(r, 'GET /a/"q"', table))))
+
+
 class IdleDjango(unittest.TestCase):
     """The injected Django path with no session: no request object, no wrapper, types named late."""
 
