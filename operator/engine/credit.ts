@@ -30,9 +30,14 @@ export function capFor(pr: Pick<PodRun, 'conn' | 'requests' | 'claimed'>, left: 
   return takenBy(pr as PodRun) + left;
 }
 
-/** Whether a round of caps is due: what is missing halved since the last round, or the fine phase. */
+/**
+ * Whether a round of caps is due: what is missing halved since the last round, or, in the fine phase,
+ * moved at all (a message that changed nothing of the total costs no pass over the parts).
+ */
 export function capsDue(run: Pick<Run, 'capsLeft'>, left: number): boolean {
-  return left > 0 && (left <= FINE_PHASE || run.capsLeft === undefined || 2 * left <= run.capsLeft);
+  if (left <= 0) return false;
+  if (run.capsLeft === undefined) return true;
+  return left <= FINE_PHASE ? left < run.capsLeft : 2 * left <= run.capsLeft;
 }
 
 /** Lowers the caps of the session's sampling agents that honour `limit`, when a round is due (see above). */

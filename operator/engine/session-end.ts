@@ -47,7 +47,7 @@ export function stopWhenClaimed(core: EngineCore, run: Run): void {
   if (taken < target) return;
   lifeEvent(core, run, { type: 'tookN' });
   deactivateJoining(core, run);
-  core.log.info({ session: run.id, taken, target }, 'agents took N requests between them: stopping them');
+  core.log.info({ session: run.id, taken, target, capsLeft: run.capsLeft }, 'agents took N requests between them: stopping them');
   for (const pr of run.pods.values()) {
     if (!isSampling(pr)) continue;
     const agent = connectionOf(core, run, pr);

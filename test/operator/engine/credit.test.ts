@@ -46,7 +46,9 @@ describe('the credit scheme', () => {
     expect(capsDue({ capsLeft: 200 }, 101)).toBe(false);
     expect(capsDue({ capsLeft: 200 }, 100)).toBe(true);
     expect(capsDue({ capsLeft: undefined }, 150)).toBe(true);
-    expect(capsDue({ capsLeft: FINE_PHASE }, FINE_PHASE)).toBe(true);
+    expect(capsDue({ capsLeft: 2 * FINE_PHASE }, FINE_PHASE)).toBe(true);
+    expect(capsDue({ capsLeft: FINE_PHASE }, FINE_PHASE)).toBe(false); // nothing moved: no pass over the parts
+    expect(capsDue({ capsLeft: FINE_PHASE }, FINE_PHASE - 1)).toBe(true);
     expect(capsDue({ capsLeft: 3 }, 1)).toBe(true);
     expect(capsDue({ capsLeft: 3 }, 0)).toBe(false);
     // Rounds from N = 10,000 to N: about log2(N) of them, then the fine phase.
