@@ -57,7 +57,9 @@ export function consider(core: EngineCore, run: Run, agent: AgentConnection, rep
     run.pods.set(partKey(part.name, part.pid), part);
   }
   bind(core, part, agent);
-  part.cap = cap;
+  // An agent that still runs the session (hello named it) ignores this start and keeps the cap it had:
+  // unknown here, so the next round of caps sends it a `limit` whatever it is.
+  part.cap = agent.claimed.includes(run.id) ? Number.MAX_SAFE_INTEGER : cap;
   run.capsLeft ??= missing(run);
   podEvent(core, run, part, { type: 'started', conn: agent.id });
   if (lifeEvent(core, run, { type: 'agentStarted' })) run.startedAt = new Date(core.clock.now()).toISOString();

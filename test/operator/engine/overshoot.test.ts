@@ -108,3 +108,30 @@ describe('overshoot of N', () => {
     expect(again.maxRequests).toBe(5 + 45);
   });
 });
+
+describe('overshoot of N after a reconnect', () => {
+  it('sends a limit to an agent that resumed the session with a cap the engine does not know', async () => {
+    const a = await rig.agent('web-1', { app: 'shop' }, { limits: true });
+    const b = await rig.agent('web-2', { app: 'shop' }, { limits: true });
+    rig.engine.apply(rig.input('s1', { ...SPEC, requests: 100 }));
+    await Promise.all([a, b].map((x) => startOf(x, 's1')));
+    a.progress('s1', 0, 0, 10);
+    await settle();
+    // web-1's process loses its connection; meanwhile web-2 takes 60 (missing 40: a round, which
+    // lowers nothing: web-2's 60 + 40 is its cap already).
+    await a.kill();
+    b.progress('s1', 0, 7, 60);
+    await until(() => rig.view('s1').status.pods.find((p) => p.name === 'web-2')?.samples === 7);
+    // web-1 comes back still running the session (hello claims it) under its first cap, 100; the
+    // engine's new start (cap 40) is ignored by it.
+    const again = await rig.agent('web-1', { app: 'shop' }, { limits: true, sessions: [{ session: 's1', requests: 0 }] });
+    await startOf(again, 's1');
+    // It took 30 in all: missing 10, the fine phase. Its cap must come down to 30 + 10, though that is
+    // the start's 40: the agent never took that start.
+    again.progress('s1', 0, 0, 30);
+    await until(() => limits(b, 's1').length === 1);
+    expect(limits(b, 's1')).toEqual([70]);
+    await until(() => limits(again, 's1').length === 1);
+    expect(limits(again, 's1')).toEqual([40]);
+  });
+});
