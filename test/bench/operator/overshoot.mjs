@@ -12,7 +12,8 @@
 //      count, its `progress` and the Complete condition's message must name the same number.
 //
 // Env: ROUNDS (default 5), RATE (per shop, default 50), N (default 200), SETTLE_MS (default 1500),
-// SONDE_ROOT (the checkout whose dist/ runs; default this one), OP_LOG_LEVEL (the operator's log on stdout).
+// SONDE_ROOT (the checkout whose dist/ runs; default this one), OP_LOG_LEVEL (the operator's log on stdout),
+// COUNTS (agent counts to run, default 1,3,6; at most 6).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -27,7 +28,7 @@ const RATE = Number(process.env.RATE ?? 50);
 const N = Number(process.env.N ?? 200);
 const SETTLE_MS = Number(process.env.SETTLE_MS ?? 1500);
 const SHOPS = 6;
-const COUNTS = [1, 3, 6];
+const COUNTS = (process.env.COUNTS ?? '1,3,6').split(',').map(Number).filter((k) => k >= 1 && k <= SHOPS);
 const REQUEST = 'GET /api/orders/:id';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -119,8 +120,13 @@ async function runSession(base, k, round) {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name, spec: { selector: { matchLabels: { [`upto${k}`]: 'yes' } }, request: REQUEST, requests: N, duration: '2m', sampleInterval: '10ms' } }),
   });
+  // When every selected pod samples, and when the first request is stored: where the time goes.
+  let allSampling;
+  let firstStored;
   const done = await eventually(async () => {
     const v = await json(`${base}/api/v1/sessions/${created.id}`);
+    if (allSampling === undefined && v.status.pods.length === k && v.status.pods.every((p) => p.state === 'Sampling')) allSampling = performance.now() - t0;
+    if (firstStored === undefined && v.status.requestsProfiled > 0) firstStored = performance.now() - t0;
     return v.status.phase === 'Completed' || v.status.phase === 'Failed' ? v : undefined;
   }, 120_000, `session ${name}`);
   const ms = performance.now() - t0;
@@ -134,7 +140,7 @@ async function runSession(base, k, round) {
   }
   const count = view.status.requestsProfiled;
   const agree = view.status.progress === `${count}/${N}` && conditionCount(view) === count;
-  return { k, round, phase: view.status.phase, count, over: count - N, ms, agree, pods: view.status.pods.map((p) => p.requests) };
+  return { k, round, phase: view.status.phase, count, over: count - N, ms, allSampling, firstStored, agree, pods: view.status.pods.map((p) => p.requests) };
 }
 
 async function main() {
@@ -162,7 +168,7 @@ async function main() {
       for (const k of order) {
         const r = await runSession(base, k, round);
         results.push(r);
-        console.log(`  round ${round} agents ${k}: ${r.phase} ${r.count}/${N} (+${r.over}) in ${r.ms.toFixed(0)} ms, per pod ${r.pods.join('/')}${r.agree ? '' : '  STATUS DISAGREES'}`);
+        console.log(`  round ${round} agents ${k}: ${r.phase} ${r.count}/${N} (+${r.over}) in ${r.ms.toFixed(0)} ms (all sampling ${r.allSampling?.toFixed(0) ?? '-'}, first stored ${r.firstStored?.toFixed(0) ?? '-'}), per pod ${r.pods.join('/')}${r.agree ? '' : '  STATUS DISAGREES'}`);
       }
     }
     console.log('agents  overshoot median [min–max]  time to N median (ms)');
