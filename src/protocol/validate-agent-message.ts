@@ -176,6 +176,7 @@ function tree(value: unknown, where: string): SerializedTree {
   }
   const copy: SerializedTree = { version: t.version, strings: t.strings, frames: t.frames, nodes: t.nodes };
   if (t.mapped !== undefined) copy.mapped = t.mapped;
+  if (t.starts !== undefined) copy.starts = t.starts;
   checked.set(copy, built);
   return copy;
 }
