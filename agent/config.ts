@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { isAbsolute, sep } from 'node:path';
 import { credentialRefusal, MAX_CA_BYTES, MAX_URL_LENGTH, parseCaBundle } from './connection/transport-security.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import type { PodIdentity } from '../src/protocol/messages.js';
@@ -23,6 +24,8 @@ export interface AgentConfig {
   v8BugWorkaround?: boolean;
   /** `SONDE_SAMPLER`: see AgentOptions.sampler. */
   sampler?: 'auto' | 'interrupt' | 'v8';
+  /** `SONDE_APP_ROOT`: see AgentOptions.appRoot. */
+  appRoot?: string;
 }
 
 /** A configuration problem, reported with the variable that caused it. */
@@ -71,7 +74,17 @@ export function readAgentConfig(env: Record<string, string | undefined>, readTex
     if (sampler !== 'auto' && sampler !== 'interrupt' && sampler !== 'v8') throw new ConfigError(`SONDE_SAMPLER must be auto, interrupt or v8, got ${JSON.stringify(sampler)}`);
     config.sampler = sampler;
   }
+  const appRoot = nonEmpty(env.SONDE_APP_ROOT);
+  if (appRoot !== undefined) config.appRoot = checkAppRoot(appRoot);
   return config;
+}
+
+/** SONDE_APP_ROOT: an absolute directory path the operator accepts (hello `agent.root`: ≤ 4096 characters, no NUL). */
+function checkAppRoot(root: string): string {
+  if (root.length > PROTOCOL_LIMITS.maxStringLength) throw new ConfigError(`SONDE_APP_ROOT is longer than ${PROTOCOL_LIMITS.maxStringLength} characters`);
+  if (root.includes('\0')) throw new ConfigError('SONDE_APP_ROOT must not contain NUL');
+  if (!isAbsolute(root)) throw new ConfigError(`SONDE_APP_ROOT must be an absolute path, got ${JSON.stringify(root.slice(0, 64))}`);
+  return root.length > 1 && root.endsWith(sep) ? root.slice(0, -1) : root;
 }
 
 /** Reads a small text file; a file past MAX_CA_BYTES is refused before it is read. */

@@ -45,6 +45,8 @@ export interface LinkOptions extends LinkTuning {
   catalogue: Catalogue;
   profiler: Profiler;
   outbox?: Outbox;
+  /** The application's root for hello (`agent.root`, Sonde 0.4); asked once, at the first hello, when the main module is loaded. */
+  root?: () => string | undefined;
 }
 
 /** A session the operator started on this agent, and what has been streamed for it. */
@@ -77,6 +79,8 @@ export class AgentLink {
   private readonly endedHeld = new Map<string, string>();
   private readonly log: Logger;
   private welcomed = false;
+  /** The application root sent in hello: undefined until first asked, then the root or "" for none. */
+  private root: string | undefined;
   /** The operator that welcomed us acknowledges batches (welcome `acks`). */
   private acking = false;
   private catalogueVersionSent = -1;
@@ -126,6 +130,20 @@ export class AgentLink {
     return token ? { authorization: `Bearer ${token}` } : {};
   }
 
+  /** `{root}` for hello, looked up once; nothing when unknown or too long for the operator to take. */
+  private appRoot(): { root?: string } {
+    if (this.root === undefined) {
+      let root: string | undefined;
+      try {
+        root = this.o.root?.();
+      } catch (err) {
+        this.log.warn({ err }, 'the application root could not be found; paths are shown shortened');
+      }
+      this.root = root && root.length <= PROTOCOL_LIMITS.maxStringLength && !root.includes('\0') ? root : '';
+    }
+    return this.root ? { root: this.root } : {};
+  }
+
   private onOpen(): void {
     this.welcomed = false;
     const hello: AgentMessage = {
@@ -133,7 +151,7 @@ export class AgentLink {
       protocol: PROTOCOL_VERSION,
       pod: this.o.pod,
       labels: this.o.labels,
-      agent: { runtime: 'node', runtimeVersion: process.versions.node, agentVersion: AGENT_VERSION, pid: process.pid, instance: PROCESS_INSTANCE },
+      agent: { runtime: 'node', runtimeVersion: process.versions.node, agentVersion: AGENT_VERSION, pid: process.pid, instance: PROCESS_INSTANCE, ...this.appRoot() },
       catalogue: this.o.catalogue.snapshot().slice(0, PROTOCOL_LIMITS.maxCatalogueEntries),
       sessions: [...this.remote.values()].map((r) => ({ session: r.session.id, requests: r.session.reported })),
       // Sessions that ended here with results still held: the operator takes them from a pod that took part.

@@ -1,4 +1,4 @@
-import { displayWhere } from './source-path.js';
+import { type AppRoots, displayWhere } from './source-path.js';
 
 /**
  * A frame is one function at one place in the source. Frames are values: two frames with the same
@@ -73,9 +73,9 @@ export function withFunctionLine(frame: Frame, functionLine: number | undefined)
   return makeFrame(frame.name, frame.file, frame.line, frame.column, frame.kind, frame.mappedFrom, functionLine);
 }
 
-/** Short label for views: `name file:line`, the file shown by the one rule of source-path.ts. */
-export function frameLabel(frame: Frame): string {
-  return frame.file ? `${frame.name} ${displayWhere(frame.file, frame.line)}` : frame.name;
+/** Short label for views: `name file:line`, the file shown by the one rule of source-path.ts (relative to `roots`, the apps' roots). */
+export function frameLabel(frame: Frame, roots?: AppRoots): string {
+  return frame.file ? `${frame.name} ${displayWhere(frame.file, frame.line, roots)}` : frame.name;
 }
 
 /** Synthetic frames Sonde adds to trees; views and exporters may style them apart. */

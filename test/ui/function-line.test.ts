@@ -69,7 +69,7 @@ describe('session page, two same-named functions of one file with their start li
     await page.waitForSelector('.hotspot-table tbody tr');
     const names = await page.$$eval('.hotspot-table tbody .fn-name', (els) => els.map((e) => e.textContent));
     expect(names.filter((n) => n === 'priceOrder')).toHaveLength(2);
-    const labels = byFunction(served).tree.frames.filter((f) => f.name === 'priceOrder').map(frameLabel).sort();
+    const labels = byFunction(served).tree.frames.filter((f) => f.name === 'priceOrder').map((f) => frameLabel(f)).sort();
     expect(labels.map((l) => l.replace(/.*:/, ''))).toEqual(['20', '60']);
     const drawn = (await bars(page)).filter((b) => b.label.startsWith('priceOrder '));
     expect(drawn.every((b) => labels.includes(b.label))).toBe(true);
@@ -87,7 +87,7 @@ describe('session page, two same-named functions of one file with their start li
   });
 
   it('the sandwich of one of them says where it begins', async () => {
-    const label = byFunction(served).tree.frames.filter((f) => f.name === 'priceOrder').map(frameLabel).find((l) => l.endsWith(':60'))!;
+    const label = byFunction(served).tree.frames.filter((f) => f.name === 'priceOrder').map((f) => frameLabel(f)).find((l) => l.endsWith(':60'))!;
     const { page, errors, close } = await openPage(browser, `${srv.url}#/sessions/${id}?fn=${encodeURIComponent(label)}`);
     await page.waitForSelector('.sandwich .sandwich-function');
     await expect(page.locator('.sandwich .sandwich-function').textContent()).resolves.toBe('function at line 60');

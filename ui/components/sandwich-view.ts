@@ -24,9 +24,10 @@ export class SandwichView {
 
   /**
    * Shows the sandwich of the frame with this label in `tree`; false when the tree has no such frame.
-   * `frameLines` lists the source lines a function merges (by-function.ts): its line view.
+   * `frameLines` lists the source lines a function merges (by-function.ts): its line view. `roots`: the
+   * application roots files are shown relative to (source-path.ts), as the labels were made.
    */
-  show(tree: CallTree, requests: number, label: string, labels: readonly string[], onClose: () => void, frameLines: (frame: number) => readonly LineWeight[] = () => []): boolean {
+  show(tree: CallTree, requests: number, label: string, labels: readonly string[], onClose: () => void, frameLines: (frame: number) => readonly LineWeight[] = () => [], roots: readonly string[] = []): boolean {
     this.clear();
     const frame = labels.indexOf(label);
     if (frame < 0) {
@@ -62,7 +63,7 @@ export class SandwichView {
             {},
             ...lines.map((l) => {
               const v = byTime ? l.self.wallUs : l.self.samples;
-              return h('tr', {}, h('td', { class: 'mono' }, f.file ? displayWhere(f.file, l.line) : `line ${l.line || '?'}`), h('td', { class: 'num' }, byTime ? formatUs(v) : formatInt(v)), h('td', { class: 'num' }, formatShare(selfAll ? v / selfAll : 0)));
+              return h('tr', {}, h('td', { class: 'mono' }, f.file ? displayWhere(f.file, l.line, roots) : `line ${l.line || '?'}`), h('td', { class: 'num' }, byTime ? formatUs(v) : formatInt(v)), h('td', { class: 'num' }, formatShare(selfAll ? v / selfAll : 0)));
             }),
           ),
         ),
@@ -71,7 +72,7 @@ export class SandwichView {
     const part = (title: string, t: CallTree, orientation: 'flame' | 'icicle', callers: boolean): void => {
       const box = h('div', { class: `sandwich-part sandwich-${orientation === 'flame' ? 'callers' : 'callees'}` }, h('div', { class: 'sandwich-label' }, title));
       this.element.append(box);
-      const model = makeTreeModel(t, requests, f.name);
+      const model = makeTreeModel(t, requests, f.name, undefined, roots);
       const view: FlameView = new FlameView(box, {
         orientation,
         hideRoot: true,
