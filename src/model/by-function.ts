@@ -1,6 +1,6 @@
 import type { CallTree } from './call-tree.js';
 import { CallTreeBuilder } from './call-tree-builder.js';
-import { type Frame, makeFrame } from './frame.js';
+import { type Frame, makeFrame, withFunctionLine } from './frame.js';
 import type { Weights } from './weights.js';
 
 /**
@@ -14,7 +14,10 @@ import type { Weights } from './weights.js';
  * start is unknown (older agents, frames V8 could not place), a function is (kind, name, file) and its
  * line is the smallest line sampled in it (the closest to its start that is known). Names that do not
  * tell functions of one file apart (anonymous functions, lambdas) keep their sampled line in the key
- * when no start is known: merging every anonymous function of a file would invent a function.
+ * when no start is known: merging every anonymous function of a file would invent a function. In a
+ * tree where some frames of a (kind, name, file) have starts and others not (trees of an older and a
+ * newer agent merged, or compared), a named frame without one joins the function that begins last at
+ * or before its line.
  */
 const UNNAMED = new Set(['(anonymous)', '<lambda>', '<genexpr>', '<listcomp>', '<dictcomp>', '<setcomp>']);
 
@@ -65,6 +68,35 @@ function functionFrame(frame: Frame): Frame {
 }
 
 /**
+ * Frames without a start whose (kind, name, file) has known starts elsewhere in the tree (a merge of
+ * trees from an older and a newer agent) join the function that begins last at or before their line:
+ * the one they are in, when functions of that name do not nest. Named code frames only: for anonymous
+ * functions that guess would merge distinct ones. Returns the frame itself otherwise.
+ */
+function knownStarts(frames: readonly Frame[], more: readonly Frame[] | undefined): (frame: Frame) => Frame {
+  const starts = new Map<string, number[]>();
+  const base = (f: Frame): string => `${f.kind}\u0000${f.name}\u0000${f.file}`;
+  for (const list of [frames, more ?? []]) {
+    for (const f of list) {
+      if (f.functionLine === undefined || f.file === '') continue;
+      const k = base(f);
+      const known = starts.get(k);
+      if (!known) starts.set(k, [f.functionLine]);
+      else if (!known.includes(f.functionLine)) known.push(f.functionLine);
+    }
+  }
+  if (starts.size === 0) return (f) => f;
+  return (f) => {
+    if (f.functionLine !== undefined || f.kind !== 'code' || f.file === '' || f.line === 0 || UNNAMED.has(f.name)) return f;
+    const known = starts.get(base(f));
+    if (!known) return f;
+    let best = 0;
+    for (const s of known) if (s <= f.line && s > best) best = s;
+    return best > 0 ? withFunctionLine(f, best) : f;
+  };
+}
+
+/**
  * Aggregates a call tree by function in O(nodes): each source frame maps to its function's frame,
  * and the tree is rebuilt so that one parent's children of one function become one node. Weights
  * are exact: each merged node's totals are the sums of the nodes it merges.
@@ -75,8 +107,9 @@ export function byFunction(tree: CallTree, options: ByFunctionOptions = {}): Fun
   const groupOf = new Int32Array(tree.frames.length);
   const groupFrames: Frame[] = [];
   const groupLines: number[] = [];
+  const startOf = knownStarts(tree.frames, options.alsoLinesOf);
   for (let f = 0; f < tree.frames.length; f++) {
-    const frame = tree.frames[f]!;
+    const frame = startOf(tree.frames[f]!);
     const key = functionKey(frame);
     let g = keyIndex.get(key);
     if (g === undefined) {
@@ -91,7 +124,8 @@ export function byFunction(tree: CallTree, options: ByFunctionOptions = {}): Fun
     }
     groupOf[f] = g;
   }
-  for (const frame of options.alsoLinesOf ?? []) {
+  for (const other of options.alsoLinesOf ?? []) {
+    const frame = startOf(other);
     const g = keyIndex.get(functionKey(frame));
     const first = g === undefined ? undefined : groupFrames[g]!;
     if (first && first.functionLine === undefined && frame.line > 0 && (first.line === 0 || frame.line < first.line)) groupFrames[g!] = makeFrame(first.name, first.file, frame.line, 0, first.kind, first.mappedFrom);

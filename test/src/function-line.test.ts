@@ -81,6 +81,27 @@ describe('a function start line in the model', () => {
   });
 });
 
+describe('a tree merged from an older and a newer agent', () => {
+  it('places frames without a start in the function of that name that begins last before their line', () => {
+    const b = new CallTreeBuilder();
+    b.addStack([root, h12], w(10));
+    b.addStack([root, h33], w(10));
+    b.addStack([root, makeFrame('handler', FILE, 14)], w(5)); // an older agent's frame, in handler@10
+    b.addStack([root, makeFrame('handler', FILE, 35)], w(7)); // in handler@30
+    b.addStack([root, makeFrame('handler', FILE, 5)], w(1)); // before any known start: stays on its own
+    b.addStack([root, makeFrame('(anonymous)', FILE, 36)], w(1)); // anonymous: never guessed
+    const fn = byFunction(b.build());
+    const rows = topHotspots(fn.tree, { limit: 10 }).filter((r) => r.frame.name === 'handler').map((r) => [r.frame.line, r.frame.functionLine, r.self.samples]);
+    expect(rows).toEqual([[30, 30, 17], [10, 10, 15], [5, undefined, 1]]);
+    expect(fn.tree.frames.find((f) => f.name === '(anonymous)')?.functionLine).toBeUndefined();
+    // A diff's other side counts too: an old tree compared with a new one pairs the function.
+    const old = new CallTreeBuilder();
+    old.addStack([makeFrame('handler', FILE, 35)], w(3));
+    const paired = byFunction(old.build(), { alsoLinesOf: [h33] }).tree.frames.find((f) => f.name === 'handler')!;
+    expect([paired.line, paired.functionLine]).toEqual([30, 30]);
+  });
+});
+
 describe('starts in the wire form', () => {
   const wire = (): SerializedTree => serializeTree(twoHandlers());
 
