@@ -5,6 +5,7 @@ import { credentialRefusal, MAX_CA_BYTES, MAX_URL_LENGTH, parseCaBundle } from '
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import type { PodIdentity } from '../src/protocol/messages.js';
 import { PROTOCOL_LIMITS } from '../src/protocol/messages.js';
+import { isLabelKey, isLabelValue } from '../src/session/labels.js';
 
 /** Everything the agent is told from outside; `readAgentConfig` fills it from the environment. */
 export interface AgentConfig {
@@ -133,9 +134,6 @@ function readCa(env: Record<string, string | undefined>, readText: ReadText): st
   }
 }
 
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
-
 /** Parses `k=v,k=v` (Kubernetes label syntax) as `SONDE_LABELS` carries it. */
 export function parseLabels(text: string): Record<string, string> {
   const labels: Record<string, string> = {};
@@ -146,8 +144,8 @@ export function parseLabels(text: string): Record<string, string> {
     if (eq <= 0) throw new ConfigError(`SONDE_LABELS: "${part}" is not key=value`);
     const key = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
-    if (!LABEL_KEY.test(key)) throw new ConfigError(`SONDE_LABELS: "${key}" is not a valid label key`);
-    if (!LABEL_VALUE.test(value)) throw new ConfigError(`SONDE_LABELS: "${value}" is not a valid label value for ${key}`);
+    if (!isLabelKey(key)) throw new ConfigError(`SONDE_LABELS: "${key}" is not a valid label key`);
+    if (!isLabelValue(value)) throw new ConfigError(`SONDE_LABELS: "${value}" is not a valid label value for ${key}`);
     labels[key] = value;
   }
   if (Object.keys(labels).length > PROTOCOL_LIMITS.maxLabels) throw new ConfigError(`SONDE_LABELS: at most ${PROTOCOL_LIMITS.maxLabels} labels`);
