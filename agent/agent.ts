@@ -17,6 +17,7 @@ import { InterruptSampler } from './sampler/interrupt-sampler.js';
 import { addonPath } from './sampler/native-addon.js';
 import type { Sampler } from './sampler/sampler.js';
 import { WallSampler } from './sampler/wall-sampler.js';
+import { processAppRoot } from './app-root.js';
 
 /** How to start an agent. Every field is optional; `readAgentConfig(process.env)` gives the injected defaults. */
 export interface AgentOptions {
@@ -49,6 +50,12 @@ export interface AgentOptions {
    * docs/adr/0003-interrupt-sampler.md says why and what each costs. Env: `SONDE_SAMPLER`.
    */
   sampler?: 'auto' | 'interrupt' | 'v8';
+  /**
+   * The application's root directory, sent to the operator (hello `agent.root`) so paths show relative
+   * to it. Default: the nearest `package.json` above the main module, else the working directory
+   * (app-root.ts), found when the agent first dials.
+   */
+  appRoot?: string;
   /** Pacing of the operator link (reconnect backoff, catalogue and progress intervals); defaults suit production. */
   link?: LinkTuning;
   /**
@@ -156,6 +163,7 @@ class AgentImpl implements Agent {
         log: this.log,
         catalogue: this.cat,
         profiler: this.profiler,
+        root: () => processAppRoot(options.appRoot),
         ...options.link,
       });
       if (options.connectWhen === 'serving') this.undo.push(onFirstListening(() => this.connect()));

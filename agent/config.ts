@@ -1,9 +1,11 @@
 import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { isAbsolute, sep } from 'node:path';
 import { credentialRefusal, MAX_CA_BYTES, MAX_URL_LENGTH, parseCaBundle } from './connection/transport-security.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import type { PodIdentity } from '../src/protocol/messages.js';
 import { PROTOCOL_LIMITS } from '../src/protocol/messages.js';
+import { isLabelKey, isLabelValue } from '../src/session/labels.js';
 
 /** Everything the agent is told from outside; `readAgentConfig` fills it from the environment. */
 export interface AgentConfig {
@@ -23,6 +25,8 @@ export interface AgentConfig {
   v8BugWorkaround?: boolean;
   /** `SONDE_SAMPLER`: see AgentOptions.sampler. */
   sampler?: 'auto' | 'interrupt' | 'v8';
+  /** `SONDE_APP_ROOT`: see AgentOptions.appRoot. */
+  appRoot?: string;
 }
 
 /** A configuration problem, reported with the variable that caused it. */
@@ -71,7 +75,17 @@ export function readAgentConfig(env: Record<string, string | undefined>, readTex
     if (sampler !== 'auto' && sampler !== 'interrupt' && sampler !== 'v8') throw new ConfigError(`SONDE_SAMPLER must be auto, interrupt or v8, got ${JSON.stringify(sampler)}`);
     config.sampler = sampler;
   }
+  const appRoot = nonEmpty(env.SONDE_APP_ROOT);
+  if (appRoot !== undefined) config.appRoot = checkAppRoot(appRoot);
   return config;
+}
+
+/** SONDE_APP_ROOT: an absolute directory path the operator accepts (hello `agent.root`: ≤ 4096 characters, no NUL). */
+function checkAppRoot(root: string): string {
+  if (root.length > PROTOCOL_LIMITS.maxStringLength) throw new ConfigError(`SONDE_APP_ROOT is longer than ${PROTOCOL_LIMITS.maxStringLength} characters`);
+  if (root.includes('\0')) throw new ConfigError('SONDE_APP_ROOT must not contain NUL');
+  if (!isAbsolute(root)) throw new ConfigError(`SONDE_APP_ROOT must be an absolute path, got ${JSON.stringify(root.slice(0, 64))}`);
+  return root.length > 1 && root.endsWith(sep) ? root.slice(0, -1) : root;
 }
 
 /** Reads a small text file; a file past MAX_CA_BYTES is refused before it is read. */
@@ -120,9 +134,6 @@ function readCa(env: Record<string, string | undefined>, readText: ReadText): st
   }
 }
 
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
-
 /** Parses `k=v,k=v` (Kubernetes label syntax) as `SONDE_LABELS` carries it. */
 export function parseLabels(text: string): Record<string, string> {
   const labels: Record<string, string> = {};
@@ -133,8 +144,8 @@ export function parseLabels(text: string): Record<string, string> {
     if (eq <= 0) throw new ConfigError(`SONDE_LABELS: "${part}" is not key=value`);
     const key = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
-    if (!LABEL_KEY.test(key)) throw new ConfigError(`SONDE_LABELS: "${key}" is not a valid label key`);
-    if (!LABEL_VALUE.test(value)) throw new ConfigError(`SONDE_LABELS: "${value}" is not a valid label value for ${key}`);
+    if (!isLabelKey(key)) throw new ConfigError(`SONDE_LABELS: "${key}" is not a valid label key`);
+    if (!isLabelValue(value)) throw new ConfigError(`SONDE_LABELS: "${value}" is not a valid label value for ${key}`);
     labels[key] = value;
   }
   if (Object.keys(labels).length > PROTOCOL_LIMITS.maxLabels) throw new ConfigError(`SONDE_LABELS: at most ${PROTOCOL_LIMITS.maxLabels} labels`);

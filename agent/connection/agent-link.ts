@@ -14,7 +14,6 @@ import type { Logger } from '../log.js';
 import type { Profiler } from '../profiling/profiler.js';
 import type { Session } from '../profiling/session.js';
 import type { BackoffPolicy } from './backoff.js';
-import { Outbox } from './outbox.js';
 import { ProgressPacer } from './progress-pacer.js';
 import { ReconnectingSocket } from './reconnecting-socket.js';
 import { UnackedBatches } from './unacked-batches.js';
@@ -47,7 +46,8 @@ export interface LinkOptions extends LinkTuning {
   log: Logger;
   catalogue: Catalogue;
   profiler: Profiler;
-  outbox?: Outbox;
+  /** The application's root for hello (`agent.root`, Sonde 0.4); asked once, at the first hello, when the main module is loaded. */
+  root?: () => string | undefined;
 }
 
 /** A session the operator started on this agent, and what has been streamed for it. */
@@ -72,12 +72,13 @@ const TARGET_MESSAGE_BYTES = 2 * 1024 * 1024;
 /**
  * The agent's side of the protocol (src/protocol/messages.ts): hello on every connect, sessions started
  * and stopped by the operator, finished requests streamed in sequence-numbered batches, progress, the
- * catalogue when it changes, and `ended`. What cannot be sent while the operator is away waits in a
- * bounded outbox; sessions keep running against their own deadlines meanwhile.
+ * catalogue when it changes, and `ended`. While the operator is away, results wait in `unacked` and
+ * `ended` in `endedHeld`; everything else is state the next hello and welcome send afresh (catalogue,
+ * progress) or a reply that means nothing to another connection (errors), so it is not kept. Sessions
+ * keep running against their own deadlines meanwhile.
  */
 export class AgentLink {
   private readonly socket: ReconnectingSocket;
-  private readonly outbox: Outbox;
   private readonly remote = new Map<string, RemoteSession>();
   /** Every `requests` batch until the operator acknowledges it (or, with an operator without acks, until sent). */
   private readonly unacked = new UnackedBatches();
@@ -85,6 +86,8 @@ export class AgentLink {
   private readonly endedHeld = new Map<string, string>();
   private readonly log: Logger;
   private welcomed = false;
+  /** The application root sent in hello: undefined until first asked, then the root or "" for none. */
+  private root: string | undefined;
   /** The operator that welcomed us acknowledges batches (welcome `acks`). */
   private acking = false;
   private catalogueVersionSent = -1;
@@ -95,7 +98,6 @@ export class AgentLink {
 
   constructor(private readonly o: LinkOptions) {
     this.log = o.log.child({ module: 'link' });
-    this.outbox = o.outbox ?? new Outbox();
     this.socket = new ReconnectingSocket({
       url: o.url,
       ...(o.ca === undefined ? {} : { ca: o.ca }),
@@ -125,13 +127,26 @@ export class AgentLink {
     if (this.flushTimer) this.o.clock.clearTimeout(this.flushTimer);
     this.flush();
     if (this.welcomed) for (const text of this.endedHeld.values()) this.socket.send(text);
-    this.outbox.drain((t) => this.welcomed && this.socket.send(t));
     await this.socket.close();
   }
 
   private async headers(): Promise<Record<string, string>> {
     const token = this.o.tokenFile ? (await readFile(this.o.tokenFile, 'utf8')).trim() : this.o.token;
     return token ? { authorization: `Bearer ${token}` } : {};
+  }
+
+  /** `{root}` for hello, looked up once; nothing when unknown or too long for the operator to take. */
+  private appRoot(): { root?: string } {
+    if (this.root === undefined) {
+      let root: string | undefined;
+      try {
+        root = this.o.root?.();
+      } catch (err) {
+        this.log.warn({ err }, 'the application root could not be found; paths are shown shortened');
+      }
+      this.root = root && root.length <= PROTOCOL_LIMITS.maxStringLength && !root.includes('\0') ? root : '';
+    }
+    return this.root ? { root: this.root } : {};
   }
 
   private onOpen(): void {
@@ -141,7 +156,7 @@ export class AgentLink {
       protocol: PROTOCOL_VERSION,
       pod: this.o.pod,
       labels: this.o.labels,
-      agent: { runtime: 'node', runtimeVersion: process.versions.node, agentVersion: AGENT_VERSION, pid: process.pid, instance: PROCESS_INSTANCE },
+      agent: { runtime: 'node', runtimeVersion: process.versions.node, agentVersion: AGENT_VERSION, pid: process.pid, instance: PROCESS_INSTANCE, ...this.appRoot() },
       catalogue: this.o.catalogue.snapshot().slice(0, PROTOCOL_LIMITS.maxCatalogueEntries),
       sessions: [...this.remote.values()].map((r) => ({ session: r.session.id, requests: r.session.reported })),
       // Sessions that ended here with results still held: the operator takes them from a pod that took part.
@@ -163,7 +178,7 @@ export class AgentLink {
     const parsed = parseOperatorMessage(text);
     if (!parsed.ok) {
       this.log.warn({ error: parsed.error }, 'bad message from the operator');
-      this.send({ type: 'error', code: 'SONDE_BAD_MESSAGE', message: parsed.error }, false);
+      this.send({ type: 'error', code: 'SONDE_BAD_MESSAGE', message: parsed.error });
       return;
     }
     const m = parsed.message;
@@ -174,13 +189,12 @@ export class AgentLink {
         this.socket.markHealthy();
         this.acking = m.acks === true;
         this.log.info({ agentId: m.agentId, acks: this.acking }, 'welcomed');
-        // Held batches first (oldest first), then the `ended` that follow them, then anything else.
+        // Held batches first (oldest first), then the `ended` that follow them.
         this.unacked.resend((t) => this.socket.send(t), !this.acking);
         for (const [session, text] of [...this.endedHeld]) {
           if (!this.socket.send(text)) break;
           this.endedHeld.delete(session);
         }
-        this.outbox.drain((t) => this.socket.send(t));
         for (const r of this.remote.values()) r.lastProgress = undefined; // a new operator has heard nothing yet
         this.sendCatalogue(); // only when hello had to leave it out
         return;
@@ -234,7 +248,7 @@ export class AgentLink {
     try {
       session = this.o.profiler.start({ id: m.session, request: m.request, limit: Math.max(1, limit), deadline: m.deadline, sampleIntervalMs: m.sampleIntervalMs, retain: false });
     } catch (err) {
-      this.send({ type: 'error', session: m.session, code: (err as { code?: string }).code ?? 'SONDE_INTERNAL', message: (err as Error).message }, false);
+      this.send({ type: 'error', session: m.session, code: (err as { code?: string }).code ?? 'SONDE_INTERNAL', message: (err as Error).message });
       return;
     }
     if (limit <= 0) {
@@ -316,7 +330,7 @@ export class AgentLink {
       const key = `${s.reported}:${s.taken}:${s.samples}`;
       if (key === r.lastProgress) continue;
       r.lastProgress = key;
-      this.send({ type: 'progress', session: s.id, requests: s.reported, samples: s.samples, inFlight: s.taken - s.reported }, false);
+      this.send({ type: 'progress', session: s.id, requests: s.reported, samples: s.samples, inFlight: s.taken - s.reported });
     }
   }
 
@@ -324,24 +338,15 @@ export class AgentLink {
     const c = this.o.catalogue;
     if (!this.welcomed || c.version === this.catalogueVersionSent) return;
     this.catalogueVersionSent = c.version;
-    this.send({ type: 'catalogue', entries: c.snapshot().slice(0, PROTOCOL_LIMITS.maxCatalogueEntries) }, false);
+    this.send({ type: 'catalogue', entries: c.snapshot().slice(0, PROTOCOL_LIMITS.maxCatalogueEntries) });
   }
 
-  /** Sends now, or keeps the message for after the reconnect when `keep` (results must not be lost). */
-  private send(message: AgentMessage, keep: boolean): void {
-    this.sendText(JSON.stringify(message), keep);
-  }
-
-  private sendText(text: string, keep: boolean): void {
-    // Results wait for the welcome (the operator has bound the connection to a pod by then) and keep
-    // their order behind anything buffered; the rest goes out whenever the socket is open.
-    const ready = keep ? this.welcomed && this.outbox.size === 0 : true;
-    if (ready && this.socket.send(text)) return;
-    if (keep && !this.closed) {
-      const before = this.outbox.dropped;
-      this.outbox.push(text);
-      if (this.outbox.dropped > before) this.log.warn({ dropped: this.outbox.dropped }, 'outbox full: oldest results dropped');
-    }
+  /**
+   * Sends now when the socket is open, else drops the message: only results and `ended` must survive a
+   * reconnect, and they have their own holds (see the class comment).
+   */
+  private send(message: AgentMessage): void {
+    this.socket.send(JSON.stringify(message));
   }
 
   private every(ms: number, fn: () => void): void {

@@ -1,7 +1,7 @@
 /**
  * `requests` batches the operator has not acknowledged yet, in the order they were made. A batch leaves
  * only when the operator says it stored it (`ack`), so one lost to a restart, a dropped socket or a
- * failing store is sent again. Bounded like the outbox (count and bytes; the oldest go first, counted):
+ * failing store is sent again. Bounded by count and bytes (the oldest go first, counted):
  * the app's memory matters more than a complete profile.
  */
 export class UnackedBatches {

@@ -1,7 +1,7 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SourceMapMappings } from './source-map-mappings.js';
+import { readBounded } from './read-bounded.js';
+import { LoadedMap } from './source-map-sections.js';
 
 /** Where a compiled position came from, as its source map says. Lines and columns 1-based. */
 export interface OriginalPosition {
@@ -30,19 +30,12 @@ export const DEFAULT_SOURCE_MAP_LIMITS: SourceMapLimits = Object.freeze({
 });
 
 const SCRIPT = /\.(?:c|m)?js$/;
-const MAX_SOURCE_PATH = 4096;
 const COMMENT = 'sourceMappingURL=';
-
-interface LoadedMap {
-  mappings: SourceMapMappings;
-  /** The map's sources as paths (relative ones resolved against the map's directory and sourceRoot), by index. */
-  sources: (string | null)[];
-}
 
 /**
  * Resolves compiled JavaScript positions to their original source through the app's source maps, the
  * ones `node --enable-source-maps` would use: a `//# sourceMappingURL=` comment at the end of the file,
- * naming an inline `data:` map or a `.map` file. Each compiled file is read once and its answer kept
+ * naming an inline `data:` map or a `.map` file, a regular map or an index map (`sections`). Each compiled file is read once and its answer kept
  * (least recently used first out, within `limits`); a file without a map, too big, unreadable or with a
  * broken map answers null every time after. Synchronous, because it runs while samples become frames,
  * and never throws: whatever is wrong with a map, the frame stays as the runtime reported it.
@@ -60,9 +53,8 @@ export class SourceMapResolver {
     if (loaded === null) return null;
     // With a column, the segment at or before it; without one (V8's sampler gives lines only), the
     // line's last. Only segments of that generated line count: none there, and the map says nothing.
-    const at = loaded.mappings.find(line - 1, column > 0 ? column - 1 : -1);
-    const source = at === null ? null : (loaded.sources[at.source] ?? null);
-    return at === null || source === null ? null : { file: source, line: at.line + 1, column: at.column + 1 };
+    const at = loaded.find(line - 1, column > 0 ? column - 1 : -1);
+    return at === null ? null : { file: at.file, line: at.line + 1, column: at.column + 1 };
   }
 
   /** How many compiled files have an answer kept (tests and logs). */
@@ -84,13 +76,13 @@ export class SourceMapResolver {
     } catch {
       loaded = null;
     }
-    if (loaded !== null && loaded.mappings.bytes > this.limits.maxMappingBytes) loaded = null;
+    if (loaded !== null && loaded.bytes > this.limits.maxMappingBytes) loaded = null;
     this.files.set(file, loaded);
-    if (loaded !== null) this.mappingBytes += loaded.mappings.bytes;
+    if (loaded !== null) this.mappingBytes += loaded.bytes;
     for (const [k, v] of this.files) {
       if (this.files.size <= this.limits.maxFiles && this.mappingBytes <= this.limits.maxMappingBytes) break;
       this.files.delete(k);
-      if (v !== null) this.mappingBytes -= v.mappings.bytes;
+      if (v !== null) this.mappingBytes -= v.bytes;
     }
     return loaded;
   }
@@ -115,39 +107,7 @@ export class SourceMapResolver {
       text = mapBytes.toString('utf8');
       base = dirname(mapFile);
     }
-    const payload = JSON.parse(text) as { version?: unknown; mappings?: unknown; sources?: unknown; sourceRoot?: unknown } | null;
-    if (!payload || typeof payload !== 'object' || payload.version !== 3) return null;
-    if (typeof payload.mappings !== 'string' || !Array.isArray(payload.sources)) return null;
-    const root = typeof payload.sourceRoot === 'string' ? payload.sourceRoot : '';
-    const sources = (payload.sources as unknown[]).map((s) => (typeof s === 'string' && s.length <= MAX_SOURCE_PATH ? sourcePath(base, root, s) : null));
-    return { mappings: new SourceMapMappings(payload.mappings), sources };
-  }
-}
-
-/**
- * A file's bytes if it is a regular file no larger than `max` bytes; null otherwise. Opened non-blocking:
- * a comment naming a FIFO or a device must not hold the app's thread (fstat then turns it away).
- */
-function readBounded(path: string, max: number): Buffer | null {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch {
-    return null;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > max) return null;
-    const buf = Buffer.allocUnsafe(st.size);
-    let off = 0;
-    while (off < st.size) {
-      const n = readSync(fd, buf, off, st.size - off, off);
-      if (n <= 0) break;
-      off += n;
-    }
-    return buf.subarray(0, off);
-  } finally {
-    closeSync(fd);
+    return LoadedMap.from(JSON.parse(text), base);
   }
 }
 
@@ -173,18 +133,4 @@ function decodeDataUrl(url: string): string {
   const meta = url.slice(5, comma);
   const body = url.slice(comma + 1);
   return meta.endsWith(';base64') ? Buffer.from(body, 'base64').toString('utf8') : decodeURIComponent(body);
-}
-
-/** A map's source as a path: file URLs converted, relative ones resolved; other schemes kept as written. */
-function sourcePath(base: string, root: string, source: string): string {
-  const joined = root === '' ? source : root.endsWith('/') ? root + source : `${root}/${source}`;
-  if (joined.startsWith('file:')) {
-    try {
-      return fileURLToPath(joined);
-    } catch {
-      return joined;
-    }
-  }
-  if (/^[a-z][a-z0-9+.-]*:/i.test(joined)) return joined;
-  return resolve(base, joined);
 }

@@ -103,16 +103,20 @@ export function treeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (!view) throw new SondeError('SONDE_NOT_FOUND', `no session ${JSON.stringify(req.params.id)}`);
     // A split or one request may need thousands of trees merged: off the event loop's critical path.
     const tree = deps.reader.treeAsync ? await deps.reader.treeAsync(view.id, filter) : deps.reader.tree(view.id, filter);
+    // The application roots the tree's agents reported: views and exports show files relative to them.
+    const roots = (): string[] => deps.reader.roots?.(view.id, filter.pod !== undefined ? { pod: filter.pod } : {}) ?? [];
     if (format === 'json') {
       const body = treeBody(tree, `${view.id}\u0000${JSON.stringify(filter)}`, () => {
         const requests = selectRequests(deps.reader.requests(view.id), filter).length;
-        return `{"session":${JSON.stringify(view.id)},"tree":${JSON.stringify(serializeTree(tree))},"requests":${requests},"filters":${JSON.stringify(filter)}}`;
+        return `{"session":${JSON.stringify(view.id)},"tree":${JSON.stringify(serializeTree(tree))},"requests":${requests},"filters":${JSON.stringify(filter)},"roots":${JSON.stringify(roots())}}`;
       });
       return reply.type('application/json; charset=utf-8').send(body);
     }
     const parts = [view.namespace, view.name, filter.pod, filter.split, filter.requestId].filter(Boolean).join('-');
     const options: ExportOptions = { name: `${view.namespace}/${view.name} ${view.spec.request}`, sampleIntervalUs: sampleIntervalUs(view.status.sampleInterval ?? view.spec.sampleInterval) };
     if (req.query.weight) options.weight = checkWeight(req.query.weight);
+    const exportRoots = roots();
+    if (exportRoots.length) options.roots = exportRoots;
     const started = view.status.startedAt ? Date.parse(view.status.startedAt) : NaN;
     if (Number.isFinite(started)) options.startTimeMs = started;
     const out = await exportTree(format, tree, options);
@@ -147,6 +151,10 @@ export function treeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (filter.namespace !== undefined && !canRead(req.access, filter.namespace)) return { items: [], totalUs: 0 };
     const readable = readableList(req.access);
     if (readable !== undefined && filter.namespace === undefined) filter.namespaces = readable;
-    return deps.reader.hotspots(filter);
+    const out = deps.reader.hotspots(filter);
+    // The application roots of the sessions these rows come from, so the page shows files as the session pages do.
+    const roots = new Set<string>();
+    if (deps.reader.roots) for (const s of new Set(out.items.flatMap((r) => r.groups.flatMap((g) => g.sessions)))) for (const root of deps.reader.roots(s)) roots.add(root);
+    return { ...out, roots: [...roots].sort() };
   });
 }

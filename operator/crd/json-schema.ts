@@ -18,6 +18,8 @@ export interface JsonSchema {
   maxLength?: number;
   minItems?: number;
   maxItems?: number;
+  /** Bounds an object's keys (a map's entries): also what bounds the cost of a CEL rule over them. */
+  maxProperties?: number;
   pattern?: string;
   format?: 'date-time' | 'int64' | 'int32' | 'double';
   nullable?: boolean;
@@ -37,5 +39,6 @@ export interface JsonSchema {
 export interface CelRule {
   rule: string;
   message: string;
-  messageExpression: string;
+  /** Absent only where the value cannot be shown as text (a rule over a map's keys). */
+  messageExpression?: string;
 }

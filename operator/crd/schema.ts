@@ -14,6 +14,7 @@ import {
   type ProfilingSessionStatus,
   type SessionPhase,
 } from '../../src/session/types.js';
+import { LABEL_KEY_RULE } from '../../src/session/labels.js';
 import { SPEC_LIMITS } from '../../src/session/validate.js';
 import type { CelRule, JsonSchema } from './json-schema.js';
 
@@ -43,6 +44,29 @@ export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
 /** Kubernetes label syntax (the same as resolveSpec's checks). */
 const LABEL_KEY_PATTERN = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
 const LABEL_VALUE_PATTERN = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';
+/** A label key's DNS prefix is at most 253 characters; a pattern cannot bound a repeated group's total length. */
+const LABEL_PREFIX_PATTERN = '^([^/]{1,253}/)?[^/]+$';
+
+/**
+ * Every key of `matchLabels` is a label key. A structural schema has no `propertyNames`, so it is a CEL
+ * rule over the keys. Its estimated cost is what decides whether the API server takes the CRD at all:
+ * the estimator sizes a map key as a plain string without a length (apiserver's SchemaDeclType gives map
+ * keys `StringType`, whose MaxElements is 0), so the cost is the number of keys times a constant, and
+ * `maxProperties` bounds that number. The message cannot show the map (`'…' + self` would not type-check
+ * on a map, and a messageExpression that does not type-check makes the CRD itself invalid); the field path
+ * the API server puts before it names the selector, and resolveSpec names the key.
+ */
+export const LABEL_KEYS_RULE: CelRule = {
+  rule: `self.all(k, k.matches(r'${LABEL_KEY_PATTERN}') && k.matches(r'${LABEL_PREFIX_PATTERN}'))`,
+  message: `every label key must be ${LABEL_KEY_RULE}`,
+};
+
+/** The same prefix bound on a requirement's key, whose pattern cannot say it either. */
+export const LABEL_KEY_PREFIX_RULE: CelRule = {
+  rule: `self.matches(r'${LABEL_PREFIX_PATTERN}')`,
+  message: 'a label key prefix is at most 253 characters',
+  messageExpression: "'a label key prefix is at most 253 characters, got ' + self",
+};
 
 /**
  * A CEL rule bounding a duration string. Patterns cannot express ranges; CEL's `duration()` parses the
@@ -73,7 +97,7 @@ export const REQUIREMENT_VALUES_RULE: CelRule = {
 };
 
 const requirementFields: Fields<LabelSelectorRequirement> = {
-  key: { type: 'string', maxLength: 317, pattern: LABEL_KEY_PATTERN },
+  key: { type: 'string', maxLength: 317, pattern: LABEL_KEY_PATTERN, 'x-kubernetes-validations': [LABEL_KEY_PREFIX_RULE] },
   operator: { type: 'string', enum: SELECTOR_OPERATORS },
   values: { type: 'array', maxItems: 100, items: { type: 'string', maxLength: 63 }, 'x-kubernetes-list-type': 'atomic' },
 };
@@ -82,7 +106,9 @@ const selectorFields: Fields<LabelSelector> = {
   matchLabels: {
     type: 'object',
     description: 'Pods whose labels include all of these.',
+    maxProperties: SPEC_LIMITS.maxMatchLabels,
     additionalProperties: { type: 'string', maxLength: 63, pattern: LABEL_VALUE_PATTERN },
+    'x-kubernetes-validations': [LABEL_KEYS_RULE],
   },
   matchExpressions: {
     type: 'array',

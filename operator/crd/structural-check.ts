@@ -1,6 +1,6 @@
 import { parseDuration } from '../../src/session/duration.js';
 import type { JsonSchema } from './json-schema.js';
-import { REQUIREMENT_VALUES_RULE } from './schema.js';
+import { LABEL_KEY_PREFIX_RULE, LABEL_KEYS_RULE, REQUIREMENT_VALUES_RULE } from './schema.js';
 
 /** The outcome of admitting one value through a structural schema, as the API server would. */
 export interface SchemaCheck {
@@ -94,6 +94,8 @@ function validate(schema: JsonSchema, v: unknown, path: string, errors: string[]
     if (schema.items) v.forEach((item, i) => validate(schema.items!, item, `${path}[${i}]`, errors));
   }
   if (isObject(v)) {
+    const n = Object.keys(v).length;
+    if (schema.maxProperties !== undefined && n > schema.maxProperties) errors.push(`${at}: must have at most ${schema.maxProperties} items`);
     for (const key of schema.required ?? []) if (v[key] === undefined) errors.push(`${path ? `${path}.` : ''}${key}: Required value`);
     for (const [key, item] of Object.entries(v)) {
       const sub = schema.properties?.[key] ?? schema.additionalProperties;
@@ -102,7 +104,7 @@ function validate(schema: JsonSchema, v: unknown, path: string, errors: string[]
   }
   for (const { rule, message, messageExpression } of schema['x-kubernetes-validations'] ?? []) {
     // As the API server does: the expression's text, or the fixed message if it cannot be evaluated.
-    if (!evaluateRule(rule, v)) errors.push(`${at}: ${evaluateMessage(messageExpression, v) ?? message}`);
+    if (!evaluateRule(rule, v)) errors.push(`${at}: ${(messageExpression === undefined ? undefined : evaluateMessage(messageExpression, v)) ?? message}`);
   }
 }
 
@@ -125,6 +127,13 @@ function evaluateRule(rule: string, self: unknown): boolean {
     const has = Array.isArray(r.values);
     return r.operator === 'In' || r.operator === 'NotIn' ? has && r.values!.length > 0 : !has || r.values!.length === 0;
   }
+  // The two label-key rules: `matches` with RE2 patterns, which JavaScript's RegExp reads the same way.
+  const patterns = (r: string): RegExp[] => [...r.matchAll(/matches\(r'([^']+)'\)/g)].map((m) => new RegExp(m[1]!, 'u'));
+  if (rule === LABEL_KEYS_RULE.rule) {
+    const res = patterns(rule);
+    return !isObject(self) || Object.keys(self).every((k) => res.every((re) => re.test(k)));
+  }
+  if (rule === LABEL_KEY_PREFIX_RULE.rule) return typeof self !== 'string' || patterns(rule).every((re) => re.test(self));
   throw new Error(`structural-check: unsupported CEL rule ${JSON.stringify(rule)}; teach evaluateRule about it`);
 }
 

@@ -166,7 +166,7 @@ export function lateRequests(core: EngineCore, agent: AgentConnection, sessionId
  * told, with `ack.retryAfterMs`); an empty list when it was refused for good (a bad batch: acknowledged).
  */
 export function storeRequests(core: EngineCore, agent: AgentConnection, sessionId: string, seq: number, records: RequestRecord[]): RequestRecord[] | undefined {
-  const source = { pod: agent.pod.name, workload: workloadOf(core, agent), pid: agent.agent.pid };
+  const source = { pod: agent.pod.name, workload: workloadOf(core, agent), pid: agent.agent.pid, root: agent.agent.root };
   try {
     return core.store.addRequests(sessionId, source, records);
   } catch (err) {

@@ -9,7 +9,7 @@ import { storeCondition } from '../store/store-health.js';
 import { type Run, isTerminal, viewOf } from './session-run.js';
 
 /** What the emitter needs of the store. */
-export type EmitterStore = Pick<SqliteStore, 'saveSession' | 'tree'>;
+export type EmitterStore = Pick<SqliteStore, 'saveSession' | 'tree'> & Partial<Pick<SqliteStore, 'roots'>>;
 
 /**
  * Persists and announces session statuses: phase and condition changes at once, progress-only changes
@@ -72,7 +72,8 @@ export class StatusEmitter {
       run.hotspotsAt = now;
       try {
         const tree = this.store.tree(run.id);
-        run.hotspots = statusHotspots(tree);
+        // Files relative to the roots the session's agents reported, as the UI shows them (source-path.ts).
+        run.hotspots = statusHotspots(tree, 5, undefined, this.store.roots?.(run.id));
         const us = sampleIntervalOf(tree);
         if (us !== undefined) run.sampleInterval = formatInterval(us);
       } catch (err) {

@@ -270,6 +270,7 @@ export class AgentHub {
         connectedAt: new Date(link.connectedAt).toISOString(),
         sessions: [...link.sessions],
         catalogue: link.catalogue.map((e) => ({ ...e })),
+        ...(link.agent.root !== undefined ? { root: link.agent.root } : {}),
       });
     }
     return out;

@@ -56,6 +56,8 @@ export interface ResultReader {
   /** Optional (added with the limits): the same, merging a split or request selection without blocking the event loop. */
   treeAsync?(sessionId: string, filter?: TreeFilter): Promise<CallTree>;
   hotspots(filter?: HotspotFilter): { items: HotspotRow[]; totalUs: number };
+  /** Optional (Sonde 0.4): the application roots a session's agents reported (source-path.ts); none when absent. */
+  roots?(sessionId: string, filter?: Pick<TreeFilter, 'pod'>): string[];
 }
 
 /** A connected agent as the API lists it. */
@@ -69,4 +71,6 @@ export interface AgentInfo {
   connectedAt: string;
   sessions: string[];
   catalogue: RequestTypeStats[];
+  /** (Sonde 0.4) The application root the agent reported in hello, when it did. */
+  root?: string;
 }

@@ -110,6 +110,14 @@ const MIGRATIONS: readonly string[] = [
   DELETE FROM frame_stats;
   DELETE FROM workload_stats;
   `,
+  // 2 → 3 (Sonde 0.4): each request keeps the application root its agent reported (hello
+  // `agent.root`), so views show paths relative to it after a restart too; '' = not reported.
+  `
+  ALTER TABLE requests ADD COLUMN root TEXT NOT NULL DEFAULT '';
+  -- covering: the column comes after the tree BLOB, so reading it from the table would walk every
+  -- request's overflow pages; the index answers a session's (or a pod's) roots alone.
+  CREATE INDEX requests_roots ON requests(session, root, pod);
+  `,
 ];
 
 /** The schema version this code writes. */

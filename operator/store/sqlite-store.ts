@@ -55,6 +55,8 @@ export interface RequestSource {
   workload: string;
   /** The agent's process id: request ids are unique only within one process. */
   pid: number;
+  /** The application root the agent reported (hello `agent.root`, Sonde 0.4), if any. */
+  root?: string | undefined;
 }
 
 /** The last catalogue an agent reported, kept so the catalogue survives disconnects and restarts. */
@@ -103,6 +105,12 @@ const TERMINAL: readonly SessionPhase[] = ['Completed', 'Failed'];
 function selectedKey(sessionId: string, filter: TreeFilter): string {
   return `${sessionId}\u0000sel\u0000${filter.split ?? ''}\u0000${filter.pod ?? ''}\u0000${filter.requestId ?? ''}`;
 }
+/** A session's (or one pod's) application roots; answered from the covering index `requests_roots` alone (schema 3). */
+export const ROOTS_SQL = Object.freeze({
+  session: `SELECT DISTINCT root FROM requests WHERE session = ? AND root != '' ORDER BY root`,
+  pod: `SELECT DISTINCT root FROM requests WHERE session = ? AND pod = ? AND root != '' ORDER BY root`,
+});
+
 /** Tables with a `session` column: what deleting a session removes. */
 const SESSION_TABLES = ['requests', 'pod_trees', 'frame_stats', 'workload_stats', 'session_trees'] as const;
 
@@ -162,10 +170,12 @@ export class SqliteStore implements ResultReader {
       findSession: db.prepare<[string, string], { view: string }>('SELECT view FROM sessions WHERE namespace = ? AND name = ? ORDER BY created_at DESC LIMIT 1'),
       insertRequest: db.prepare(
         `INSERT OR IGNORE INTO requests (session, pod, workload, agent_pid, rid, type, started_at, duration_ms, outcome, status,
-           samples, cpu_us, waiting_us, blocked_us, wall_us, tree)
+           samples, cpu_us, waiting_us, blocked_us, wall_us, tree, root)
          VALUES (@session, @pod, @workload, @pid, @rid, @type, @started_at, @duration_ms, @outcome, @status,
-           @samples, @cpu_us, @waiting_us, @blocked_us, @wall_us, @tree)`,
+           @samples, @cpu_us, @waiting_us, @blocked_us, @wall_us, @tree, @root)`,
       ),
+      roots: db.prepare<[string], { root: string }>(ROOTS_SQL.session),
+      podRoots: db.prepare<[string, string], { root: string }>(ROOTS_SQL.pod),
       bumpVersion: db.prepare<[number, string]>('UPDATE sessions SET req_version = ? WHERE id = ?'),
       podCounts: db.prepare<[string], { pod: string; n: number; samples: number }>(
         'SELECT pod, COUNT(*) AS n, SUM(samples) AS samples FROM requests WHERE session = ? GROUP BY pod',
@@ -313,6 +323,7 @@ export class SqliteStore implements ResultReader {
         blocked_us: r.blockedUs,
         wall_us: tree.totals.wallUs,
         tree: encodeSerialized(json),
+        root: source.root ?? '',
       };
     });
     const inserted = this.write('requests', () =>
@@ -328,6 +339,15 @@ export class SqliteStore implements ResultReader {
     );
     if (inserted.length) this.remember(sessionId, before.req_version, inserted.map((x) => ({ seq: x.seq, tree: trees[x.index]! })));
     return inserted.map((x) => records[x.index]!);
+  }
+
+  /**
+   * The application roots the agents of a session (or of one of its pods) reported with their
+   * requests, for source-path.ts's rule: sorted, without duplicates; empty when none reported one.
+   */
+  roots(sessionId: string, filter: Pick<TreeFilter, 'pod'> = {}): string[] {
+    const rows = filter.pod !== undefined ? this.stmt.podRoots.all(sessionId, filter.pod) : this.stmt.roots.all(sessionId);
+    return rows.map((r) => r.root);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { CallTree } from '../model/call-tree.js';
 import type { Frame } from '../model/frame.js';
+import { type AppRoots, relativeToRoot } from '../model/source-path.js';
 import type { WeightName } from '../model/weights.js';
 
 export interface CollapsedExportOptions {
@@ -7,6 +8,8 @@ export interface CollapsedExportOptions {
   weight?: WeightName;
   /** How a frame is written; default `foldedLabel`. */
   label?: (frame: Frame) => string;
+  /** The apps' roots (`hello.agent.root` of the agents that reported the tree): files inside one are written relative to it (source-path.ts). */
+  roots?: AppRoots;
 }
 
 /**
@@ -14,10 +17,11 @@ export interface CollapsedExportOptions {
  * replaced (';' by ':', line breaks by a space). Anonymous functions take their place's name, as
  * V8's tools show them, so that every "(anonymous)" does not fold into one.
  */
-export function foldedLabel(frame: Frame): string {
+export function foldedLabel(frame: Frame, roots?: AppRoots): string {
   let name = frame.name;
   if (name === '(anonymous)' && frame.file) {
-    const base = frame.file.slice(frame.file.lastIndexOf('/') + 1);
+    // Inside an app's root, the path from it (source-path.ts); elsewhere the file's base name, as before.
+    const base = relativeToRoot(frame.file, roots) ?? frame.file.slice(frame.file.lastIndexOf('/') + 1);
     name = frame.line > 0 ? `(anonymous ${base}:${frame.line})` : `(anonymous ${base})`;
   }
   return name.replace(/;/g, ':').replace(/[\r\n]+/g, ' ');
@@ -29,9 +33,9 @@ export function foldedLabel(frame: Frame): string {
  */
 export function treeToCollapsed(tree: CallTree, options: CollapsedExportOptions = {}): string {
   const weight = options.weight ?? 'samples';
-  const label = options.label ?? foldedLabel;
+  const label = options.label ?? ((f: Frame) => foldedLabel(f, options.roots));
   const self = tree.self[weight];
-  const frameLabels = tree.frames.map(label);
+  const frameLabels = tree.frames.map((f) => label(f));
   // Paths share their prefixes: V8 keeps concatenations as ropes, so this costs little per node.
   const paths = new Array<string>(tree.size);
   paths[0] = '';

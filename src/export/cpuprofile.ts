@@ -1,4 +1,5 @@
 import type { CallTree } from '../model/call-tree.js';
+import { type AppRoots, exportPath } from '../model/source-path.js';
 import type { WeightName } from '../model/weights.js';
 import type { CpuProfile, CpuProfileNode } from './cpuprofile-format.js';
 import { exportWeight, sampleIntervalOf } from './options.js';
@@ -10,6 +11,8 @@ export interface CpuProfileExportOptions {
   sampleIntervalUs?: number;
   /** startTime in ms since the epoch. Default 0 (a profile's times are only compared with each other). */
   startTimeMs?: number;
+  /** The apps' roots (`hello.agent.root` of the agents that reported the tree): files inside one are written relative to it (source-path.ts). */
+  roots?: AppRoots;
 }
 
 /**
@@ -49,7 +52,7 @@ export function treeToCpuProfile(tree: CallTree, options: CpuProfileExportOption
       callFrame: {
         functionName: f.name === '(anonymous)' ? '' : f.name,
         scriptId,
-        url: f.file,
+        url: exportPath(f.file, options.roots),
         lineNumber: f.line - 1,
         columnNumber: f.column - 1,
       },

@@ -1,5 +1,6 @@
 import type { CallTree } from '../model/call-tree.js';
 import type { FrameKind } from '../model/frame.js';
+import { type AppRoots, exportPath } from '../model/source-path.js';
 import type { WeightName, Weights } from '../model/weights.js';
 import { exportWeight } from './options.js';
 
@@ -24,6 +25,8 @@ export interface D3ExportOptions {
   weight?: WeightName;
   /** The root's name. Default 'all'. */
   rootName?: string;
+  /** The apps' roots (`hello.agent.root` of the agents that reported the tree): files inside one are written relative to it (source-path.ts). */
+  roots?: AppRoots;
 }
 
 /**
@@ -42,7 +45,7 @@ export function treeToD3(tree: CallTree, options: D3ExportOptions = {}): D3Node 
       value: total[i]!,
       self: tree.selfOf(i),
       total: tree.totalOf(i),
-      file: f ? f.file : '',
+      file: f ? exportPath(f.file, options.roots) : '',
       line: f ? f.line : 0,
       column: f ? f.column : 0,
       kind: f ? f.kind : 'root',

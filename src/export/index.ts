@@ -1,5 +1,7 @@
 import { SondeError } from '../errors.js';
 import type { CallTree } from '../model/call-tree.js';
+import type { AppRoots } from '../model/source-path.js';
+import type { WeightName } from '../model/weights.js';
 import { treeToCollapsed } from './collapsed.js';
 import { treeToCpuProfile } from './cpuprofile.js';
 import { treeToD3 } from './d3-hierarchy.js';
@@ -17,13 +19,15 @@ export interface ExportFormatInfo extends ExportFormatMeta {
 }
 
 const json = (v: unknown): string => JSON.stringify(v);
+/** The options collapsed and d3 understand, without undefined members (exactOptionalPropertyTypes). */
+const pick = (o: ExportOptions): { weight?: WeightName; roots?: AppRoots } => ({ ...(o.weight ? { weight: o.weight } : {}), ...(o.roots ? { roots: o.roots } : {}) });
 
 const EXPORT_FUNCTIONS: Record<ExportFormat, ExportFormatInfo['export']> = {
   pprof: (tree, o = {}) => treeToPprof(tree, o),
-  collapsed: (tree, o = {}) => treeToCollapsed(tree, o.weight ? { weight: o.weight } : {}),
+  collapsed: (tree, o = {}) => treeToCollapsed(tree, pick(o)),
   speedscope: (tree, o = {}) => json(treeToSpeedscope(tree, o)),
   cpuprofile: (tree, o = {}) => json(treeToCpuProfile(tree, o)),
-  d3: (tree, o = {}) => json(treeToD3(tree, o.weight ? { weight: o.weight } : {})),
+  d3: (tree, o = {}) => json(treeToD3(tree, pick(o))),
 };
 
 export const EXPORTERS: Readonly<Record<ExportFormat, ExportFormatInfo>> = Object.freeze(

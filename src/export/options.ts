@@ -1,4 +1,5 @@
 import type { CallTree } from '../model/call-tree.js';
+import type { AppRoots } from '../model/source-path.js';
 import type { WeightName } from '../model/weights.js';
 
 /** Options every exporter understands; each uses the ones its format can express. */
@@ -11,6 +12,8 @@ export interface ExportOptions {
   sampleIntervalUs?: number;
   /** When sampling started, in ms since the epoch (pprof time_nanos, cpuprofile startTime). */
   startTimeMs?: number;
+  /** The apps' roots (`hello.agent.root` of the agents that reported the tree): files inside one are written relative to it (source-path.ts). */
+  roots?: AppRoots;
 }
 
 /**

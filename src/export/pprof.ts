@@ -2,6 +2,7 @@ import { Function as PprofFunction, Line, Location, Profile, Sample, StringTable
 import { byFunction } from '../model/by-function.js';
 import type { CallTree } from '../model/call-tree.js';
 import type { Frame } from '../model/frame.js';
+import { type AppRoots, exportPath } from '../model/source-path.js';
 import { sampleIntervalOf } from './options.js';
 
 export interface PprofExportOptions {
@@ -11,6 +12,8 @@ export interface PprofExportOptions {
   startTimeMs?: number;
   /** How long sampling lasted (ms); becomes duration_nanos. */
   durationMs?: number;
+  /** Files inside one of these roots get a relative `filename`, which `go tool pprof -source_path DIR` (or `-trim_path`) resolves. */
+  roots?: AppRoots;
 }
 
 /**
@@ -57,7 +60,7 @@ export function treeToProfile(tree: CallTree, options: PprofExportOptions = {}):
           id,
           name: strings.dedup(frame.name),
           systemName: strings.dedup(systemName(frame)),
-          filename: strings.dedup(frame.file),
+          filename: strings.dedup(exportPath(frame.file, options.roots)),
           startLine: byFn.tree.frames[group]!.line,
         }),
       );

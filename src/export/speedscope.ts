@@ -1,4 +1,5 @@
 import type { CallTree } from '../model/call-tree.js';
+import { type AppRoots, exportPath } from '../model/source-path.js';
 import type { WeightName } from '../model/weights.js';
 import { exportWeight } from './options.js';
 import { SPEEDSCOPE_SCHEMA, type SpeedscopeFile, type SpeedscopeFrame } from './speedscope-format.js';
@@ -7,6 +8,8 @@ export interface SpeedscopeExportOptions {
   /** Default: wall time if the tree has any, else samples. */
   weight?: WeightName;
   name?: string;
+  /** The apps' roots (`hello.agent.root` of the agents that reported the tree): files inside one are written relative to it (source-path.ts). */
+  roots?: AppRoots;
 }
 
 /** Identifies the writer in the file, as the format suggests. */
@@ -37,7 +40,7 @@ export function treeToSpeedscope(tree: CallTree, options: SpeedscopeExportOption
         indexOf[f] = k;
         const fr = tree.frames[f]!;
         const out: SpeedscopeFrame = { name: fr.name };
-        if (fr.file) out.file = fr.file;
+        if (fr.file) out.file = exportPath(fr.file, options.roots);
         if (fr.line > 0) out.line = fr.line;
         if (fr.column > 0) out.col = fr.column;
         frames.push(out);

@@ -2,6 +2,7 @@ import { byFunction } from './by-function.js';
 import type { CallTree } from './call-tree.js';
 import { type Frame, type FrameKind, frameLabel } from './frame.js';
 import { type WeightName, type Weights, WEIGHT_NAMES } from './weights.js';
+import type { AppRoots } from './source-path.js';
 
 export interface HotspotOptions {
   /** At most this many rows. Default 20. */
@@ -96,9 +97,9 @@ export function topHotspots(tree: CallTree, options: HotspotOptions = {}): Hotsp
   });
 }
 
-/** A frame as one line of status and tables: `name file:line`, the file cut to its last two parts. */
-export function formatHotspot(frame: Frame): string {
-  return frameLabel(frame);
+/** A frame as one line of status and tables: `name file:line`, the file by source-path.ts's rule. */
+export function formatHotspot(frame: Frame, roots?: AppRoots): string {
+  return frameLabel(frame, roots);
 }
 
 /**
@@ -106,8 +107,8 @@ export function formatHotspot(frame: Frame): string {
  * self weight, synthetic and idle frames left out, percent with one decimal, one row per function
  * (its lines merged: see by-function.ts). The shape of `Hotspot` in session/types.ts.
  */
-export function statusHotspots(tree: CallTree, limit = 5, weight?: WeightName): { frame: string; selfPercent: number }[] {
+export function statusHotspots(tree: CallTree, limit = 5, weight?: WeightName, roots?: AppRoots): { frame: string; selfPercent: number }[] {
   const options: HotspotOptions = { limit, by: 'self', skipKinds: ['idle', 'synthetic'] };
   if (weight) options.weight = weight;
-  return topHotspots(byFunction(tree).tree, options).map((r) => ({ frame: formatHotspot(r.frame), selfPercent: Math.round(r.selfFraction * 1000) / 10 }));
+  return topHotspots(byFunction(tree).tree, options).map((r) => ({ frame: formatHotspot(r.frame, roots), selfPercent: Math.round(r.selfFraction * 1000) / 10 }));
 }

@@ -24,6 +24,10 @@ import type { SerializedTree } from '../model/serialized.js';
  * - `welcome.processesPerPod` (Sonde 0.3): how many agent processes of one pod the operator keeps
  *   connected at once. Absent: one (an older operator), where a 4008 means another process of the pod
  *   took the pod's one connection and an agent should wait before taking it back.
+ * - `hello.agent.root` (Sonde 0.4): the absolute directory the agent's application lives in (Node: the
+ *   nearest `package.json` above the main module, else the working directory; Python: the working
+ *   directory at start; `SONDE_APP_ROOT` overrides both). Views and exports show files inside it
+ *   relative to it (src/model/source-path.ts). At most 4096 characters, no NUL.
  * - `limit` and `hello.limits` (Sonde 0.4): an agent that says `limits: true` in hello may be sent
  *   `limit {session, maxRequests}`: the operator lowers the session's cap on that agent as the count
  *   across agents nears N, so several agents together cannot take many more than N. Only agents that
@@ -105,8 +109,11 @@ export interface HelloMessage {
   pod: PodIdentity;
   /** Outside Kubernetes (standalone), the labels sessions select on. In a cluster the pod's labels win. */
   labels: Record<string, string>;
-  /** `instance` (Sonde 0.3, optional): the process's random id, drawn once per process start (after a fork too). */
-  agent: { runtime: 'node' | 'python'; runtimeVersion: string; agentVersion: string; pid: number; instance?: string };
+  /**
+   * `instance` (Sonde 0.3, optional): the process's random id, drawn once per process start (after a fork too).
+   * `root` (Sonde 0.4, optional): the application's root directory, absolute.
+   */
+  agent: { runtime: 'node' | 'python'; runtimeVersion: string; agentVersion: string; pid: number; instance?: string; root?: string };
   catalogue: RequestTypeStats[];
   /** Sessions this agent is still running, so that an operator restart can resume them. */
   sessions: { session: string; requests: number }[];

@@ -106,6 +106,8 @@ function hello(m: Record<string, unknown>): HelloMessage {
   };
   // Added in Sonde 0.3 (optional): the process's incarnation, so a restarted process reusing a pid is told apart.
   if (a.instance !== undefined) agent.instance = id(a.instance, 'agent.instance');
+  // Added in Sonde 0.4 (optional): the application's root, so views show paths relative to it.
+  if (a.root !== undefined) agent.root = appRoot(a.root, 'agent.root');
   const rawSessions = list(m.sessions ?? [], 'sessions', MAX_HELLO_SESSIONS);
   const sessions = rawSessions.map((s, i) => {
     const o = obj(s, `sessions[${i}]`);
@@ -124,6 +126,14 @@ function hello(m: Record<string, unknown>): HelloMessage {
     out.limits = m.limits;
   }
   return out;
+}
+
+/** An absolute directory path (POSIX, or a Windows drive path), bounded, without NUL; a trailing separator dropped. */
+function appRoot(value: unknown, where: string): string {
+  const s = str(value, where);
+  if (s.includes('\0')) throw bad(`${where} must not contain NUL`);
+  if (!s.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(s)) throw bad(`${where} must be an absolute path, got ${JSON.stringify(s.slice(0, 64))}`);
+  return /[^:][\\/]$/.test(s) ? s.slice(0, -1) : s;
 }
 
 function requests(m: Record<string, unknown>): RequestsMessage {
@@ -181,6 +191,7 @@ function tree(value: unknown, where: string): SerializedTree {
   }
   const copy: SerializedTree = { version: t.version, strings: t.strings, frames: t.frames, nodes: t.nodes };
   if (t.mapped !== undefined) copy.mapped = t.mapped;
+  if (t.starts !== undefined) copy.starts = t.starts;
   checked.set(copy, built);
   return copy;
 }

@@ -1,4 +1,5 @@
 import { formatDuration, parseDuration } from './duration.js';
+import { isLabelKey, isLabelValue, LABEL_KEY_RULE } from './labels.js';
 import type { LabelSelector, ProfilingSessionSpec } from './types.js';
 
 /** Bounds and defaults of a spec; the CRD schema is generated from these same numbers. */
@@ -7,6 +8,8 @@ export const SPEC_LIMITS = Object.freeze({
   durationMs: { min: 1000, max: 3_600_000, default: '5m' },
   sampleIntervalMs: { min: 1, max: 1000, default: '10ms' },
   maxRequestLength: 512,
+  /** Labels in `selector.matchLabels` (the CRD's maxProperties: it also bounds the CEL rule over the keys). */
+  maxMatchLabels: 64,
 });
 
 /** A spec with defaults applied and its durations in milliseconds, ready to act on. */
@@ -24,8 +27,10 @@ export interface SpecProblem {
 export type SpecResult = { ok: true; spec: ResolvedSpec } | { ok: false; problems: SpecProblem[] };
 
 const SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+/** A value quoted for an error message, shortened: what a client sent is echoed back bounded. */
+function quoted(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+}
 
 /**
  * Applies defaults and checks a spec from any source (CRD, REST body, YAML file). Collects every
@@ -122,11 +127,16 @@ function checkSelector(value: unknown, bad: (f: string, m: string) => void): Lab
   const out: LabelSelector = {};
   if (sel.matchLabels !== undefined) {
     if (!sel.matchLabels || typeof sel.matchLabels !== 'object' || Array.isArray(sel.matchLabels)) bad('selector.matchLabels', 'matchLabels must be a map of label to value');
-    else {
+    else if (Object.keys(sel.matchLabels).length > SPEC_LIMITS.maxMatchLabels) {
+      // Said once, without a problem per label: a body of thousands of labels gets one short answer.
+      bad('selector.matchLabels', `matchLabels may hold at most ${SPEC_LIMITS.maxMatchLabels} labels, got ${Object.keys(sel.matchLabels).length}`);
+    } else {
       out.matchLabels = {};
       for (const [k, v] of Object.entries(sel.matchLabels)) {
-        if (!LABEL_KEY.test(k)) bad(`selector.matchLabels.${k}`, `"${k}" is not a valid label key`);
-        if (typeof v !== 'string' || !LABEL_VALUE.test(v)) bad(`selector.matchLabels.${k}`, `${JSON.stringify(v)} is not a valid label value`);
+        const field = `selector.matchLabels.${quoted(k).slice(1, -1)}`;
+        if (!isLabelKey(k)) bad(field, `${quoted(k)} is not a valid label key: ${LABEL_KEY_RULE}`);
+        if (typeof v !== 'string') bad(field, `a label value is a string, got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
+        else if (!isLabelValue(v)) bad(field, `${quoted(v)} is not a valid label value`);
         else out.matchLabels[k] = v;
       }
     }
@@ -138,7 +148,7 @@ function checkSelector(value: unknown, bad: (f: string, m: string) => void): Lab
       sel.matchExpressions.forEach((e: unknown, i: number) => {
         const expr = e as Record<string, unknown> | null;
         const where = `selector.matchExpressions[${i}]`;
-        if (!expr || typeof expr !== 'object' || typeof expr.key !== 'string' || !LABEL_KEY.test(expr.key)) return bad(where, 'needs a valid key');
+        if (!expr || typeof expr !== 'object' || typeof expr.key !== 'string' || !isLabelKey(expr.key)) return bad(where, `needs a valid key: ${LABEL_KEY_RULE}`);
         if (typeof expr.operator !== 'string' || !SELECTOR_OPERATORS.includes(expr.operator)) return bad(where, `operator must be one of ${SELECTOR_OPERATORS.join(', ')}`);
         const needsValues = expr.operator === 'In' || expr.operator === 'NotIn';
         const values = expr.values;

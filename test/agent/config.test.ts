@@ -54,6 +54,10 @@ describe('agent configuration from the environment', () => {
     expect(() => readAgentConfig({ SONDE_SAMPLER: 'inspector' })).toThrow(/SONDE_SAMPLER must be auto, interrupt or v8, got "inspector"/);
     expect(() => parseLabels('app')).toThrow(/"app" is not key=value/);
     expect(() => parseLabels('-bad=x')).toThrow(/not a valid label key/);
+    // A DNS prefix over 253 characters is no label key, though each of its parts is well formed.
+    const prefix = (n: number): string => `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(n - 192)}`;
+    expect(() => parseLabels(`${prefix(254)}/app=x`)).toThrow(/not a valid label key/);
+    expect(parseLabels(`${prefix(253)}/app=x`)).toEqual({ [`${prefix(253)}/app`]: 'x' });
     expect(() => parseLabels('app=has space')).toThrow(/not a valid label value/);
     expect(parseLabels('a=1,,b=')).toEqual({ a: '1', b: '' });
   });

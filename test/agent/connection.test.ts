@@ -156,6 +156,44 @@ describe('operator link', () => {
     expect(op.all('ended')[0]).toMatchObject({ session: 's-2', reason: 'requests', requests: 6 });
   });
 
+  it('holds nothing but results while the operator is away: progress and catalogue made meanwhile are sent afresh, not replayed', async () => {
+    op = new FakeOperator();
+    await op.start();
+    const port = op.port;
+    agent = startAgent({ url: op.url, logLevel: 'silent', samplerWarmupMs: 0, collectEveryMs: 100, link: FAST });
+    await until(() => op!.last?.messages.length === 1, 5000, 'hello');
+    op.last!.send(welcome());
+    op.last!.send(start('s-3', 'GET /alpha/:id', 1000));
+    await until(() => op!.all('progress').length > 0, 5000, 'first progress');
+    await op.stop();
+
+    // Away for many progress and catalogue ticks (100 ms and 200 ms): requests finish, a new type appears.
+    for (let i = 0; i < 5; i++) {
+      await get(appPort, `/alpha/${i}`);
+      await get(appPort, `/beta/${i}`);
+      await sleep(150);
+    }
+    op = new FakeOperator();
+    await op.start(port);
+    await until(() => op!.last?.messages.length === 1, 5000, 'hello after restart');
+    const c = op.last!;
+    expect(c.messages[0]).toMatchObject({ type: 'hello', sessions: [{ session: 's-3', requests: 5 }] });
+    // The current catalogue travels in hello (GET /beta/:id was first seen while away).
+    expect(JSON.stringify(c.messages[0])).toContain('GET /beta/:id');
+    await sleep(400);
+    expect(c.messages).toHaveLength(1); // before welcome, nothing but hello
+    c.send(welcome());
+    await until(() => c.messages.some((m) => m.type === 'progress'), 3000, 'progress after welcome');
+    await sleep(400);
+    // The held batches, then progress with the current count only; no backlog of the progress ticks that
+    // passed while away (they would say 1 to 4 requests) nor of the catalogue.
+    expect(c.messages.filter((m) => m.type === 'requests').flatMap((m) => (m.type === 'requests' ? m.requests : []))).toHaveLength(5);
+    const progress = c.messages.filter((m) => m.type === 'progress');
+    expect(progress.length).toBeGreaterThan(0);
+    for (const p of progress) expect(p).toMatchObject({ session: 's-3', requests: 5 });
+    expect(c.messages.filter((m) => m.type === 'catalogue')).toHaveLength(0);
+  });
+
   it('stops a session when the operator says so', async () => {
     op = new FakeOperator();
     await op.start();

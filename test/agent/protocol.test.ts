@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../agent/connection/backoff.js';
-import { Outbox } from '../../agent/connection/outbox.js';
 import { parseOperatorMessage, validateOperatorMessage } from '../../src/protocol/validate-operator-message.js';
 
 describe('operator message validation', () => {
@@ -46,24 +45,5 @@ describe('reconnect backoff', () => {
     expect(backoffDelay(5, policy, () => 0)).toBe(50); // never a tight loop
     const spread = new Set(Array.from({ length: 50 }, () => backoffDelay(6, policy)));
     expect(spread.size).toBeGreaterThan(10);
-  });
-});
-
-describe('outbox', () => {
-  it('keeps order, bounds itself by dropping the oldest, and stops draining when sending fails', () => {
-    const box = new Outbox(3, 1000);
-    for (const m of ['a', 'b', 'c', 'd']) box.push(m);
-    expect(box.dropped).toBe(1);
-    const sent: string[] = [];
-    let room = 2;
-    box.drain((t) => (room-- > 0 ? (sent.push(t), true) : false));
-    expect(sent).toEqual(['b', 'c']);
-    expect(box.size).toBe(1);
-    box.drain((t) => (sent.push(t), true));
-    expect(sent).toEqual(['b', 'c', 'd']);
-    const bytes = new Outbox(100, 10);
-    bytes.push('123456');
-    bytes.push('789012');
-    expect(bytes.size).toBe(1);
   });
 });

@@ -1,13 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourceMap } from 'node:module';
+import { AnyMap, eachMapping } from '@jridgewell/trace-mapping';
+import { MAX_SECTIONS } from '../../agent/sampler/source-map-sections.js';
 import { FrameCache } from '../../agent/sampler/profile-samples.js';
 import { SourceMapMappings } from '../../agent/sampler/source-map-mappings.js';
 import { DEFAULT_SOURCE_MAP_LIMITS, mappingUrl, SourceMapResolver } from '../../agent/sampler/source-maps.js';
-import { buildWithEsbuild, buildWithTsc, markerPosition, TS_SERVICE } from '../harness/ts-service-build.js';
+import { buildWithEsbuild, buildWithTsc, HOT_MARKER, markerPosition, TS_SERVICE } from '../harness/ts-service-build.js';
 
 // Real builds of a real TypeScript file (tsc and esbuild, as users run them), then the resolver on the
 // compiled positions: it must land on the TypeScript line, whatever the map's form.
@@ -143,5 +145,75 @@ describe('FrameCache with source maps', () => {
     const plain = new FrameCache(() => false).get('priceOrders', js, at.line, at.column)!;
     expect(plain).toMatchObject({ file: js, line: at.line });
     expect(plain.mappedFrom).toBeUndefined();
+  });
+});
+
+describe('index maps (sections)', () => {
+  /**
+   * A real index map: the tsc build and the esbuild bundle of the service concatenated into one file,
+   * the second starting in the middle of the first's last line, each section its build's own map.
+   */
+  function concatenated(name: string, extra: (sections: object[]) => object[] = (s) => s): { js: string; map: object } {
+    const parts = [builds['tsc, .js.map file']!, builds['esbuild bundle, .js.map file']!].map((js) => ({
+      code: readFileSync(js, 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, ''),
+      map: JSON.parse(readFileSync(`${js}.map`, 'utf8')) as { sources?: string[]; sourceRoot?: string },
+    }));
+    const aLines = parts[0]!.code.split('\n');
+    const offset = { line: aLines.length - 1, column: aLines[aLines.length - 1]!.length + 1 };
+    const d = join(dir, 'index');
+    mkdirSync(d, { recursive: true });
+    const js = join(d, `${name}.js`);
+    // Each build's map names its sources relative to its own directory: make them absolute, as they are.
+    const absolute = (m: { sources?: string[]; sourceRoot?: string }, from: string) => ({ ...m, sourceRoot: undefined, sources: m.sources!.map((s) => join(dirname(from), m.sourceRoot ?? '', s)) });
+    const map = {
+      version: 3,
+      sections: extra([
+        { offset: { line: 0, column: 0 }, map: absolute(parts[0]!.map, builds['tsc, .js.map file']!) },
+        { offset, map: absolute(parts[1]!.map, builds['esbuild bundle, .js.map file']!) },
+      ]),
+    };
+    writeFileSync(js, `${parts[0]!.code};${parts[1]!.code}\n//# sourceMappingURL=${name}.js.map\n`);
+    writeFileSync(`${js}.map`, JSON.stringify(map));
+    return { js, map };
+  }
+
+  it('resolves every mapped position of a two-section index map as @jridgewell/trace-mapping does', () => {
+    const { js, map } = concatenated('two');
+    const oracle = new AnyMap(map as never);
+    const r = new SourceMapResolver();
+    let compared = 0;
+    const seenSources = new Set<string>();
+    eachMapping(oracle, (m) => {
+      if (m.source === null) return;
+      const got = r.resolve(js, m.generatedLine, m.generatedColumn + 1);
+      expect(got, `${m.generatedLine}:${m.generatedColumn}`).toEqual({ file: m.source, line: m.originalLine, column: m.originalColumn! + 1 });
+      seenSources.add(m.source);
+      compared++;
+    });
+    expect(compared).toBeGreaterThan(500);
+    expect(seenSources.has(TS_SERVICE)).toBe(true);
+    // The marker of the second build, found by its column on the shared line or below: the TypeScript line.
+    const ts = markerPosition(TS_SERVICE);
+    const lines = readFileSync(js, 'utf8').split('\n');
+    const hits = lines.flatMap((l, i) => (l.includes(HOT_MARKER) ? [i + 1] : []));
+    expect(hits.length).toBe(2); // once per build
+    for (const line of hits) expect(r.resolve(js, line, 0)).toMatchObject({ file: TS_SERVICE, line: ts.line });
+  });
+
+  it('refuses index maps it cannot read right: sections out of order, nested, by URL, too many', () => {
+    const bad: [string, (s: object[]) => object[]][] = [
+      ['unordered', (s) => [...s].reverse()],
+      ['nested', (s) => [s[0]!, { offset: { line: 9999, column: 0 }, map: { version: 3, sections: [] } }]],
+      ['url', (s) => [s[0]!, { offset: { line: 9999, column: 0 }, url: 'other.js.map' }]],
+      ['negative', (s) => [{ offset: { line: -1, column: 0 }, map: (s[0] as { map: object }).map }]],
+      ['too many', () => Array.from({ length: MAX_SECTIONS + 1 }, (_, i) => ({ offset: { line: i, column: 0 }, map: { version: 3, sources: [], mappings: '' } }))],
+    ];
+    for (const [name, edit] of bad) {
+      const { js } = concatenated(name, edit);
+      expect(new SourceMapResolver().resolve(js, 1, 1), name).toBeNull();
+    }
+    // An empty section list: no map, no error.
+    const { js } = concatenated('empty', () => []);
+    expect(new SourceMapResolver().resolve(js, 1, 1)).toBeNull();
   });
 });

@@ -124,15 +124,19 @@ export class ObjectStore {
     return new ApiError(404, 'NotFound', `${r.plural}${r.group ? `.${r.group}` : ''} "${name}" not found`, { name, group: r.group, kind: r.plural });
   }
 
-  private admit(r: ResourceType, obj: KubeObject): KubeObject {
+  private admit(r: ResourceType, obj: KubeObject, stored?: KubeObject): KubeObject {
     if (!r.admit) return obj;
     const result = r.admit(obj);
-    if (!result.ok) {
-      throw new ApiError(422, 'Invalid', `${r.kind}.${r.group || 'core'} "${obj.metadata.name}" is invalid: ${result.errors.join(', ')}`, {
+    // CRD validation ratcheting (Kubernetes 1.30+, on by default): an update is not refused for what the
+    // stored object already had wrong, e.g. a spec stored under an older, laxer CRD getting its status.
+    const before = stored === undefined ? [] : r.admit(stored).errors;
+    const errors = result.errors.filter((e) => !before.includes(e));
+    if (errors.length > 0) {
+      throw new ApiError(422, 'Invalid', `${r.kind}.${r.group || 'core'} "${obj.metadata.name}" is invalid: ${errors.join(', ')}`, {
         name: obj.metadata.name,
         group: r.group,
         kind: r.kind,
-        causes: result.errors.map((message) => ({ message })),
+        causes: errors.map((message) => ({ message })),
       });
     }
     return result.value as KubeObject;
@@ -206,7 +210,7 @@ export class ObjectStore {
     }
     obj.apiVersion = apiVersionOf(r);
     obj.kind = r.kind;
-    obj = this.admit(r, obj);
+    obj = this.admit(r, obj, current);
     obj.metadata.resourceVersion = current.metadata.resourceVersion;
     if (JSON.stringify(obj) === JSON.stringify(current)) return clone(current); // a no-op write changes nothing
     if (r.tracksGeneration && subresource !== 'status' && withoutMetaAndStatus(obj) !== withoutMetaAndStatus(current)) {

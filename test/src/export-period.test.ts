@@ -26,7 +26,7 @@ describe('export periods follow the samples', () => {
   it('cpuprofile spaces its samples by that interval, so its timeline is the tree\'s time', () => {
     const tree = treeAt(10_000);
     const c = treeToCpuProfile(tree, { sampleIntervalUs: 2000, weight: 'samples' });
-    const span = c.timeDeltas.reduce((a, b) => a + b, 0);
+    const span = (c.timeDeltas ?? []).reduce((a, b) => a + b, 0);
     expect(span).toBe(35 * 10_000);
     expect(c.endTime - c.startTime).toBe(35 * 10_000);
   });

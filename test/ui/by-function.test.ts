@@ -101,7 +101,7 @@ describe('session page, one function sampled at two lines', () => {
     const label = frameLabel(byFunction(split).tree.frames.find((f) => f.name === 'priceOrder')!);
     const { page, errors, close } = await openPage(browser, `${srv.url}#/sessions/${id}?fn=${encodeURIComponent(label)}`);
     await page.waitForSelector('.sandwich .sandwich-lines tbody tr');
-    const rows = await page.$$eval('.sandwich .sandwich-lines tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    const rows = await page.$$eval('.sandwich .sandwich-lines tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent)));
     expect(rows.map((r) => r[0])).toEqual(['demo/sample-app.js:24', 'demo/sample-app.js:34']);
     const shares = rows.map((r) => parseFloat(r[2]!));
     expect(shares[0]! + shares[1]!).toBeCloseTo(100, 0);

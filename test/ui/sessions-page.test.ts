@@ -176,7 +176,11 @@ describe('sessions page', () => {
     await page.goto(`${srv.url}#/hotspots`);
     await page.waitForSelector('.state-error');
     expect(await page.textContent('.state-error h2')).toBe('The Sonde operator is unreachable');
-    expect(await page.textContent('.state-error pre')).toContain('port-forward');
+    // The hint names the port this page came from (a random one here), not a fixed 7070.
+    const port = new URL(srv.url).port;
+    expect(await page.textContent('.state-error pre')).toContain(`port-forward deploy/sonde ${port}:7071`);
+    expect(await page.textContent('.state-error pre')).toContain(`sonde operator --standalone --port ${port}`);
+    expect(await page.textContent('.state-error')).not.toContain('7070');
     await expect(page.locator('.live-dot.on').count()).resolves.toBe(0);
     await shot(page, 'unreachable');
     srv.setUnreachable(false);

@@ -57,7 +57,7 @@ describe('source-mapped frames in the UI', () => {
 
     await hoverBar(page, drawn.find((b) => b.label === hot)!);
     await tip.waitFor({ state: 'visible' });
-    expect((await tip.innerText()).replace(/\s+/g, ' ')).toContain('via source map, compiled: /app/dist/server.js');
+    expect((await tip.innerText()).replace(/\s+/g, ' ')).toContain('via source map, compiled: dist/server.js');
     await shot(page, 'session-tooltip-source-map');
 
     const other = drawn.find((b) => b.node !== 0 && b.label !== hot && b.w > 40)!;

@@ -31,6 +31,8 @@ export interface TreeResponse {
   /** How many requests the tree merges. */
   requests: number;
   filters: Record<string, unknown>;
+  /** (Sonde 0.4) The application roots the tree's agents reported; files inside one show relative to it. */
+  roots?: string[];
 }
 
 /** One row of `GET /api/v1/sessions/:id/requests`. */
@@ -78,6 +80,8 @@ export interface HotspotRowView {
 export interface HotspotsResponse {
   items: HotspotRowView[];
   totalUs: number;
+  /** (Sonde 0.4) The application roots of the sessions the rows come from; files inside one show relative to it. */
+  roots?: string[];
 }
 
 export interface ItemsResponse<T> {

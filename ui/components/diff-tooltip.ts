@@ -1,4 +1,4 @@
-import { displayWhere } from '../../src/model/source-path.js';
+import { displayPath, displayWhere } from '../../src/model/source-path.js';
 import type { DiffModel } from '../flame/diff-model.js';
 import { h } from '../util/dom.js';
 import { formatShare, formatUs } from '../util/format.js';
@@ -24,13 +24,13 @@ export function diffTooltip(m: DiffModel): (node: number) => Node {
         ? h('span', {}, 'about the same share')
         : h('span', { class: delta > 0 ? 'tip-more' : 'tip-less' }, `${delta > 0 ? '+' : ''}${pts} points (${delta > 0 ? `more in ${names.next}` : `less in ${names.next}`})`);
     // The same path as the bar's label (source-path.ts), not the runtime's absolute one.
-    const where = f ? displayWhere(f.file, f.line) : '';
+    const where = f ? displayWhere(f.file, f.line, m.roots) : '';
     return h(
       'div',
       {},
       h('div', { class: 'tip-name' }, node === 0 ? m.label(0) : (f?.name ?? '')),
       where ? h('div', { class: 'tip-where' }, where) : null,
-      f?.mappedFrom ? h('div', { class: 'tip-mapped' }, `via source map, compiled: ${f.mappedFrom}`) : null,
+      f?.mappedFrom ? h('div', { class: 'tip-mapped' }, `via source map, compiled: ${displayPath(f.mappedFrom, m.roots)}`) : null,
       h(
         'dl',
         { class: 'tip-rows' },

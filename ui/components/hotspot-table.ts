@@ -19,6 +19,8 @@ export interface HotspotTableOptions {
   /** The sandwich button of a row. */
   onSandwich: (label: string) => void;
   rows?: number;
+  /** The application roots the tree's agents reported: files show relative to them (source-path.ts). */
+  roots?: readonly string[];
 }
 
 /**
@@ -68,7 +70,7 @@ export function hotspotTable(o: HotspotTableOptions): HTMLTableElement {
       'tbody',
       {},
       ...rows.map((r) => {
-        const label = frameLabel(r.frame);
+        const label = frameLabel(r.frame, o.roots);
         const tr = h(
           'tr',
           { class: `${label === o.focused ? 'is-focused ' : ''}kind-${r.frame.kind}`, 'data-label': label, tabindex: 0, title: 'Highlight in the graph' },

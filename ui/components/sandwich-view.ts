@@ -24,9 +24,10 @@ export class SandwichView {
 
   /**
    * Shows the sandwich of the frame with this label in `tree`; false when the tree has no such frame.
-   * `frameLines` lists the source lines a function merges (by-function.ts): its line view.
+   * `frameLines` lists the source lines a function merges (by-function.ts): its line view. `roots`: the
+   * application roots files are shown relative to (source-path.ts), as the labels were made.
    */
-  show(tree: CallTree, requests: number, label: string, labels: readonly string[], onClose: () => void, frameLines: (frame: number) => readonly LineWeight[] = () => []): boolean {
+  show(tree: CallTree, requests: number, label: string, labels: readonly string[], onClose: () => void, frameLines: (frame: number) => readonly LineWeight[] = () => [], roots: readonly string[] = []): boolean {
     this.clear();
     const frame = labels.indexOf(label);
     if (frame < 0) {
@@ -42,6 +43,7 @@ export class SandwichView {
         'div',
         { class: 'panel-head' },
         h('h2', {}, 'Sandwich: ', h('span', { class: 'mono' }, label)),
+        f.functionLine ? h('span', { class: 'muted small sandwich-function' }, `function at line ${f.functionLine}`) : null,
         h('span', { class: 'muted small' }, `${formatShare(total / (rootTotal || 1))} of all time${tree.total.wallUs[0]! > 0 && requests > 0 ? ` · ${formatUs(s.callees.total.wallUs[0]! / requests)} per request` : ''}`),
         h('button', { type: 'button', class: 'btn btn-small close-sandwich', onclick: onClose, style: 'margin-left:auto' }, 'Close'),
       ),
@@ -54,14 +56,14 @@ export class SandwichView {
         h(
           'table',
           { class: 'table sandwich-lines' },
-          h('caption', { class: 'small muted' }, `Self time by line: ${f.name} was sampled at ${lines.length} lines`),
+          h('caption', { class: 'small muted' }, `Self time by line: ${f.name} was sampled at ${lines.length} line${lines.length === 1 ? '' : 's'}`),
           h('thead', {}, h('tr', {}, h('th', {}, 'Line'), h('th', { class: 'num' }, 'Self'), h('th', { class: 'num' }, 'Share of its self time'))),
           h(
             'tbody',
             {},
             ...lines.map((l) => {
               const v = byTime ? l.self.wallUs : l.self.samples;
-              return h('tr', {}, h('td', { class: 'mono' }, f.file ? displayWhere(f.file, l.line) : `line ${l.line || '?'}`), h('td', { class: 'num' }, byTime ? formatUs(v) : formatInt(v)), h('td', { class: 'num' }, formatShare(selfAll ? v / selfAll : 0)));
+              return h('tr', {}, h('td', { class: 'mono' }, f.file ? displayWhere(f.file, l.line, roots) : `line ${l.line || '?'}`), h('td', { class: 'num' }, byTime ? formatUs(v) : formatInt(v)), h('td', { class: 'num' }, formatShare(selfAll ? v / selfAll : 0)));
             }),
           ),
         ),
@@ -70,7 +72,7 @@ export class SandwichView {
     const part = (title: string, t: CallTree, orientation: 'flame' | 'icicle', callers: boolean): void => {
       const box = h('div', { class: `sandwich-part sandwich-${orientation === 'flame' ? 'callers' : 'callees'}` }, h('div', { class: 'sandwich-label' }, title));
       this.element.append(box);
-      const model = makeTreeModel(t, requests, f.name);
+      const model = makeTreeModel(t, requests, f.name, undefined, roots);
       const view: FlameView = new FlameView(box, {
         orientation,
         hideRoot: true,

@@ -1,5 +1,6 @@
 import type { ApiError } from '../api/client.js';
 import { h } from '../util/dom.js';
+import { unreachableHint } from './reach-hint.js';
 
 /** Loading, empty and error states: each says what is going on and what to do next. */
 
@@ -7,7 +8,7 @@ export function loadingState(what = 'Loading…'): HTMLElement {
   return h('div', { class: 'state state-loading', role: 'status' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), what);
 }
 
-/** The error state: "unreachable" gets the port-forward hint; API errors show their code and message. */
+/** The error state: "unreachable" gets a hint naming the port this page came from; API errors show their code and message. */
 export function errorState(err: unknown, retry?: () => void): HTMLElement {
   const e = err as Partial<ApiError> & Error;
   const unreachable = e.unreachable === true;
@@ -19,10 +20,8 @@ export function errorState(err: unknown, retry?: () => void): HTMLElement {
     e.code && !unreachable ? h('p', { class: 'muted' }, 'Error code ', h('code', {}, e.code)) : null,
   );
   if (unreachable) {
-    box.append(
-      h('p', {}, 'Check that the operator is running and that this page can reach it, for example:'),
-      h('pre', { class: 'snippet' }, 'kubectl -n sonde get pods\nkubectl -n sonde port-forward svc/sonde 7070:7070'),
-    );
+    const hint = unreachableHint(location);
+    box.append(h('p', {}, hint.text), h('pre', { class: 'snippet' }, hint.commands));
   }
   if (retry) box.append(h('button', { type: 'button', class: 'btn', onclick: () => retry() }, 'Try again'));
   return box;

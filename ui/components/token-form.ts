@@ -1,5 +1,6 @@
 import type { AuthProblem } from '../api/credentials.js';
 import { h } from '../util/dom.js';
+import { LOCAL_LISTENER_PORT, OPERATOR_NAMESPACE } from './reach-hint.js';
 
 /**
  * The sign-in panel shown when the API answers 401: paste a Kubernetes token (or the operator's
@@ -16,7 +17,7 @@ export function tokenForm(problem: AuthProblem, hadToken: boolean, onToken: (tok
     refused ? h('p', { class: 'token-error', role: 'alert' }, problem.message) : null,
     h('p', {}, 'Paste a Kubernetes token that may list ProfilingSessions in the namespaces you want to see, for example:'),
     h('pre', { class: 'snippet' }, 'kubectl create token <service-account> -n <namespace>'),
-    h('p', { class: 'muted' }, 'In standalone mode, paste the operator\'s SONDE_TOKEN. Or reach the UI without a token: kubectl -n sonde port-forward deploy/sonde 7071 (its local listener), then open http://localhost:7071. The token is kept in this tab only (sessionStorage).'),
+    h('p', { class: 'muted' }, `In standalone mode, paste the operator's SONDE_TOKEN. Or reach the UI without a token: kubectl -n ${OPERATOR_NAMESPACE} port-forward deploy/sonde ${LOCAL_LISTENER_PORT} (its local listener), then open http://localhost:${LOCAL_LISTENER_PORT}. The token is kept in this tab only (sessionStorage).`),
     h('label', { for: 'sonde-token' }, 'Token'),
     input,
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Use this token')),

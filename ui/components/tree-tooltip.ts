@@ -1,4 +1,4 @@
-import { displayWhere } from '../../src/model/source-path.js';
+import { displayPath, displayWhere } from '../../src/model/source-path.js';
 import { SYNTHETIC } from '../../src/model/frame.js';
 import type { TreeModel } from '../flame/tree-model.js';
 import { h } from '../util/dom.js';
@@ -55,13 +55,15 @@ export function treeTooltip(m: TreeModel, callersOf?: string): (node: number) =>
       byTime ? `${formatUs(w.wallUs)} · ${formatShare(wall ? w.wallUs / wall : 0)}` : `${formatInt(w.samples)} · ${formatShare(samples ? w.samples / samples : 0)}`;
     const name = node === 0 ? m.rootLabel : (f?.name ?? '');
     // The same path as the bar's label (source-path.ts), not the runtime's absolute one.
-    const where = f ? displayWhere(f.file, f.line) : '';
+    const where = f ? displayWhere(f.file, f.line, m.roots) : '';
     return h(
       'div',
       {},
       h('div', { class: 'tip-name' }, name),
       where ? h('div', { class: 'tip-where' }, where) : null,
-      f?.mappedFrom ? h('div', { class: 'tip-mapped' }, `via source map, compiled: ${f.mappedFrom}`) : null,
+      f?.mappedFrom ? h('div', { class: 'tip-mapped' }, `via source map, compiled: ${displayPath(f.mappedFrom, m.roots)}`) : null,
+      // The agent said where this function begins (Sonde 0.4): say so, since the bar's line is that start.
+      f?.functionLine ? h('div', { class: 'tip-function' }, `function at line ${f.functionLine}`) : null,
       h('dl', { class: 'tip-rows' }, ...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
       lines.length
         ? h(

@@ -26,7 +26,7 @@ export interface DiffModel extends ViewModel {
   hiddenBaseShare: number;
 }
 
-export function makeDiffModel(diff: DiffTree, names: DiffNames, requests: { base: number; next: number }): DiffModel {
+export function makeDiffModel(diff: DiffTree, names: DiffNames, requests: { base: number; next: number }, roots: readonly string[] = []): DiffModel {
   const t = diff.tree;
   const width = diff.comparison.total;
   const layout = layoutFlame(t.parents, width);
@@ -42,7 +42,7 @@ export function makeDiffModel(diff: DiffTree, names: DiffNames, requests: { base
     // the top of a path the comparison never took
     if (width[i] === 0 && width[t.parents[i]!]! > 0) hiddenBaseShare += diff.baseline.total[i]!;
   }
-  const frameLabels = t.frames.map(frameLabel);
+  const frameLabels = t.frames.map((f) => frameLabel(f, roots));
   return {
     diff,
     names,
@@ -54,6 +54,7 @@ export function makeDiffModel(diff: DiffTree, names: DiffNames, requests: { base
     frameLabels,
     palette: DIFF_PALETTE,
     baseColors,
+    roots,
     label: (node) => (node === 0 ? `all: ${names.next} vs ${names.base}` : frameLabels[t.frameIds[node]!]!),
   };
 }

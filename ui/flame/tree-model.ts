@@ -21,6 +21,8 @@ export interface ViewModel {
   baseColors: Uint16Array;
   /** Stand-in colours for sub-pixel bars (see KIND_TINY); none: only equal colours merge. */
   tiny?: Uint16Array;
+  /** The application roots the tree's agents reported: labels and tooltips show files relative to them (source-path.ts). */
+  roots: readonly string[];
   label(node: number): string;
 }
 
@@ -38,10 +40,10 @@ export interface TreeModel extends ViewModel {
 const NO_LINES: readonly LineWeight[] = [];
 
 /** Prepares a tree for the flame chart; `lines` gives each bar's source lines (byFunction's nodeLines). */
-export function makeTreeModel(tree: CallTree, requests: number, rootLabel = 'all', lines: (node: number) => readonly LineWeight[] = () => NO_LINES): TreeModel {
+export function makeTreeModel(tree: CallTree, requests: number, rootLabel = 'all', lines: (node: number) => readonly LineWeight[] = () => NO_LINES, roots: readonly string[] = []): TreeModel {
   const metric: Metric = tree.total.wallUs[0]! > 0 ? 'wallUs' : 'samples';
   const layout = layoutFlame(tree.parents, tree.total[metric]);
-  const frameLabels = tree.frames.map(frameLabel);
+  const frameLabels = tree.frames.map((f) => frameLabel(f, roots));
   const frameColors = tree.frames.map((f) => kindColor(f.kind, f.name, f.file));
   const baseColors = new Uint16Array(tree.size);
   baseColors[0] = kindColor('root', '');
@@ -58,6 +60,7 @@ export function makeTreeModel(tree: CallTree, requests: number, rootLabel = 'all
     baseColors,
     rootLabel,
     lines,
+    roots,
     label: (node) => (node === 0 ? rootLabel : frameLabels[tree.frameIds[node]!]!),
   };
 }

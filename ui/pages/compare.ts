@@ -128,7 +128,9 @@ export const comparePage: PageFactory = (root, route) => {
           setState(emptyState('Nothing to compare yet', `${ta.size <= 1 ? name(a) : name(b)} has no samples. Pick a session that profiled some requests.`));
           return;
         }
-        const model = makeDiffModel(diffTrees(ta, tb), { base: 'baseline', next: 'new' }, { base: ra.requests, next: rb.requests });
+        // Both sessions' application roots: a file shows relative to the longest that contains it (source-path.ts).
+        const roots = [...new Set([...(ra.roots ?? []), ...(rb.roots ?? [])])];
+        const model = makeDiffModel(diffTrees(ta, tb), { base: 'baseline', next: 'new' }, { base: ra.requests, next: rb.requests }, roots);
         shown = { key, model };
         chartNote.textContent = `New: ${formatInt(rb.requests)} requests. Baseline: ${formatInt(ra.requests)} requests. Shares are of each session's own total, so sessions of different sizes compare fairly.${model.hiddenBaseShare > 0.001 ? ` Paths only the baseline took (${formatShare(model.hiddenBaseShare)} of its time) have no width here.` : ''}`;
         setState('chart');

@@ -103,17 +103,17 @@ function hotspotTable(r: HotspotsResponse, names: Map<string, string>): HTMLElem
         {},
         h('tr', {}, h('th', {}, 'Function'), h('th', { class: 'num' }, 'Self'), h('th', { class: 'num' }, 'Self time'), h('th', { class: 'num' }, 'Total'), h('th', { class: 'num' }, 'Samples'), h('th', {}, 'Where: workload · request type')),
       ),
-      h('tbody', {}, ...r.items.map((row) => hotspotRow(row, max, names))),
+      h('tbody', {}, ...r.items.map((row) => hotspotRow(row, max, names, r.roots ?? []))),
     ),
     h('p', { class: 'table-foot muted' }, `Shares are of ${formatUs(r.totalUs)} of sampled wall time in the selected sessions.`),
   );
 }
 
-function hotspotRow(row: HotspotRowView, max: number, names: Map<string, string>): HTMLTableRowElement {
+function hotspotRow(row: HotspotRowView, max: number, names: Map<string, string>, roots: readonly string[]): HTMLTableRowElement {
   const f = row.frame;
   let label: string;
   try {
-    label = frameLabel(makeFrame(f.name, f.file, f.line, 0, f.kind));
+    label = frameLabel(makeFrame(f.name, f.file, f.line, 0, f.kind), roots);
   } catch {
     label = f.name;
   }

@@ -57,6 +57,8 @@ interface LoadedTree {
   /** The tree as the agents reported it, per line. */
   lines: CallTree;
   requests: number;
+  /** The application roots the tree's agents reported (source-path.ts). */
+  roots: readonly string[];
 }
 
 /**
@@ -74,7 +76,7 @@ export const sessionPage: PageFactory = (root, route) => {
   let shown: { key: string; model: ViewModel; tree?: TreeModel; diff?: DiffModel } | undefined;
   let loadingKey = '';
   /** The merged tree of the current pod filter, for the hotspot table and sandwich (both modes). */
-  let base: { key: string; tree: CallTree; fn: FunctionTree; requests: number; labels: string[] } | undefined;
+  let base: { key: string; tree: CallTree; fn: FunctionTree; requests: number; roots: readonly string[]; labels: string[] } | undefined;
   /** Rows of the hotspot table; "Show more" grows it. */
   let hotspotRows = 15;
 
@@ -137,7 +139,7 @@ export const sessionPage: PageFactory = (root, route) => {
       p = api.tree(id, q).then((r) => {
         const lines = deserializeTree(r.tree);
         const fn = byFunction(lines);
-        return { tree: fn.tree, fn, lines, requests: r.requests };
+        return { tree: fn.tree, fn, lines, requests: r.requests, roots: r.roots ?? [] };
       });
       trees.set(key, p);
       p.catch(() => trees.delete(key));
@@ -206,13 +208,14 @@ export const sessionPage: PageFactory = (root, route) => {
           // Both sides by function with one line per function, so the diff pairs a function's bars.
           const t = byFunction(typical.lines, { alsoLinesOf: slow.lines.frames }).tree;
           const sl = byFunction(slow.lines, { alsoLinesOf: typical.lines.frames }).tree;
-          const diff = makeDiffModel(diffTrees(t, sl), { base: 'typical', next: 'slow' }, { base: typical.requests, next: slow.requests });
+          const roots = [...new Set([...typical.roots, ...slow.roots])];
+          const diff = makeDiffModel(diffTrees(t, sl), { base: 'typical', next: 'slow' }, { base: typical.requests, next: slow.requests }, roots);
           chartNote.textContent = `Slow: the ${formatInt(slow.requests)} request${slow.requests === 1 ? '' : 's'} at or above the p90 duration. Typical: the ${formatInt(typical.requests)} at or below the median.${diff.hiddenBaseShare > 0.001 ? ` Paths only typical requests took (${formatShare(diff.hiddenBaseShare)} of their time) have no width here.` : ''}`;
           return { key, model: diff as ViewModel, diff };
         })
-      : fetchTree({ pod }).then(({ tree, fn, requests }) => {
+      : fetchTree({ pod }).then(({ tree, fn, requests, roots }) => {
           if (tree.size <= 1) return { key, empty: true as const, requests };
-          const model = makeTreeModel(tree, requests, `all ${formatInt(requests)} request${requests === 1 ? '' : 's'}${state.pod ? ` on ${state.pod}` : ''}`, fn.nodeLines);
+          const model = makeTreeModel(tree, requests, `all ${formatInt(requests)} request${requests === 1 ? '' : 's'}${state.pod ? ` on ${state.pod}` : ''}`, fn.nodeLines, roots);
           return { key, model: model as ViewModel, tree: model };
         });
     loaded.then(
@@ -249,9 +252,9 @@ export const sessionPage: PageFactory = (root, route) => {
     const pod = state.pod || undefined;
     if (base?.key !== key) {
       fetchTree({ pod }).then(
-        ({ tree, fn, requests }) => {
+        ({ tree, fn, requests, roots }) => {
           if (destroyed || state.pod !== key) return;
-          base = { key, tree, fn, requests, labels: tree.frames.map(frameLabel) };
+          base = { key, tree, fn, requests, roots, labels: tree.frames.map((f) => frameLabel(f, roots)) };
           // After the graph has painted: the table can wait a frame, the graph should not.
           requestAnimationFrame(() => setTimeout(() => !destroyed && renderLower(), 0));
         },
@@ -278,6 +281,7 @@ export const sessionPage: PageFactory = (root, route) => {
     const table = hotspotTable({
       tree: b.tree,
       requests: b.requests,
+      roots: b.roots,
       rows: hotspotRows,
       sort: state.sort,
       focused: state.q,
@@ -307,7 +311,7 @@ export const sessionPage: PageFactory = (root, route) => {
       sandwichCard.classList.remove('is-hint');
       if (sandwichCard.dataset['fn'] !== `${key}|${state.fn}`) {
         sandwichCard.dataset['fn'] = `${key}|${state.fn}`;
-        sandwichView.show(b.tree, b.requests, state.fn, b.labels, () => setParams({ fn: undefined }, true), b.fn.frameLines);
+        sandwichView.show(b.tree, b.requests, state.fn, b.labels, () => setParams({ fn: undefined }, true), b.fn.frameLines, b.roots);
       }
       sandwichView.search(state.q);
     } else {

@@ -100,8 +100,11 @@ describe('cluster mode with the real engine, hub and store', () => {
     expect(await forged.closed).toMatchObject({ code: 4004 });
   });
 
-  it('a spec the CRD admits but the engine refuses fails with InvalidSpec and a Warning Event', async () => {
-    fake.createSession('shop', 'bad', { request: 'GET /a', selector: { matchLabels: { 'bad key': 'x' } } });
+  it('a spec the CRD refuses (a bad label key) never reaches the engine; one stored under an older CRD fails with InvalidSpec and a Warning Event', async () => {
+    expect(() => fake.createSession('shop', 'refused', { request: 'GET /a', selector: { matchLabels: { 'bad key': 'x' } } })).toThrow(/spec\.selector\.matchLabels: every label key must be/);
+    // Helm never upgrades a chart's CRDs: a cluster may still run the CRD without the label-key rule,
+    // whose API server stored this object as it was. The engine refuses it on its own.
+    fake.store.create({ ...PROFILING_SESSIONS, admit: undefined }, { metadata: { name: 'bad', namespace: 'shop' }, spec: { request: 'GET /a', selector: { matchLabels: { 'bad key': 'x' } } } } as KubeObject);
     await until(() => session('bad')?.status?.phase === 'Failed', 'Failed');
     expect(session('bad')!.status.conditions.find((x: { type: string }) => x.type === 'SpecAccepted')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
     await until(() => fake.store.list(EVENTS, 'shop').length === 1, 'event');
