@@ -73,6 +73,7 @@ export function serializeRequestTree(own: readonly RawSample[], r: WaitTally): S
   if (nodes.length / 5 + 1 > MAX_REQUEST_TREE_NODES) return prunedTree(own, r);
   const tree: SerializedTree = { version: 1, strings: table.strings, frames: table.frames, nodes };
   if (table.mapped.length > 0) tree.mapped = table.mapped;
+  if (table.starts.length > 0) tree.starts = table.starts;
   return tree;
 }
 

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { ContextHook } from './context-hook.js';
 import { type InterruptSamplerAddon, loadInterruptSampler, type NativeInterruptSampler } from './native-addon.js';
 import { NativeFrameTable, nativeBatchToSamples } from './native-batch.js';
+import { FunctionStarts } from './function-starts.js';
 import { SourceMapResolver } from './source-maps.js';
 import { emptyBatch, FrameCache, type SampleBatch } from './profile-samples.js';
 import type { ContextMode, Sampler } from './sampler.js';
@@ -72,7 +73,7 @@ export class InterruptSampler implements Sampler {
     hideFile: (file: string) => boolean = () => false,
   ) {
     this.log = log.child({ module: 'sampler' });
-    this.cache = new FrameCache(hideFile, undefined, new SourceMapResolver());
+    this.cache = new FrameCache(hideFile, undefined, new SourceMapResolver(), new FunctionStarts());
     this.hook = new ContextHook(clock, (context) => {
       this.slot[0] = context;
     });

@@ -1,4 +1,5 @@
-import { type Frame, frameKey, makeFrame, SYNTHETIC } from '../../src/model/frame.js';
+import { type Frame, frameKey, makeFrame, SYNTHETIC, withFunctionLine } from '../../src/model/frame.js';
+import type { FunctionStart, FunctionStarts } from './function-starts.js';
 import type { SourceMapResolver } from './source-maps.js';
 
 /** What the profiler recorded with one sample: the context current at that instant, when, and CPU. */
@@ -60,7 +61,9 @@ export function emptyBatch(atUs: number): SampleBatch {
  * of different batches can match frames by identity. Bounded: a process that keeps compiling new code
  * (eval, templates) starts the cache over rather than growing it. With a source map resolver, frames of
  * compiled code name their original file and line (and say which compiled file they were mapped from);
- * several compiled places that map to one original place share one Frame.
+ * several compiled places that map to one original place share one Frame. Each frame carries its
+ * function's start line (Frame.functionLine) where known: given by the sampler (V8's), or found by
+ * `functionStarts` from the position (the interrupt sampler's), and for a mapped frame mapped too.
  */
 export class FrameCache {
   private readonly map = new Map<string, Frame | null>();
@@ -69,16 +72,20 @@ export class FrameCache {
     private readonly hideFile: (file: string) => boolean,
     private readonly max = 50_000,
     private readonly sourceMaps?: SourceMapResolver,
+    private readonly functionStarts?: FunctionStarts,
   ) {}
 
-  /** `column` (1-based, 0 unknown) only sharpens source map lookups; frames keep lines only. */
-  get(name: string, file: string, line: number, column = 0): Frame | null {
-    const col = this.sourceMaps === undefined ? 0 : column;
-    const key = `${name}\u0000${file}\u0000${line}\u0000${col}`;
+  /**
+   * A frame for a sampled place. `column` (1-based, 0 unknown) sharpens source map and function
+   * lookups; frames keep lines only. `start`: the function's own start when the sampler knows it.
+   */
+  get(name: string, file: string, line: number, column = 0, start?: FunctionStart): Frame | null {
+    const col = this.sourceMaps === undefined && this.functionStarts === undefined ? 0 : column;
+    const key = start === undefined ? `${name}\u0000${file}\u0000${line}\u0000${col}` : `${name}\u0000${file}\u0000${line}\u0000${col}\u0000${start.line}\u0000${start.column}`;
     let f = this.map.get(key);
     if (f === undefined) {
       f = toFrame(name, file, line, this.hideFile);
-      if (f !== null && f.kind === 'code' && this.sourceMaps !== undefined) f = this.mapped(f, col);
+      if (f !== null && f.kind === 'code') f = this.placed(f, col, start);
       if (this.map.size >= this.max) {
         this.map.clear();
         this.mappedFrames.clear();
@@ -88,13 +95,25 @@ export class FrameCache {
     return f;
   }
 
-  private mapped(f: Frame, column: number): Frame {
-    const at = this.sourceMaps!.resolve(f.file, f.line, column);
-    if (at === null) return f;
-    const frame = makeFrame(f.name, at.file, at.line, 0, 'code', f.file);
-    const k = frameKey(frame);
-    const known = this.mappedFrames.get(k);
-    if (known !== undefined) return known;
+  /** A code frame with its function's start line, through the source map where one applies. */
+  private placed(f: Frame, column: number, known: FunctionStart | undefined): Frame {
+    let start: FunctionStart | null | undefined = known;
+    if (start === undefined && this.functionStarts !== undefined) {
+      try {
+        start = this.functionStarts.startOf(f.file, f.line, column);
+      } catch {
+        start = null; // never into the app: the frame goes without its start
+      }
+    }
+    const at = this.sourceMaps?.resolve(f.file, f.line, column) ?? null;
+    if (at === null) return start ? withFunctionLine(f, start.line) : f;
+    // The original function begins where its compiled start maps to, in the same original file.
+    const mappedStart = start ? this.sourceMaps!.resolve(f.file, start.line, start.column) : null;
+    const functionLine = mappedStart !== null && mappedStart.file === at.file && mappedStart.line <= at.line ? mappedStart.line : undefined;
+    const frame = makeFrame(f.name, at.file, at.line, 0, 'code', f.file, functionLine);
+    const k = `${frameKey(frame)}\u0000${functionLine ?? 0}`;
+    const known2 = this.mappedFrames.get(k);
+    if (known2 !== undefined) return known2;
     this.mappedFrames.set(k, frame);
     return frame;
   }
@@ -104,7 +123,12 @@ export class FrameCache {
 export interface TimeProfileNode {
   name: string;
   scriptName: string;
+  /**
+   * With the profiler's line numbers off (how the wall sampler starts it), V8's CpuProfileNode::GetLineNumber
+   * and GetColumnNumber: where the node's function begins (its CodeEntry's position), 1-based, 0 unknown.
+   */
   lineNumber: number;
+  columnNumber?: number;
   hitCount: number;
   children: TimeProfileNode[];
   /** One entry per sample taken in this node (when the profiler keeps contexts). */
@@ -168,7 +192,9 @@ export function timeProfileToSamples(
           if (stack === undefined) {
             const frames: Frame[] = [];
             for (const n of path) {
-              const frame = frameCache.get(n.name, stripFileUrl(n.scriptName), n.lineNumber);
+              // One node per function: its line is the function's start, the only line V8 gives here.
+              const column = n.columnNumber !== undefined && n.columnNumber > 0 ? n.columnNumber : 0;
+              const frame = frameCache.get(n.name, stripFileUrl(n.scriptName), n.lineNumber, column, n.lineNumber > 0 ? { line: n.lineNumber, column } : undefined);
               if (frame === null) continue;
               if (frame === SYNTHETIC.gc) kind = 'gc';
               frames.push(frame);

@@ -1,6 +1,6 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readBounded } from './read-bounded.js';
 import { LoadedMap } from './source-map-sections.js';
 
 /** Where a compiled position came from, as its source map says. Lines and columns 1-based. */
@@ -108,33 +108,6 @@ export class SourceMapResolver {
       base = dirname(mapFile);
     }
     return LoadedMap.from(JSON.parse(text), base);
-  }
-}
-
-/**
- * A file's bytes if it is a regular file no larger than `max` bytes; null otherwise. Opened non-blocking:
- * a comment naming a FIFO or a device must not hold the app's thread (fstat then turns it away).
- */
-function readBounded(path: string, max: number): Buffer | null {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch {
-    return null;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > max) return null;
-    const buf = Buffer.allocUnsafe(st.size);
-    let off = 0;
-    while (off < st.size) {
-      const n = readSync(fd, buf, off, st.size - off, off);
-      if (n <= 0) break;
-      off += n;
-    }
-    return buf.subarray(0, off);
-  } finally {
-    closeSync(fd);
   }
 }
 

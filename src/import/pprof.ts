@@ -2,6 +2,7 @@ import { Profile } from 'pprof-format';
 import { CallTreeBuilder } from '../model/call-tree-builder.js';
 import type { CallTree } from '../model/call-tree.js';
 import { FRAME_KINDS, type Frame, type FrameKind, makeFrame } from '../model/frame.js';
+import { MAX_FUNCTION_LINE } from '../model/serialized.js';
 import { WEIGHT_NAMES, type WeightName } from '../model/weights.js';
 import { PPROF_KIND_TAG } from '../export/pprof.js';
 import { inferFrameKind } from './frame-kind.js';
@@ -184,7 +185,10 @@ function locationFrames(
     const fn = functions.get(Number(line.functionId));
     if (!fn) throw new RangeError(`pprof: location ${id} refers to function ${Number(line.functionId)}, which the profile does not have`);
     const lineNo = Number(line.line) || fn.startLine;
-    frames.push(makeFrame(fn.name, fn.file, lineNo > 0 ? lineNo : 0, Math.max(0, Number(line.column)), kindOf(fn)));
+    const kind = kindOf(fn);
+    // pprof's Function.start_line is the function's own start: it becomes Frame.functionLine (a code frame's only).
+    const start = kind === 'code' && fn.file !== '' && Number.isSafeInteger(fn.startLine) && fn.startLine >= 1 && fn.startLine <= MAX_FUNCTION_LINE ? fn.startLine : undefined;
+    frames.push(makeFrame(fn.name, fn.file, lineNo > 0 ? lineNo : 0, Math.max(0, Number(line.column)), kind, undefined, start));
   }
   return frames;
 }

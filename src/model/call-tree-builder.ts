@@ -48,7 +48,12 @@ export class CallTreeBuilder {
     }
     for (const id of ids) {
       const f = this.frames[id]!;
-      if (f === frame || (f.line === frame.line && f.column === frame.column && f.kind === frame.kind)) return id;
+      if (f === frame) return id;
+      if (f.line === frame.line && f.column === frame.column && f.kind === frame.kind) {
+        // One place, one frame; a tree that knows the function's start line (a newer agent) tells it to the merge.
+        if (f.functionLine === undefined && frame.functionLine !== undefined) this.frames[id] = frame;
+        return id;
+      }
     }
     const id = this.frames.length;
     this.frames.push(frame);

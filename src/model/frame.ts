@@ -39,6 +39,12 @@ export interface Frame {
    * identity: one original place is one frame.
    */
   readonly mappedFrom?: string;
+  /**
+   * The 1-based line where this frame's function begins (its `function`/`def` line; for a source-mapped
+   * frame, in the original file), when the agent knows it. Not part of `frameKey` (the line-level
+   * identity); part of `functionKey` (by-function.ts), so same-named functions of one file stay apart.
+   */
+  readonly functionLine?: number;
 }
 
 /** A key that is equal for equal frames: the identity used to merge trees. */
@@ -47,14 +53,24 @@ export function frameKey(frame: Frame): string {
 }
 
 /** Builds a frame, rejecting values that would corrupt a profile later. */
-export function makeFrame(name: string, file = '', line = 0, column = 0, kind: FrameKind = 'code', mappedFrom?: string): Frame {
+export function makeFrame(name: string, file = '', line = 0, column = 0, kind: FrameKind = 'code', mappedFrom?: string, functionLine?: number): Frame {
   if (typeof name !== 'string') throw new TypeError('frame name must be a string');
   if (!Number.isInteger(line) || line < 0) throw new RangeError(`frame line must be a whole number >= 0, got ${line}`);
   if (!Number.isInteger(column) || column < 0) throw new RangeError(`frame column must be a whole number >= 0, got ${column}`);
   if (!FRAME_KINDS.includes(kind)) throw new RangeError(`unknown frame kind ${String(kind)}`);
   if (mappedFrom !== undefined && (typeof mappedFrom !== 'string' || mappedFrom === '')) throw new TypeError('frame mappedFrom must be a non-empty string');
+  if (functionLine !== undefined && (!Number.isInteger(functionLine) || functionLine < 1)) throw new RangeError(`frame functionLine must be a whole number >= 1, got ${functionLine}`);
   const n = name === '' ? '(anonymous)' : name;
-  return Object.freeze(mappedFrom === undefined ? { name: n, file, line, column, kind } : { name: n, file, line, column, kind, mappedFrom });
+  const frame: { -readonly [K in keyof Frame]: Frame[K] } = { name: n, file, line, column, kind };
+  if (mappedFrom !== undefined) frame.mappedFrom = mappedFrom;
+  if (functionLine !== undefined) frame.functionLine = functionLine;
+  return Object.freeze(frame);
+}
+
+/** The same frame with its function's start line set (or kept as it is when `functionLine` is undefined). */
+export function withFunctionLine(frame: Frame, functionLine: number | undefined): Frame {
+  if (functionLine === undefined || frame.functionLine === functionLine) return frame;
+  return makeFrame(frame.name, frame.file, frame.line, frame.column, frame.kind, frame.mappedFrom, functionLine);
 }
 
 /** Short label for views: `name file:line`, the file shown by the one rule of source-path.ts (relative to `roots`, the apps' roots). */

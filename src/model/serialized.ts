@@ -15,6 +15,9 @@ import { FRAME_KINDS, type Frame, makeFrame } from './frame.js';
  * - `mapped` (optional, since Sonde 0.3; readers that predate it ignore it): pairs of numbers, a frame
  *   index and the index in `strings` of the compiled file that frame was resolved from through a
  *   source map (Frame.mappedFrom). Each frame at most once.
+ * - `starts` (optional, since Sonde 0.4; readers that predate it ignore it): pairs of numbers, a frame
+ *   index and the 1-based line where that frame's function begins (Frame.functionLine; for a
+ *   source-mapped frame, in the original file). Each frame at most once; a frame not named: unknown.
  */
 export interface SerializedTree {
   version: 1;
@@ -22,7 +25,11 @@ export interface SerializedTree {
   frames: number[];
   nodes: number[];
   mapped?: number[];
+  starts?: number[];
 }
+
+/** The largest function start line a reader accepts (a line number, not a count: bounded like one). */
+export const MAX_FUNCTION_LINE = 0x7fffffff;
 
 export const SERIALIZED_TREE_VERSION = 1;
 const FRAME_WIDTH = 5;
@@ -38,6 +45,8 @@ export class FrameTableWriter {
   readonly frames: number[] = [];
   /** The `mapped` pairs (frame index, string index); empty when no frame came through a source map. */
   readonly mapped: number[] = [];
+  /** The `starts` pairs (frame index, function start line); empty when no frame's function start is known. */
+  readonly starts: number[] = [];
   private readonly stringIndex = new Map<string, number>();
 
   /** Appends `f` to the frame table; returns its index there. */
@@ -45,6 +54,7 @@ export class FrameTableWriter {
     const i = this.frames.length / FRAME_WIDTH;
     this.frames.push(this.intern(f.name), this.intern(f.file), f.line, f.column, KIND_INDEX.get(f.kind) ?? -1);
     if (f.mappedFrom !== undefined) this.mapped.push(i, this.intern(f.mappedFrom));
+    if (f.functionLine !== undefined) this.starts.push(i, f.functionLine);
     return i;
   }
 
@@ -62,7 +72,7 @@ export class FrameTableWriter {
 export function serializeTree(tree: CallTree): SerializedTree {
   const table = new FrameTableWriter();
   for (const f of tree.frames) table.add(f);
-  const { strings, frames, mapped } = table;
+  const { strings, frames, mapped, starts } = table;
   const nodes: number[] = new Array((tree.size - 1) * NODE_WIDTH);
   let o = 0;
   for (let i = 1; i < tree.size; i++) {
@@ -72,7 +82,10 @@ export function serializeTree(tree: CallTree): SerializedTree {
     nodes[o++] = round3(tree.self.wallUs[i]!);
     nodes[o++] = round3(tree.self.cpuUs[i]!);
   }
-  return mapped.length > 0 ? { version: 1, strings, frames, nodes, mapped } : { version: 1, strings, frames, nodes };
+  const out: SerializedTree = { version: 1, strings, frames, nodes };
+  if (mapped.length > 0) out.mapped = mapped;
+  if (starts.length > 0) out.starts = starts;
+  return out;
 }
 
 /** Reads the compact form back, checking every invariant; throws a RangeError naming what is wrong. */
@@ -93,11 +106,12 @@ export function deserializeTree(data: unknown): CallTree {
     return strings[i];
   };
   const mappedFrom = mappedFiles(d.mapped, frameData.length / FRAME_WIDTH, str);
+  const functionLines = functionStarts(d.starts, frameData.length / FRAME_WIDTH);
   const frames: Frame[] = [];
   for (let o = 0; o < frameData.length; o += FRAME_WIDTH) {
     const kind = FRAME_KINDS[frameData[o + 4] as number];
     if (kind === undefined) throw new RangeError(`tree: bad frame kind ${String(frameData[o + 4])}`);
-    frames.push(makeFrame(str(frameData[o]), str(frameData[o + 1]), frameData[o + 2] as number, frameData[o + 3] as number, kind, mappedFrom.get(o / FRAME_WIDTH)));
+    frames.push(makeFrame(str(frameData[o]), str(frameData[o + 1]), frameData[o + 2] as number, frameData[o + 3] as number, kind, mappedFrom.get(o / FRAME_WIDTH), functionLines.get(o / FRAME_WIDTH)));
   }
   const n = nodeData.length / NODE_WIDTH + 1;
   const parents = new Int32Array(n);
@@ -135,6 +149,23 @@ function mappedFiles(data: unknown, frameCount: number, str: (i: unknown) => str
     const file = str(data[o + 1]);
     if (file === '') throw new RangeError(`tree: mapped gives frame ${f} an empty file`);
     out.set(f, file);
+  }
+  return out;
+}
+
+/** The optional `starts` pairs as frame index → function start line; each frame at most once, lines ≥ 1. */
+function functionStarts(data: unknown, frameCount: number): Map<number, number> {
+  const out = new Map<number, number>();
+  if (data === undefined) return out;
+  if (!Array.isArray(data) || data.length % 2 !== 0) throw new RangeError('tree: starts must be an array of (frame, line) pairs');
+  if (data.length > frameCount * 2) throw new RangeError('tree: starts has more pairs than there are frames');
+  for (let o = 0; o < data.length; o += 2) {
+    const f = data[o];
+    const line = data[o + 1];
+    if (typeof f !== 'number' || !Number.isInteger(f) || f < 0 || f >= frameCount) throw new RangeError(`tree: starts names bad frame ${String(f)}`);
+    if (out.has(f)) throw new RangeError(`tree: starts names frame ${f} twice`);
+    if (typeof line !== 'number' || !Number.isInteger(line) || line < 1 || line > MAX_FUNCTION_LINE) throw new RangeError(`tree: starts gives frame ${f} a bad line ${String(line)}`);
+    out.set(f, line);
   }
   return out;
 }

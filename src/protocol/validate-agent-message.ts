@@ -120,6 +120,11 @@ function hello(m: Record<string, unknown>): HelloMessage {
     if (typeof m.acks !== 'boolean') throw bad('acks must be true or false');
     out.acks = m.acks;
   }
+  // Added in Sonde 0.4 (optional): the agent honours `limit`.
+  if (m.limits !== undefined) {
+    if (typeof m.limits !== 'boolean') throw bad('limits must be true or false');
+    out.limits = m.limits;
+  }
   return out;
 }
 
@@ -186,6 +191,7 @@ function tree(value: unknown, where: string): SerializedTree {
   }
   const copy: SerializedTree = { version: t.version, strings: t.strings, frames: t.frames, nodes: t.nodes };
   if (t.mapped !== undefined) copy.mapped = t.mapped;
+  if (t.starts !== undefined) copy.starts = t.starts;
   checked.set(copy, built);
   return copy;
 }

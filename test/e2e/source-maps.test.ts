@@ -87,6 +87,8 @@ describe.skipIf(missing)('TypeScript services profiled through their source maps
         expect({ pod: b.pod, name: f.name, file: f.file, mappedFrom: f.mappedFrom }).toEqual({ pod: b.pod, name: 'priceOrders', file: TS_SERVICE, mappedFrom: b.entry });
         expect(f.line).toBeGreaterThanOrEqual(hot.first);
         expect(f.line).toBeLessThanOrEqual(hot.last);
+        // Its function's start, mapped too: the TypeScript declaration's line (Frame.functionLine).
+        expect({ pod: b.pod, functionLine: f.functionLine }).toEqual({ pod: b.pod, functionLine: hot.first });
         // No priceOrders frame is left pointing at compiled code.
         expect(t.frames.filter((x) => x.name === 'priceOrders' && x.file !== TS_SERVICE)).toEqual([]);
         expect(done.status.hotspots.some((h) => /^priceOrders .*server\.ts:\d+/.test(h.frame))).toBe(true);

@@ -61,9 +61,11 @@ describe('aggregation by function', () => {
       [24, 3, 10],
       [34, 310, 350],
     ]);
-    // checkout → priceOrder only ran line 34: nothing to break down there.
+    // checkout → priceOrder only ran line 34, while its frame shows the function at 24: the tooltip
+    // still says where the time went (one line). A node whose one line is the shown one lists nothing.
     const cNode = tree.children(1)[1]!;
-    expect(fnTree.nodeLines(tree.children(cNode)[0]!)).toEqual([]);
+    expect(fnTree.nodeLines(tree.children(cNode)[0]!).map((l) => [l.line, l.self.samples])).toEqual([[34, 100]]);
+    expect(fnTree.nodeLines(cNode)).toEqual([]);
     const f = tree.frames.findIndex((x) => x.name === 'priceOrder');
     expect(fnTree.frameLines(f).map((l) => [l.line, l.self.samples])).toEqual([
       [24, 3],

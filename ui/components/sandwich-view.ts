@@ -43,6 +43,7 @@ export class SandwichView {
         'div',
         { class: 'panel-head' },
         h('h2', {}, 'Sandwich: ', h('span', { class: 'mono' }, label)),
+        f.functionLine ? h('span', { class: 'muted small sandwich-function' }, `function at line ${f.functionLine}`) : null,
         h('span', { class: 'muted small' }, `${formatShare(total / (rootTotal || 1))} of all time${tree.total.wallUs[0]! > 0 && requests > 0 ? ` · ${formatUs(s.callees.total.wallUs[0]! / requests)} per request` : ''}`),
         h('button', { type: 'button', class: 'btn btn-small close-sandwich', onclick: onClose, style: 'margin-left:auto' }, 'Close'),
       ),
@@ -55,7 +56,7 @@ export class SandwichView {
         h(
           'table',
           { class: 'table sandwich-lines' },
-          h('caption', { class: 'small muted' }, `Self time by line: ${f.name} was sampled at ${lines.length} lines`),
+          h('caption', { class: 'small muted' }, `Self time by line: ${f.name} was sampled at ${lines.length} line${lines.length === 1 ? '' : 's'}`),
           h('thead', {}, h('tr', {}, h('th', {}, 'Line'), h('th', { class: 'num' }, 'Self'), h('th', { class: 'num' }, 'Share of its self time'))),
           h(
             'tbody',

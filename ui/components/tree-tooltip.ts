@@ -62,6 +62,8 @@ export function treeTooltip(m: TreeModel, callersOf?: string): (node: number) =>
       h('div', { class: 'tip-name' }, name),
       where ? h('div', { class: 'tip-where' }, where) : null,
       f?.mappedFrom ? h('div', { class: 'tip-mapped' }, `via source map, compiled: ${displayPath(f.mappedFrom, m.roots)}`) : null,
+      // The agent said where this function begins (Sonde 0.4): say so, since the bar's line is that start.
+      f?.functionLine ? h('div', { class: 'tip-function' }, `function at line ${f.functionLine}`) : null,
       h('dl', { class: 'tip-rows' }, ...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
       lines.length
         ? h(
