@@ -100,10 +100,10 @@ export async function stopServer(s) {
   await new Promise((r) => (s.child.exitCode !== null ? r() : s.child.once('exit', r)));
 }
 
-/** Starts a real session on the server's pod (labelled `bench=<label>`) and waits until its agent samples. */
-export async function startSession(op, label, intervalMs) {
+/** Starts a real session on the server's pod (labelled `bench=<label>`) for `request` and waits until its agent samples. */
+export async function startSession(op, label, intervalMs, request = 'GET /work/:id') {
   await until(async () => (await json(`${op.url}/api/v1/agents`)).items.some((a) => a.pod.name === label), 60_000, `${label} connected`);
-  const session = await json(`${op.url}/api/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: label, spec: { selector: { matchLabels: { bench: label } }, request: 'GET /work/:id', requests: 10000, duration: '10m', sampleInterval: `${intervalMs}ms` } }) });
+  const session = await json(`${op.url}/api/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: label, spec: { selector: { matchLabels: { bench: label } }, request, requests: 10000, duration: '10m', sampleInterval: `${intervalMs}ms` } }) });
   await until(async () => (await json(`${op.url}/api/v1/sessions/${session.id}`)).status.pods?.some((p) => p.state === 'Sampling'), 60_000, `${label} sampling`);
   return session;
 }
