@@ -37,7 +37,8 @@ def _patch_django_wsgi(module):
     @functools.wraps(original)
     def __call__(self, environ, start_response):
         agent = package._agent
-        if agent is None or agent.sessions or not agent._link_started or current_request.get() is not None:
+        if agent is None or not agent._link_started or current_request.get() is not None or (
+                agent.sessions and _may_be_taken(agent.sessions, environ)):
             mw = self.__dict__.get("_sonde_mw")
             if mw is None:
                 mw = self.__dict__["_sonde_mw"] = SondeWsgiMiddleware(functools.partial(original, self))
@@ -79,6 +80,17 @@ def _patch_django_wsgi(module):
     register_boundary(__call__)
     cls.__call__ = __call__
     FOLLOWED.add("django")
+
+
+def _may_be_taken(sessions, environ):
+    """Whether a running session may take this request (its method and path prefix): only those leave
+    the flat idle path while sessions run, so a session for one type costs the others nothing."""
+    method = environ.get("REQUEST_METHOD", "GET")
+    path = environ.get("PATH_INFO") or "/"
+    for s in sessions:
+        if s.filter.might_match(method, path):
+            return True
+    return False
 
 
 def _wrap_asgi_call(cls):

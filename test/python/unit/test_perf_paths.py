@@ -149,6 +149,17 @@ class IdleDjango(unittest.TestCase):
         self.assertEqual(got["GET /fail/:n"]["errors"], 1)
         self.assertEqual(got["GET /stream/:n"]["count"], 1)
 
+    def test_a_session_for_another_type_leaves_other_requests_on_the_flat_path(self):
+        from django.http import HttpResponse
+        s = self.agent.start_session("d2", "GET /fail/:n", 5, time.time() * 1000 + 60000, 10)
+        _, _, plain = self.get("/orders/3")
+        self.assertIs(type(plain), HttpResponse)
+        _, _, followed = self.get("/fail/3")
+        self.assertIsNot(type(followed), HttpResponse)
+        self.assertEqual(s.taken, 1)
+        got = {e["type"]: e["count"] for e in self.agent.catalogue.snapshot()}
+        self.assertEqual((got["GET /orders/:id"], got["GET /fail/:n"]), (1, 1))
+
     def test_with_a_session_the_request_is_followed_and_recorded(self):
         s = self.agent.start_session("d1", "GET /orders/:id", 2, time.time() * 1000 + 60000, 2)
         self.get("/orders/1")
