@@ -94,7 +94,8 @@ class Agent:
         if loop is None:
             req.ident = threading.get_ident()
             req.cpu = cpu.reader_for(threading.get_native_id())
-            req.last_cpu = req.cpu.read_ns()
+            # Not schedstat: its run-queue part comes from the sampler's readings (sampler.py).
+            req.last_cpu = (cpu.own_cpu_ns(), cpu.NO_RUNQ)
             with self.sample_lock:
                 self.threads[req.ident] = req
         else:
@@ -121,7 +122,7 @@ class Agent:
                     return None  # already lent: nested work stays with the first thread
                 req.ident = threading.get_ident()
                 req.cpu = reader
-                req.last_cpu = reader.read_ns()
+                req.last_cpu = (cpu.own_cpu_ns(), cpu.NO_RUNQ)
                 self.threads[req.ident] = req
             return req.ident
         except Exception as exc:
@@ -208,12 +209,25 @@ class Agent:
         or waiting at its end, most of it at coarse intervals."""
         if req.last_stack is None or req.cpu is None:
             return
-        ns = req.cpu.read_ns()
-        if ns[0] < 0 or req.last_cpu[0] < 0:
+        if req.ident == threading.get_ident():
+            # On the request's own thread (the usual case): its CPU without a /proc read. Time runnable
+            # but without a CPU is not known here: the tail gets the share the last tick saw.
+            cpu_us = (cpu.own_cpu_ns() - req.last_cpu[0]) / 1000.0
+            runq_us = None
+        else:
+            ns = req.cpu.read_ns()
+            if ns[0] < 0:
+                return
+            cpu_us = (ns[0] - req.last_cpu[0]) / 1000.0
+            runq_us = (ns[1] - req.last_cpu[1]) / 1000.0 if req.last_cpu[1] >= 0 else None
+        if req.last_cpu[0] < 0:
             return
         wall_us = (req.end_perf - req.last_perf) * 1e6
         if wall_us > 0:
-            req.add(req.last_stack, wall_us, (ns[0] - req.last_cpu[0]) / 1000.0, (ns[1] - req.last_cpu[1]) / 1000.0, count=0)
+            cpu_us = min(max(0.0, cpu_us), wall_us)
+            if runq_us is None:
+                runq_us = (wall_us - cpu_us) * req.runq_share
+            req.add(req.last_stack, wall_us, cpu_us, runq_us, count=0)
 
     def _deliver(self, req, type_):
         """Hands a finished request to the sessions of its type. Its tree and JSON are made by the link

@@ -3,14 +3,26 @@ then nanoseconds runnable but waiting for a CPU), the only way to tell a thread 
 in recv or on a lock: its stack looks the same. Linux only; elsewhere every sample counts as CPU."""
 
 import os
+import time
+
+# The calling thread's own CPU ns, the same count as schedstat's first field (the scheduler's
+# sum_exec_runtime, brought up to date): one C call, no file. A followed request reads it at its start and
+# end on its own thread; only the sampler reads schedstat (once a tick per followed thread).
+own_cpu_ns = time.thread_time_ns
+
+# A reading whose run-queue part is unknown (taken with `own_cpu_ns`): its second field.
+NO_RUNQ = -1
 
 
 class ThreadCpu:
-    """Reads one thread's CPU nanoseconds; keeps its file open (one pread per sample)."""
+    """Reads one thread's CPU nanoseconds; keeps its file open (one pread per sample). `last` and
+    `last_tick` are the sampler's previous reading of this thread and the tick it was taken at."""
 
-    __slots__ = ("fd",)
+    __slots__ = ("fd", "last", "last_tick")
 
     def __init__(self, native_id):
+        self.last = (-1, -1)
+        self.last_tick = -1
         try:
             self.fd = os.open("/proc/self/task/%d/schedstat" % native_id, os.O_RDONLY)
         except OSError:

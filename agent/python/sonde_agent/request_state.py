@@ -24,7 +24,7 @@ class RequestState:
     __slots__ = ("id", "method", "path", "route", "start_wall", "start_perf", "end_perf", "status", "outcome",
                  "sampled", "ident", "cpu", "task", "loop", "stacks", "waiting_samples", "waiting_us",
                  "blocked_samples", "blocked_us", "last_perf", "last_cpu", "last_stack", "finished", "interval_us",
-                 "walk")
+                 "walk", "runq_share")
 
     def __init__(self, method, path):
         # Only what every request needs: most are never followed, and this runs on each one.
@@ -56,6 +56,9 @@ class RequestState:
         self.last_perf = self.start_perf
         self.last_cpu = (-1, -1)
         self.last_stack = None
+        # Of the time off CPU in the last interval sampled, the part runnable but without a CPU: what the
+        # tail after the last tick gets (its run-queue time is not read on the request's thread).
+        self.runq_share = 0.0
         # The interval this request's samples stand for (its sessions'), µs.
         self.interval_us = interval_us
         # The sampler's last walk of this request's stack, to stop the next walk where it joins (frames.py).

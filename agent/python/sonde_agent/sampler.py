@@ -59,8 +59,17 @@ class Sampler:
                 if req.interval_us > tick_us and not on_grid(now_us, tick_us, req.interval_us):
                     continue  # the sampler runs finer for another session: not one of this request's ticks
                 wall_us = (now - req.last_perf) * 1e6
-                ns = req.cpu.read_ns() if req.cpu is not None else (-1, -1)
-                cpu_us, runq_us = _delta(ns, req.last_cpu)
+                reader = req.cpu
+                if reader is not None:
+                    ns = reader.read_ns()
+                    cpu_us, runq_us = _delta_from(ns, req.last_cpu, reader, self.ticks)
+                    reader.last = ns
+                    reader.last_tick = self.ticks
+                    off_us = wall_us - max(0.0, cpu_us)
+                    req.runq_share = min(1.0, max(0.0, runq_us / off_us)) if off_us > 0 and cpu_us >= 0 else 0.0
+                else:
+                    ns = (-1, -1)
+                    cpu_us, runq_us = -1, 0.0
                 req.last_perf = now
                 req.last_cpu = ns
                 stack, req.walk = table.capture_from(f, req.walk)
@@ -114,6 +123,22 @@ def _delta(ns, last):
     if ns[0] < 0 or last[0] < 0:
         return -1, 0.0
     return (ns[0] - last[0]) / 1000.0, (ns[1] - last[1]) / 1000.0
+
+
+def _delta_from(ns, last, reader, tick):
+    """As `_delta`, for a request whose previous reading may be its start's (CPU from `cpu.own_cpu_ns` on
+    its own thread, run queue unknown): the run-queue time is then the thread's since the sampler's reading
+    of it at the tick before, when there is one (it spans this interval; `add` caps it at the time off
+    CPU), else none. CPU is not below 0: schedstat's count may lag the scheduler's by less than its tick."""
+    if ns[0] < 0 or last[0] < 0:
+        return -1, 0.0
+    cpu_us = max(0.0, (ns[0] - last[0]) / 1000.0)
+    if last[1] >= 0:
+        return cpu_us, (ns[1] - last[1]) / 1000.0
+    prev = reader.last
+    if reader.last_tick == tick - 1 and prev[1] >= 0:
+        return cpu_us, max(0.0, (ns[1] - prev[1]) / 1000.0)
+    return cpu_us, 0.0
 
 
 def _awaiting(req):

@@ -228,6 +228,70 @@ class SessionIntervals(unittest.TestCase):
             agent.close()
 
 
+class OwnThreadCpu(unittest.TestCase):
+    """A followed request's start and end read its CPU with one C call (time.thread_time_ns), not from
+    /proc: only the sampler reads schedstat, once a tick; CPU, waiting and run-queue time stay true."""
+
+    def serve(self, view, interval_ms=2):
+        from sonde_agent import cpu
+        agent = Agent()
+        agent._link_started = True
+        reads_here, real = [], cpu.ThreadCpu.read_ns
+        me = []
+
+        def counting(reader):
+            if threading.get_ident() in me:
+                reads_here.append(1)
+            return real(reader)
+
+        cpu.ThreadCpu.read_ns = counting
+        try:
+            def app_view(environ, sr):
+                me.append(threading.get_ident())
+                view()
+                sr("200 OK", [])
+                return [b"ok"]
+            app = SondeWsgiMiddleware(app_view, agent=agent)
+            s = agent.start_session("own", "GET /own", 1, time.time() * 1000 + 60000, interval_ms)
+            r = app({"REQUEST_METHOD": "GET", "PATH_INFO": "/own"}, lambda *a: None)
+            list(r)
+            r.close()
+            return records(agent, s)[0], reads_here
+        finally:
+            cpu.ThreadCpu.read_ns = real
+            agent.close()
+
+    def test_the_request_thread_reads_no_proc_file(self):
+        rec, reads = self.serve(lambda: (spin(40), time.sleep(0.04)))
+        self.assertEqual(reads, [])
+        total = rec["cpuUs"] + rec["waitingUs"] + rec["blockedUs"]
+        self.assertGreater(rec["samples"], 5)
+        # 40 ms of CPU then 40 ms asleep: about half each (a busy machine adds run-queue time, not CPU).
+        self.assertGreater(rec["cpuUs"], 30000)
+        self.assertLess(rec["cpuUs"], total * 0.75)
+        self.assertGreater(rec["waitingUs"], 30000)
+
+    @unittest.skipUnless(hasattr(os, "sched_setaffinity"), "Linux only")
+    def test_time_runnable_without_a_cpu_is_held_up_time(self):
+        import subprocess
+        cpu0 = sorted(os.sched_getaffinity(0))[0]
+        rival = subprocess.Popen([sys.executable, "-c", "import os; os.sched_setaffinity(0, {%d})\nwhile True: pass" % cpu0])
+        try:
+            time.sleep(0.2)
+
+            def pinned():
+                os.sched_setaffinity(0, {cpu0})  # this thread only: it shares one CPU with the rival
+                spin(150)
+            rec, reads = self.serve(pinned, interval_ms=5)
+        finally:
+            rival.kill()
+            rival.wait()
+        self.assertEqual(reads, [])
+        # Sharing a CPU with a busy process, the request waits about as long for it as it computes.
+        self.assertGreater(rec["blockedUs"], rec["cpuUs"] * 0.4)
+        self.assertLess(rec["waitingUs"], rec["cpuUs"] * 0.5)
+
+
 class StartLines(unittest.TestCase):
     def test_frames_carry_their_functions_first_line(self):
         agent = Agent()
