@@ -110,3 +110,9 @@ export async function startSession(op, label, intervalMs, request = 'GET /work/:
 
 /** The CPython version the benchmarks run. */
 export const pythonVersion = () => spawnSync(PYTHON, ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).stdout.trim();
+
+/** `--orders N` of run.mjs and instructions.mjs: how many orders the bench view builds (its work), 1..100000. */
+export function ordersOption(raw) {
+  if (!/^\d{1,6}$/.test(raw) || Number(raw) < 1 || Number(raw) > 100_000) throw new Error(`--orders must be an integer 1..100000, not ${JSON.stringify(String(raw).slice(0, 40))}`);
+  return Number(raw);
+}
