@@ -1,3 +1,4 @@
+import type { Frame } from '../../src/model/frame.js';
 import { SondeError } from '../../src/errors.js';
 import type { RequestOutcome, RequestRecord, SessionEndReason } from '../../src/protocol/messages.js';
 import type { Clock, TimerHandle } from '../clock.js';
@@ -52,6 +53,8 @@ export class Profiler {
   private readonly warmupMs: number;
   /** Epoch µs from which new requests are profiled (the end of the sampler's warm-up). */
   private eligibleFromUs = 0;
+  /** Frames sampled before their function's start was known get it at report time where known by then. */
+  private readonly settle = (f: Frame): Frame => this.sampler.settle?.(f) ?? f;
   private readonly endListeners: ((s: Session) => void)[] = [];
   /** Completed requests waiting to be reported, oldest first, from `reportHead`. */
   private readonly toReport: RequestState[] = [];
@@ -270,7 +273,7 @@ export class Profiler {
     for (const s of r.claimedBy) {
       let record = byInterval.get(s.sampleIntervalUs);
       if (!record) {
-        record = buildRequestRecord(r, s.sampleIntervalUs);
+        record = buildRequestRecord(r, s.sampleIntervalUs, this.settle);
         byInterval.set(s.sampleIntervalUs, record);
       }
       (s as Session).deliver(record);

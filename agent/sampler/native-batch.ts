@@ -27,8 +27,13 @@ export class NativeFrameTable {
     }
   }
 
+  /** The frame of `id`; one made before its file's function index was ready gets its start once it is. */
   get(id: number): Frame | null {
-    return this.byId[id] ?? null;
+    const f = this.byId[id] ?? null;
+    if (f === null || this.cache.pendingCount === 0) return f;
+    const settled = this.cache.settle(f);
+    if (settled !== f) this.byId[id] = settled;
+    return settled;
   }
 }
 
