@@ -165,7 +165,7 @@ export class InterruptSampler implements Sampler {
   }
 
   settle(f: Frame): Frame {
-    return this.cache.pendingCount === 0 ? f : this.cache.settle(f);
+    return this.cache.settle(f);
   }
 
   trackContexts(on: boolean): void {

@@ -72,6 +72,8 @@ export class FrameCache {
   private readonly mappedFrames = new Map<string, Frame>();
   /** Frames made while their file's index was not ready: how to place them again, and their key in `map`. */
   private readonly pending = new Map<Frame, { key: string; name: string; file: string; line: number; column: number }>();
+  /** Pending frames settled since, to what they became: holders of the old object (a NativeFrameTable, a request's samples) get the new one. */
+  private settled = new WeakMap<Frame, Frame>();
   constructor(
     private readonly hideFile: (file: string) => boolean,
     private readonly max = 50_000,
@@ -99,6 +101,7 @@ export class FrameCache {
         this.map.clear();
         this.mappedFrames.clear();
         this.pending.clear();
+        this.settled = new WeakMap();
       }
       this.map.set(key, f);
       if (pending && f !== null) this.pending.set(f, { key, name, file, line, column: col });
@@ -117,14 +120,20 @@ export class FrameCache {
    */
   settle(f: Frame): Frame {
     const p = this.pending.get(f);
-    if (p === undefined) return f;
+    if (p === undefined) return this.settled.get(f) ?? f;
     const base = toFrame(p.name, p.file, p.line, this.hideFile);
     if (base === null) return f;
     const placed = this.placed(base, p.column, undefined);
     if (placed === PENDING) return f;
     this.pending.delete(f);
+    this.settled.set(f, placed);
     this.map.set(p.key, placed);
     return placed;
+  }
+
+  /** Whether `f` was made before its file's index was ready and has not been settled since. */
+  isPending(f: Frame): boolean {
+    return this.pending.has(f);
   }
 
   /** A frame whose start is not known yet: mapped where a map applies, a fresh object (settle tells it apart). */
