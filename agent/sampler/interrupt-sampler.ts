@@ -168,6 +168,16 @@ export class InterruptSampler implements Sampler {
     return this.cache.settle(f);
   }
 
+  hasPending(): boolean {
+    return this.cache.pendingCount > 0;
+  }
+
+  isPending(f: Frame): boolean {
+    if (!this.cache.isPending(f)) return false;
+    this.cache.settle(f);
+    return this.cache.isPending(f);
+  }
+
   trackContexts(on: boolean): void {
     if (this.contextMode !== 'hooks' || !this.native) return;
     this.hook.track(on);

@@ -45,4 +45,8 @@ export interface Sampler {
    * the file's index is built off-thread): the frame with its start if known by now, else `f`.
    */
   settle?(f: Frame): Frame;
+  /** Whether any frame waits for its function's start (cheap: checked before `isPending`). */
+  hasPending?(): boolean;
+  /** Whether `f` still waits for its function's start (its file's index is being built). */
+  isPending?(f: Frame): boolean;
 }

@@ -9,6 +9,8 @@ import { systemClock } from '../../agent/clock.js';
 import { createRootLogger } from '../../agent/log.js';
 import { FunctionStarts, functionStartWorkersStarted, PENDING } from '../../agent/sampler/function-starts.js';
 import { InterruptSampler } from '../../agent/sampler/interrupt-sampler.js';
+import { Profiler } from '../../agent/profiling/profiler.js';
+import { deserializeTree } from '../../src/model/serialized.js';
 import { ensureAgentBuilt } from './helpers/build.js';
 
 // The parse behind function starts runs in a worker thread (agent/sampler/function-starts.ts): real
@@ -179,6 +181,48 @@ describe('function starts off the app thread', () => {
       expect(later.flatMap((s) => s.stack).filter((f) => f.name === 'spin' && f.functionLine !== 1)).toEqual([]);
     } finally {
       sampler.stop();
+      sampler.functionStarts.close();
+    }
+  }, 60_000);
+
+  it("holds a finished request's record until its frames' starts are known, so every record carries them", async () => {
+    // The hot function sits in a 600 KiB bundle: its index takes the worker hundreds of ms, longer than
+    // the first collects (every 100 ms) that complete requests.
+    const parts = [`exports.spin = function spin(ms) {\n  const end = performance.now() + ms;\n  let x = 0;\n  while (performance.now() < end) x += Math.sqrt(x + 1);\n  return x;\n};\n`];
+    for (let k = 0, size = 0; size < 600 * 1024; k++) {
+      const part = `function mod${k}(exports) {\n  class C${k} { get v() { return ${k}; } run(a) { return [a, ${k}].map((x) => x * 2); } }\n  exports.f${k} = (o) => new C${k}().run(o.n + ${k});\n}\n`;
+      parts.push(part);
+      size += part.length;
+    }
+    const src = write('held-bundle.cjs', parts.join(''));
+    const { spin } = createRequire(import.meta.url)(src) as { spin: (ms: number) => number };
+    const log = createRootLogger('silent');
+    const sampler = new InterruptSampler(systemClock, log);
+    const profiler = new Profiler(sampler, systemClock, log, { warmupMs: 0 });
+    const session = profiler.start({ id: 'held', request: 'GET /spin', limit: 12, deadline: Date.now() + 30_000, sampleIntervalMs: 1 });
+    const t0 = performance.now();
+    let indexedAt = 0;
+    void sampler.functionStarts.settled().then(() => (indexedAt = performance.now() - t0));
+    for (let i = 0; i < 12; i++) {
+      const r = profiler.begin({ method: 'GET', url: '/spin' })!;
+      profiler.run(r, () => spin(15));
+      profiler.end(r, 'GET /spin', 'ok', 200);
+      await sleep(20);
+    }
+    const result = await session.done;
+    try {
+      expect(result.reason).toBe('requests');
+      expect(session.records).toHaveLength(12);
+      const spinStarts = session.records.map((rec) => {
+        const t = deserializeTree(rec.tree);
+        return [...new Set(t.frames.filter((f) => f.name === 'spin').map((f) => f.functionLine))];
+      });
+      // Requests finished while the index was being built (the first ~100–500 ms) all waited for it.
+      expect(spinStarts.filter((x) => x.length > 0).length).toBeGreaterThan(8);
+      expect(spinStarts.filter((x) => x.length > 0 && !(x.length === 1 && x[0] === 1))).toEqual([]);
+      expect(indexedAt).toBeGreaterThan(0);
+    } finally {
+      profiler.close();
       sampler.functionStarts.close();
     }
   }, 60_000);
