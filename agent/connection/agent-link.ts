@@ -14,6 +14,7 @@ import type { Logger } from '../log.js';
 import type { Profiler } from '../profiling/profiler.js';
 import type { Session } from '../profiling/session.js';
 import type { BackoffPolicy } from './backoff.js';
+import { ProgressPacer } from './progress-pacer.js';
 import { ReconnectingSocket } from './reconnecting-socket.js';
 import { UnackedBatches } from './unacked-batches.js';
 
@@ -25,8 +26,10 @@ export interface LinkTuning {
   backoff?: BackoffPolicy;
   /** Minimum time between catalogue messages (default 5 s). */
   catalogueEveryMs?: number;
-  /** Progress messages per running session (default 1 s). */
+  /** Progress messages per running session, when the count changed (default 50 ms; see progress-pacer.ts). */
   progressEveryMs?: number;
+  /** Near its cap, a session's progress goes out on each request taken, at most this often (default 10 ms). */
+  progressGapMs?: number;
   /** Finished requests are batched for this long before they are sent (default 100 ms). */
   flushEveryMs?: number;
 }
@@ -58,6 +61,11 @@ interface RemoteSession {
 }
 
 const AGENT_VERSION = '0.1.0';
+/**
+ * A session sends progress on every request taken once at most this many remain under its cap: the
+ * operator's last `limit`s leave each agent a slack of at most its fine phase (operator/engine/credit.ts).
+ */
+const NEAR_CAP = 16;
 /** Keep each requests message well under the protocol's size limit. */
 const TARGET_MESSAGE_BYTES = 2 * 1024 * 1024;
 
@@ -86,6 +94,7 @@ export class AgentLink {
   private timers: TimerHandle[] = [];
   private flushTimer: TimerHandle | undefined;
   private closed = false;
+  private readonly progress: ProgressPacer;
 
   constructor(private readonly o: LinkOptions) {
     this.log = o.log.child({ module: 'link' });
@@ -103,18 +112,17 @@ export class AgentLink {
       },
     });
     o.profiler.onSessionEnd((s) => this.onSessionEnd(s));
+    this.progress = new ProgressPacer(o.clock, () => this.sendProgress(), () => this.remote.size > 0, o.progressEveryMs ?? 50, o.progressGapMs ?? 10);
   }
 
   start(): void {
     this.socket.start();
     this.every(this.o.catalogueEveryMs ?? 5000, () => this.sendCatalogue());
-    // Progress carries the count of requests taken, on which the operator stops every agent at N; it is
-    // sent only when it changed, so a quarter-second tick costs nothing while traffic is idle.
-    this.every(this.o.progressEveryMs ?? 250, () => this.sendProgress());
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.progress.close();
     for (const t of this.timers) this.o.clock.clearTimeout(t);
     if (this.flushTimer) this.o.clock.clearTimeout(this.flushTimer);
     this.flush();
@@ -154,6 +162,7 @@ export class AgentLink {
       // Sessions that ended here with results still held: the operator takes them from a pod that took part.
       ended: this.heldSessions(),
       acks: true,
+      limits: true,
     };
     let text = JSON.stringify(hello);
     // The operator takes at most maxHelloBytes before welcome; a catalogue too big for that goes
@@ -194,6 +203,10 @@ export class AgentLink {
       case 'stop':
         this.flush();
         this.o.profiler.stop(m.session, m.reason);
+        return;
+      case 'limit':
+        // (Sonde 0.4) Only sessions the operator started here; a lower cap may end one at once.
+        if (this.remote.has(m.session)) this.o.profiler.limit(m.session, m.maxRequests);
         return;
       case 'error':
         this.log.warn({ code: m.code, message: m.message }, 'operator reported an error');
@@ -247,6 +260,9 @@ export class AgentLink {
     }
     const r: RemoteSession = { session, seq: 0, pending: [] };
     this.remote.set(m.session, r);
+    session.nearCap = NEAR_CAP;
+    session.onNearCap = () => this.progress.soon();
+    this.progress.wake();
     session.onRecord((record) => {
       r.pending.push(JSON.stringify(record));
       this.scheduleFlush();

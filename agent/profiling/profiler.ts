@@ -202,6 +202,17 @@ export class Profiler {
     return undefined;
   }
 
+  /**
+   * Lowers a running session's limit (the operator's `limit`, Sonde 0.4). A session that has now taken
+   * all it may ends as at its limit, with the records of what it took.
+   */
+  limit(id: string, limit: number): void {
+    const session = this.sessions.find((s) => s.id === id);
+    if (!session || !session.lower(limit)) return;
+    this.log.debug({ session: id, limit }, 'session limit reached after it was lowered');
+    this.stop(id, 'requests');
+  }
+
   /** Ends a running session now, reporting every request that finished before. */
   stop(id: string, reason: SessionEndReason): void {
     const session = this.sessions.find((s) => s.id === id);

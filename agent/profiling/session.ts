@@ -67,6 +67,14 @@ export class Session implements Claimant {
   result: LocalSessionResult | undefined;
   /** Rules out, at their start, requests that cannot be of this session's type. */
   readonly filter: TypeFilter;
+  /** Requests this session may take: `spec.limit`, lowered by the operator's `limit` (Sonde 0.4), never raised. */
+  limit: number;
+  /**
+   * Called (on the request's path: it must only schedule work) after each request taken once at most
+   * `nearCap` remain under the limit, so the operator hears the count while it matters most.
+   */
+  onNearCap: (() => void) | undefined;
+  nearCap = 0;
 
   constructor(
     readonly spec: SessionSpec,
@@ -74,6 +82,7 @@ export class Session implements Claimant {
     readonly startedAt: number,
   ) {
     this.sampleIntervalMs = spec.sampleIntervalMs;
+    this.limit = spec.limit;
     this.filter = new TypeFilter(spec.request);
     this.done = new Promise((r) => (this.resolve = r));
   }
@@ -91,7 +100,20 @@ export class Session implements Claimant {
     if (this.status !== 'running' || request.type !== this.spec.request) return false;
     this.taken++;
     this.awaiting++;
-    if (this.taken >= this.spec.limit) this.status = 'finishing';
+    if (this.taken >= this.limit) this.status = 'finishing';
+    if (this.onNearCap && this.limit - this.taken <= this.nearCap) this.onNearCap();
+    return true;
+  }
+
+  /**
+   * Lowers the limit (never raises it). True when the session has now taken all it may: it takes no
+   * more, and ends once the records of what it took are in.
+   */
+  lower(limit: number): boolean {
+    if (this.status !== 'running' || limit >= this.limit) return false;
+    this.limit = Math.max(1, limit);
+    if (this.taken < this.limit) return false;
+    this.status = 'finishing';
     return true;
   }
 

@@ -148,7 +148,7 @@ export function treeRoutes(app: FastifyInstance, deps: ApiDeps): void {
       filter.by = q.by;
     }
     // Cluster-wide hotspots count only what the caller may read: its namespaces, in SQL.
-    if (filter.namespace !== undefined && !canRead(req.access, filter.namespace)) return { items: [], totalUs: 0 };
+    if (filter.namespace !== undefined && !canRead(req.access, filter.namespace)) return { items: [], totalUs: 0, roots: [] };
     const readable = readableList(req.access);
     if (readable !== undefined && filter.namespace === undefined) filter.namespaces = readable;
     const out = deps.reader.hotspots(filter);

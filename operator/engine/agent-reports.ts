@@ -11,6 +11,8 @@ import { finish, finishWhenStopped, lateResults, stopWhenClaimed } from './sessi
 import { endMessage, recount } from './session-outcome.js';
 import { markTypeSeen } from './request-type-seen.js';
 import { isTerminal, perPodLimit } from './session-run.js';
+import { recountPart } from './taken-total.js';
+import { tightenCaps } from './credit.js';
 
 /**
  * What agents say, and whether it is taken: hello's claims (granted to a pod that took part, refused to
@@ -48,7 +50,7 @@ export function decideClaim(core: EngineCore, agent: AgentConnection, session: s
     }
     if (pr.conn !== agent.id) {
       bind(core, pr, agent);
-      podEvent(core, pr, { type: 'adopted', conn: agent.id });
+      podEvent(core, run, pr, { type: 'adopted', conn: agent.id });
       core.hub.grant(agent, session);
       updateReadiness(core, run);
       core.status.touch(run, true);
@@ -72,12 +74,14 @@ export function onProgress(core: EngineCore, agent: AgentConnection, session: st
   const pr = run && boundPart(core, run, agent);
   if (!run || !pr) return;
   pr.claimed = Math.max(pr.claimed ?? 0, taken);
+  recountPart(run, pr);
   if (samples > pr.samples) {
     pr.samples = samples;
     core.status.touch(run);
   }
   stopPodAtCap(core, run, pr);
   stopWhenClaimed(core, run);
+  tightenCaps(core, run);
 }
 
 export function onRequests(core: EngineCore, agent: AgentConnection, sessionId: string, seq: number, records: RequestRecord[]): void {
@@ -107,6 +111,7 @@ export function onRequests(core: EngineCore, agent: AgentConnection, sessionId: 
   if (added.length === 0) return;
   run.count += added.length;
   pr.requests += added.length;
+  recountPart(run, pr);
   pr.samples += added.reduce((s, r) => s + r.samples, 0);
   run.hotspotsStale = true;
   const seen = markTypeSeen(core, run);
@@ -120,6 +125,8 @@ export function onRequests(core: EngineCore, agent: AgentConnection, sessionId: 
     recount(run.conditions, run.count, run.resolved?.requests ?? 0);
     core.status.touch(run, true);
   } else {
+    stopWhenClaimed(core, run);
+    tightenCaps(core, run);
     core.status.touch(run, seen);
   }
 }
@@ -184,7 +191,7 @@ export function onEnded(core: EngineCore, agent: AgentConnection, sessionId: str
   }
   const pr = boundPart(core, run, agent);
   if (!pr) return;
-  podEvent(core, pr, reason === 'error' ? { type: 'ended', conn: agent.id, error: error ?? '' } : { type: 'ended', conn: agent.id });
+  podEvent(core, run, pr, reason === 'error' ? { type: 'ended', conn: agent.id, error: error ?? '' } : { type: 'ended', conn: agent.id });
   if (!isTerminal(run)) {
     const all = [...run.pods.values()];
     if (run.count === 0 && all.every((p) => p.state === 'Failed')) {

@@ -3,6 +3,7 @@ import { workloadFromPodName } from '../../src/session/workload.js';
 import type { EngineCore } from './engine-core.js';
 import { type PodEvent, podTransition } from './pod-part.js';
 import type { PodRun, Run } from './session-run.js';
+import { recountPart } from './taken-total.js';
 
 /**
  * A process's part and the connection bound to it. One pod may hold several agent processes (pre-fork
@@ -80,13 +81,15 @@ export function boundPart(core: EngineCore, run: Run, agent: AgentConnection): P
   return pr && pr.conn === agent.id ? pr : undefined;
 }
 
-export function podEvent(core: EngineCore, pr: PodRun, event: PodEvent): void {
+/** Applies a pod event to the part; its share of the run's running total follows its new binding. */
+export function podEvent(core: EngineCore, run: Run, pr: PodRun, event: PodEvent): void {
   const next = podTransition(pr, event);
-  if (next === pr) return;
+  if (next === pr) return recountPart(run, pr);
   pr.state = next.state;
   pr.conn = next.conn;
   if (next.message === undefined) delete pr.message;
   else pr.message = next.message;
+  recountPart(run, pr);
 }
 
 /**

@@ -20,6 +20,8 @@ export interface EngineHub {
   agentsOf(pod: Pick<PodIdentity, 'namespace' | 'name'>): Iterable<AgentConnection>;
   start(agent: AgentConnection, message: StartMessage): boolean;
   stop(agent: AgentConnection, session: string, reason: SessionEndReason): boolean;
+  /** (Sonde 0.4) Lowers the session's cap on the agent (only agents that said `limits` in hello); false when not sent. */
+  limit?(agent: AgentConnection, session: string, maxRequests: number): boolean;
   forget(agent: AgentConnection, session: string): void;
   /** Takes a claim from hello: the connection may report on the session. */
   grant(agent: AgentConnection, session: string): void;

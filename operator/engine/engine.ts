@@ -238,7 +238,7 @@ export class Engine implements SessionEngine, HubListener {
       const pr = boundPart(this.core, run, agent);
       if (!pr) continue;
       const was = pr.state;
-      podEvent(this.core, pr, { type: 'disconnected', conn: agent.id });
+      podEvent(this.core, run, pr, { type: 'disconnected', conn: agent.id });
       if (was === pr.state) continue;
       updateReadiness(this.core, run);
       finishWhenStopped(this.core, run);

@@ -7,6 +7,7 @@ import { readinessOf, whyNoPods } from './readiness.js';
 import { lifeEvent } from './spec-apply.js';
 import { takesAgents } from './session-life.js';
 import { type Run, conditionOf, isTerminal, perPodLimit, setCondition } from './session-run.js';
+import { missing } from './taken-total.js';
 
 /** Which agents a session starts (fan-out, late joiners, reconnects) and how ready it says it is. */
 
@@ -20,7 +21,8 @@ export function fanOut(core: EngineCore, run: Run): void {
  * Starts `run` on `agent` if its pod belongs: its labels match the selector, or it already took part
  * (a reconnect, or another process of the pod, resumes whatever the labels say now). The per-pod cap
  * counts every process of the pod: `alreadyReported` carries the pod's stored count, so the cap holds
- * across reconnects and processes, and a pod that took its cap starts no more processes.
+ * across reconnects and processes, and a pod that took its cap starts no more processes. An agent that
+ * joins late is capped at what the session still misses (its running total), not at N.
  */
 export function consider(core: EngineCore, run: Run, agent: AgentConnection, report = true): void {
   const spec = run.resolved;
@@ -35,13 +37,15 @@ export function consider(core: EngineCore, run: Run, agent: AgentConnection, rep
     if (!labels || !selectorMatches(spec.selector, labels)) return;
   }
   const limit = perPodLimit(spec);
-  if (podTaken(run, agent.pod.name) >= limit) return;
+  // The agent's cap: what its pod may still take, and no more than the session still misses (credit.ts).
+  const cap = Math.min(limit - podTaken(run, agent.pod.name), missing(run));
+  if (cap <= 0) return;
   const already = podStored(run, agent.pod.name);
   const sent = core.hub.start(agent, {
     type: 'start',
     session: run.id,
     request: spec.request,
-    maxRequests: limit,
+    maxRequests: already + cap,
     deadline: run.deadline,
     sampleIntervalMs: spec.sampleIntervalMs,
     ...(already > 0 ? { alreadyReported: already } : {}),
@@ -53,7 +57,11 @@ export function consider(core: EngineCore, run: Run, agent: AgentConnection, rep
     run.pods.set(partKey(part.name, part.pid), part);
   }
   bind(core, part, agent);
-  podEvent(core, part, { type: 'started', conn: agent.id });
+  // An agent that still runs the session (hello named it) ignores this start and keeps the cap it had:
+  // unknown here, so the next round of caps sends it a `limit` whatever it is.
+  part.cap = agent.claimed.includes(run.id) ? Number.MAX_SAFE_INTEGER : cap;
+  run.capsLeft ??= missing(run);
+  podEvent(core, run, part, { type: 'started', conn: agent.id });
   if (lifeEvent(core, run, { type: 'agentStarted' })) run.startedAt = new Date(core.clock.now()).toISOString();
   if (report) {
     updateReadiness(core, run);

@@ -3,6 +3,7 @@ import { UNKNOWN_PID, partKey } from './bound-parts.js';
 import { podTransition } from './pod-part.js';
 import { lifeOfPhase } from './session-life.js';
 import type { PodRun, Run } from './session-run.js';
+import { countAll } from './taken-total.js';
 
 /**
  * The run of a session a previous operator left unfinished, rebuilt from the store: counts from the
@@ -26,6 +27,7 @@ export function recoveredRun(stored: SessionView, counts: Map<string, { requests
     observedGeneration: stored.status.observedGeneration ?? stored.generation,
     pods: new Map(),
     count: 0,
+    taken: 0,
     hotspots: stored.status.hotspots ?? [],
     ...(stored.status.sampleInterval ? { sampleInterval: stored.status.sampleInterval } : {}),
     hotspotsStale: true,
@@ -45,5 +47,6 @@ export function recoveredRun(stored: SessionView, counts: Map<string, { requests
     if (!run.pods.has(key)) run.pods.set(key, { name: pod, uid: '', pid: UNKNOWN_PID, incarnation: '', lastSeq: 0, state: 'Lost', conn: undefined, requests: c.requests, samples: c.samples });
   }
   run.count = [...run.pods.values()].reduce((s, p) => s + p.requests, 0);
+  countAll(run);
   return run;
 }

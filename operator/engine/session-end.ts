@@ -1,5 +1,5 @@
 import type { SessionEndReason } from '../../src/protocol/messages.js';
-import { connectionOf, podEvent, takenBy } from './bound-parts.js';
+import { connectionOf, podEvent } from './bound-parts.js';
 import { type EngineCore, R, T, safely } from './engine-core.js';
 import { isSampling } from './pod-part.js';
 import { lifeEvent } from './spec-apply.js';
@@ -21,7 +21,7 @@ export function finish(core: EngineCore, run: Run, phase: 'Completed' | 'Failed'
     if (!isSampling(pr)) continue;
     const agent = connectionOf(core, run, pr);
     if (agent) core.hub.stop(agent, run.id, stopReason);
-    podEvent(core, pr, { type: 'sessionEnded' });
+    podEvent(core, run, pr, { type: 'sessionEnded' });
   }
   run.hotspotsStale = true;
   core.log.info({ session: run.id, name: `${run.namespace}/${run.name}`, phase, reason, requests: run.count }, 'session ended');
@@ -42,12 +42,12 @@ function stopReasonOf(reason: string): SessionEndReason {
 export function stopWhenClaimed(core: EngineCore, run: Run): void {
   const target = run.resolved?.requests;
   if (target === undefined || run.life !== 'Running') return;
-  let taken = 0;
-  for (const pr of run.pods.values()) taken += takenBy(pr);
+  // The running total (taken-total.ts), kept on every report: no pass over the parts per message.
+  const taken = run.taken;
   if (taken < target) return;
   lifeEvent(core, run, { type: 'tookN' });
   deactivateJoining(core, run);
-  core.log.info({ session: run.id, taken, target }, 'agents took N requests between them: stopping them');
+  core.log.info({ session: run.id, taken, target, capsLeft: run.capsLeft }, 'agents took N requests between them: stopping them');
   for (const pr of run.pods.values()) {
     if (!isSampling(pr)) continue;
     const agent = connectionOf(core, run, pr);

@@ -32,6 +32,13 @@ export interface PodRun extends PodPart {
   claimed?: number;
   /** `stop` went to this process because its pod took its cap across processes (sent once). */
   capStopped?: boolean;
+  /** What this part adds to `Run.taken` now (taken-total.ts): its `takenBy` when last counted. */
+  counted?: number;
+  /**
+   * The cap the agent process runs the session under, in its own count (`progress` requests +
+   * inFlight): `start.maxRequests − alreadyReported`, then each `limit` sent (credit.ts).
+   */
+  cap?: number;
   samples: number;
   message?: string;
 }
@@ -58,6 +65,13 @@ export interface Run extends SessionIdentity {
   pods: Map<string, PodRun>;
   /** Requests stored across all pods. */
   count: number;
+  /**
+   * Requests taken across all parts (stored, or more where a bound agent's progress says so): the
+   * running total that stops the agents at N, kept by taken-total.ts on every report.
+   */
+  taken: number;
+  /** What was missing to N when the caps were last lowered (credit.ts); undefined before the first round. */
+  capsLeft?: number;
   hotspots: Hotspot[];
   /** The interval the stored samples stand for (status.sampleInterval), recomputed with the hotspots. */
   sampleInterval?: string;

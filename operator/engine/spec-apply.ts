@@ -33,6 +33,7 @@ export function create(core: EngineCore, input: SessionInput): Run {
     observedGeneration: input.generation,
     pods: new Map(),
     count: 0,
+    taken: 0,
     hotspots: [],
     hotspotsStale: false,
     hotspotsAt: 0,

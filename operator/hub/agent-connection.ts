@@ -20,6 +20,8 @@ export interface AgentConnection {
   readonly ended: readonly string[];
   /** The agent keeps `requests` batches until acknowledged (hello `acks`), so the operator sends `ack`. */
   readonly acks: boolean;
+  /** (Sonde 0.4) The agent honours `limit` (hello `limits`); other agents are never sent one. */
+  readonly limits: boolean;
   /** The current catalogue: the hello one, then each `catalogue` message's. */
   catalogue: RequestTypeStats[];
   /**

@@ -225,6 +225,12 @@ export class AgentHub {
     return this.send(agent, { type: 'ack', session, seq, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
   }
 
+  /** (Sonde 0.4) Lowers the session's cap on an agent that honours `limit`; false (nothing sent) for any other. */
+  limit(agent: AgentConnection, session: string, maxRequests: number): boolean {
+    if (!agent.limits) return false;
+    return this.send(agent, { type: 'limit', session, maxRequests });
+  }
+
   /** Sends `stop`. The session stays allowed on the connection: in-flight requests still come back. */
   stop(agent: AgentConnection, session: string, reason: SessionEndReason): boolean {
     return this.send(agent, { type: 'stop', session, reason });
@@ -522,6 +528,7 @@ class Link implements AgentConnection {
   claimed: readonly string[] = [];
   ended: readonly string[] = [];
   acks = false;
+  limits = false;
   catalogue: RequestTypeStats[] = [];
   readonly sessions = new Set<string>();
   readonly refused = new Set<string>();
@@ -544,6 +551,7 @@ class Link implements AgentConnection {
     this.claimed = hello.sessions.map((s) => s.session);
     this.ended = hello.ended ?? [];
     this.acks = hello.acks === true;
+    this.limits = hello.limits === true;
     this.catalogue = hello.catalogue;
   }
 

@@ -28,6 +28,12 @@ import type { SerializedTree } from '../model/serialized.js';
  *   nearest `package.json` above the main module, else the working directory; Python: the working
  *   directory at start; `SONDE_APP_ROOT` overrides both). Views and exports show files inside it
  *   relative to it (src/model/source-path.ts). At most 4096 characters, no NUL.
+ * - `limit` and `hello.limits` (Sonde 0.4): an agent that says `limits: true` in hello may be sent
+ *   `limit {session, maxRequests}`: the operator lowers the session's cap on that agent as the count
+ *   across agents nears N, so several agents together cannot take many more than N. Only agents that
+ *   announced it get it (older ones answer unknown messages with an error); `stop` still bounds them.
+ *   Agents also send `progress` sooner once few requests remain under their cap (the Node agent on
+ *   each request taken, at most every 10 ms; the Python agent on its next 50 ms poll).
  */
 export const PROTOCOL_VERSION = 1;
 
@@ -115,6 +121,8 @@ export interface HelloMessage {
   ended?: string[];
   /** (Sonde 0.2) The agent keeps `requests` batches until the operator acknowledges them. */
   acks?: boolean;
+  /** (Sonde 0.4) The agent honours `limit` messages. */
+  limits?: boolean;
 }
 
 export interface CatalogueMessage {
@@ -196,6 +204,19 @@ export interface StartMessage {
   alreadyReported?: number;
 }
 
+/**
+ * (Sonde 0.4, only to agents that said `limits` in hello) Take at most `maxRequests` matching requests
+ * for the session on this agent in all, counted as `progress` counts them (`requests + inFlight`, from
+ * the session's start on this agent, `alreadyReported` not included). It only ever lowers the cap;
+ * an agent already at it ends its part as at its cap (`ended` reason `requests`). Requests taken
+ * before it arrived still finish and are reported.
+ */
+export interface LimitMessage {
+  type: 'limit';
+  session: string;
+  maxRequests: number;
+}
+
 export interface StopMessage {
   type: 'stop';
   session: string;
@@ -219,4 +240,4 @@ export interface AckMessage {
   retryAfterMs?: number;
 }
 
-export type OperatorMessage = WelcomeMessage | StartMessage | StopMessage | OperatorErrorMessage | AckMessage;
+export type OperatorMessage = WelcomeMessage | StartMessage | StopMessage | OperatorErrorMessage | AckMessage | LimitMessage;

@@ -120,6 +120,11 @@ function hello(m: Record<string, unknown>): HelloMessage {
     if (typeof m.acks !== 'boolean') throw bad('acks must be true or false');
     out.acks = m.acks;
   }
+  // Added in Sonde 0.4 (optional): the agent honours `limit`.
+  if (m.limits !== undefined) {
+    if (typeof m.limits !== 'boolean') throw bad('limits must be true or false');
+    out.limits = m.limits;
+  }
   return out;
 }
 

@@ -88,6 +88,12 @@ export function validateOperatorMessage(value: unknown): OperatorMessageResult {
       if (m.retryAfterMs !== undefined) ack.retryAfterMs = m.retryAfterMs as number;
       return { ok: true, message: ack };
     }
+    case 'limit':
+      // Added in Sonde 0.4.
+      text(m, 'session', problems);
+      wholeNumber(m, 'maxRequests', SPEC_LIMITS.requests.min, SPEC_LIMITS.requests.max, problems);
+      if (problems.length) break;
+      return { ok: true, message: { type: 'limit', session: m.session as string, maxRequests: m.maxRequests as number } };
     default:
       return { ok: false, error: `unknown message type ${JSON.stringify(m.type)}` };
   }

@@ -33,6 +33,8 @@ export interface FakeAgentOptions {
   ended?: string[];
   /** Announce that batches are kept until acknowledged (hello `acks`, Sonde 0.2). */
   acks?: boolean;
+  /** Announce that `limit` is honoured (hello `limits`, Sonde 0.4). */
+  limits?: boolean;
   pid?: number;
   /** (Sonde 0.3) hello `agent.instance`: the process incarnation; absent, the operator goes by the pid. */
   instance?: string;
@@ -117,6 +119,7 @@ export class FakeAgent {
       sessions: o.sessions ?? [],
       ...(o.ended ? { ended: o.ended } : {}),
       ...(o.acks ? { acks: true } : {}),
+      ...(o.limits ? { limits: true } : {}),
     });
   }
 

@@ -35,8 +35,9 @@ export function overshootText(s: SessionView): string | undefined {
   const extra = done - want;
   return (
     `${formatInt(done)} of ${formatInt(want)}: ${formatInt(extra)} more request${extra === 1 ? ' was' : 's were'} already under way when the agents were told to stop. ` +
-    'Agents on several pods take requests at the same time and report their count a few times a second, so the stop reaches them a moment after N; ' +
-    'what they had started is finished, profiled and kept rather than thrown away.'
+    'Agents on several pods take requests at the same time. Each may take only what the session still missed when the operator last lowered its cap, ' +
+    'and reports its count as it goes (on every request near the end); requests that finish between N and the moment the stop reaches an agent are taken too, ' +
+    'profiled and kept rather than thrown away.'
   );
 }
 

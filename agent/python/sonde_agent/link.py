@@ -56,7 +56,7 @@ def backoff_delay(attempt, base_s=0.5, cap_s=30.0, rnd=random.random):
 class Link:
     """One per process; `start` spawns the thread, `close` ends it."""
 
-    def __init__(self, agent, config, progress_every_s=0.25, catalogue_every_s=5.0, flush_every_s=0.1):
+    def __init__(self, agent, config, progress_every_s=0.05, catalogue_every_s=5.0, flush_every_s=0.1):
         self.agent = agent
         self.config = config
         self.state = IDLE
@@ -251,6 +251,7 @@ class Link:
             "catalogue": self.agent.catalogue.snapshot()[:MAX_CATALOGUE],
             "sessions": sessions,
             "acks": True,
+            "limits": True,  # (Sonde 0.4) this agent honours `limit`
         }
         if ended:
             # (Sonde 0.2) Sessions that ended here while their results and `ended` are still to be sent.
@@ -294,6 +295,13 @@ class Link:
             self._start(ws, m)
         elif t == "stop":
             self.agent.stop_session(m["session"], m["reason"])
+        elif t == "limit":
+            # (Sonde 0.4) A lower cap only; a session that already took that many ends as at its cap.
+            s = self.remote.get(m["session"])
+            if s is not None and m["maxRequests"] < s.limit:
+                s.limit = m["maxRequests"]
+                if s.taken >= s.limit:
+                    self.agent.stop_session(s.id, "requests")
         elif t == "error":
             log.warning("operator reported an error: %s %s", m["code"], m["message"])
         elif t == "ack":

@@ -46,6 +46,9 @@ def parse_operator_message(text):
         if reason not in END_REASONS:
             raise BadMessage("reason must be one of %s" % ", ".join(END_REASONS))
         return {"type": t, "session": _str(m, "session"), "reason": reason}
+    if t == "limit":
+        # (Sonde 0.4) The session's cap on this agent, lowered as the count across agents nears N.
+        return {"type": t, "session": _str(m, "session"), "maxRequests": _int(m, "maxRequests", 1)}
     if t == "error":
         return {"type": t, "code": _str(m, "code"), "message": _str(m, "message", allow_empty=True)}
     raise BadMessage("unknown message type %r" % (str(t)[:64],))

@@ -113,8 +113,8 @@ describe('--auth kubernetes: what, per namespace', () => {
     expect(names(mine.body)).toContain('priceOrder');
     expect(names(mine.body)).not.toContain('moveMoney');
     expect(JSON.stringify(mine.body)).not.toContain('bank');
-    expect((await get(rig.base, '/api/v1/hotspots?namespace=bank', alice)).body).toEqual({ items: [], totalUs: 0 });
-    expect((await get(rig.base, '/api/v1/hotspots', bob)).body).toEqual({ items: [], totalUs: 0 });
+    expect((await get(rig.base, '/api/v1/hotspots?namespace=bank', alice)).body).toEqual({ items: [], totalUs: 0, roots: [] });
+    expect((await get(rig.base, '/api/v1/hotspots', bob)).body).toEqual({ items: [], totalUs: 0, roots: [] });
   });
 
   it('shows agents and the request-type catalogue of readable namespaces only', async () => {
