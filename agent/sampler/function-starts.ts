@@ -194,9 +194,9 @@ export class FunctionStarts {
     try {
       worker = new Worker(this.workerFile!, {
         resourceLimits: this.options.resourceLimits ?? { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
-        // Its stdio is nothing of the app's: the worker writes none.
-        stdout: true,
-        stderr: true,
+        // None of the app's flags: `-e`/`--input-type`, `--import` and the like are the app's, not the
+        // parser's (an inherited `-e` would run the app's script in the worker and fail it).
+        execArgv: [],
       });
     } catch (err) {
       this.state = 'failed';
@@ -204,10 +204,12 @@ export class FunctionStarts {
       return undefined;
     }
     workersStarted++;
-    worker.unref(); // an idle agent must not hold the app's process open
     worker.on('message', (m: ParseReply) => this.onReply(worker, m));
     worker.on('error', (err) => this.onDeath(worker, err));
     worker.on('exit', (code) => this.onDeath(worker, new Error(`worker exited with code ${code}`)));
+    // After the listeners (a 'message' listener refs the worker's port): the agent must never hold the
+    // app's process open.
+    worker.unref();
     this.worker = worker;
     this.state = 'running';
     return worker;

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -226,4 +227,18 @@ describe('function starts off the app thread', () => {
       sampler.functionStarts.close();
     }
   }, 60_000);
+
+  it("never holds the app's process open: a process whose worker is still parsing exits when its own work is done", async () => {
+    const big = bigFile('exit.js', 600);
+    const small = write('exit-small.js', 'function e() {\n  return 1;\n}\n');
+    // One file answered (the worker then idles, its end 30 s away), one still being parsed at the end.
+    const script = `const { FunctionStarts } = await import(${JSON.stringify(join(import.meta.dirname, '../../dist/agent/sampler/function-starts.js'))});\nconst s = new FunctionStarts();\ns.startOf(${JSON.stringify(small)}, 2, 3);\nconst keep = setInterval(() => {}, 1000);\nawait s.settled();\nclearInterval(keep);\nconsole.log(JSON.stringify(s.startOf(${JSON.stringify(small)}, 2, 3)));\nconsole.log(s.startOf(${JSON.stringify(big)}, 2, 3));\n`;
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    const ms = performance.now() - t0;
+    expect(r.stdout.trim().split('\n')).toEqual(['{"line":1,"column":1}', 'pending']);
+    expect(r.status).toBe(0);
+    // The worker's idle end is 30 s away and its parse hundreds of ms: the process does not wait for either.
+    expect(ms).toBeLessThan(5_000);
+  }, 30_000);
 });
