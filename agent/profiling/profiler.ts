@@ -218,6 +218,14 @@ export class Profiler {
     const session = this.sessions.find((s) => s.id === id);
     if (!session) return;
     if (this.sampler.running) this.collect();
+    // A session that has taken all it may (the operator lowered its limit) takes no more requests: its
+    // records may wait for their function starts as others do (held, bounded), then it ends. A stop for
+    // any other reason sends what it has now.
+    const head = this.toReport[this.reportHead];
+    if (reason === 'requests' && session.status === 'finishing' && head !== undefined && this.held(head)) {
+      this.clock.setTimeout(() => this.stop(id, reason), HOLD_POLL_MS);
+      return;
+    }
     this.reportSome(Infinity);
     if (session.status !== 'ended') this.finishSession(session, session.complete ? 'requests' : reason);
   }
