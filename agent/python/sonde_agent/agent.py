@@ -47,7 +47,7 @@ class Agent:
 
     def _init_state(self):
         self.pid = os.getpid()
-        self.catalogue = Catalogue()
+        self.catalogue = Catalogue(namer=self._name)
         self.table = FrameTable()
         self.paths = PathCache()
         self._routes = {}
@@ -66,21 +66,31 @@ class Agent:
     # ───────────── the app's side: called on request threads ─────────────
 
     def begin(self, method, path, loop=None, task=None):
-        """A request starts; returns its state, or None if the agent cannot follow it."""
+        """A request starts; returns its state, or None if the agent cannot follow it. (The WSGI
+        middleware inlines the idle half of this: keep the two alike.)"""
         try:
             if not self._link_started:
                 self._start_link()
             req = RequestState(method, path)
-            sessions = self.sessions
-            if sessions and any(s.wants(req) for s in sessions):
-                self._follow(req, loop, task)
+            if self.sessions:
+                self.consider(req, loop, task)
             return req
         except Exception as exc:
             error_once("begin", "could not follow a request", exc)
             return None
 
-    def _follow(self, req, loop, task):
-        req.follow()
+    def consider(self, req, loop=None, task=None):
+        """While sessions run: follows `req` if one of them may take it, at the finest interval of those
+        (the sampler may run finer for another session: the request keeps only the ticks on its own grid)."""
+        interval_ms = None
+        for s in self.sessions:
+            if s.wants(req) and (interval_ms is None or s.interval_ms < interval_ms):
+                interval_ms = s.interval_ms
+        if interval_ms is not None:
+            self._follow(req, loop, task, interval_ms * 1000.0)
+
+    def _follow(self, req, loop, task, interval_us=0.0):
+        req.follow(interval_us)
         if loop is None:
             req.ident = threading.get_ident()
             req.cpu = cpu.reader_for(threading.get_native_id())
@@ -131,26 +141,35 @@ class Agent:
                     req.end_perf = None
                 req.ident = None
                 req.cpu = None
+                req.walk = None
         except Exception as exc:
             error_once("return", "could not stop following a worker thread", exc)
 
     def set_route(self, template, req=None):
-        """The framework routed the current request: its type is `METHOD template` from now on."""
+        """The framework routed the current request: its type is `METHOD template` from now on. Only the
+        template is kept here; it is put in Sonde's form when the type is needed (at the end, and for the
+        catalogue only when it is read)."""
         try:
             if req is None:
                 req = current_request.get()
             if req is not None and template and req.route is None:
-                route = self._routes.get(template)
-                if route is None:
-                    route = template_route(str(template))
-                    if len(self._routes) < 5000:
-                        self._routes[template] = route
-                req.route = route
+                req.route = template
         except Exception as exc:
             error_once("route", "could not read a route", exc)
 
+    def _route(self, template):
+        route = self._routes.get(template)
+        if route is None:
+            route = template_route(str(template))
+            if len(self._routes) < 5000:
+                self._routes[template] = route
+        return route
+
+    def _name(self, method, template, path):
+        return "%s %s" % (method, self._route(template) if template is not None else self.paths.get(path))
+
     def type_of(self, req):
-        return "%s %s" % (req.method, req.route if req.route is not None else self.paths.get(req.path))
+        return self._name(req.method, req.route, req.path)
 
     def finish(self, req):
         """A request ended (response sent, or raised, or the client went away)."""
@@ -158,24 +177,28 @@ class Agent:
             return
         try:
             end = time.perf_counter()
-            if req.sampled:
-                req.end_perf = end
-                with self.sample_lock:
-                    req.finished = True
-                    if req.loop is None:
-                        if self.threads.get(req.ident) is req:
-                            del self.threads[req.ident]
-                        self._charge_tail(req)
-                    else:
-                        ls = self.loops.get(req.loop)
-                        if ls is not None:
-                            ls.requests.discard(req)
-            req.finished = True
+            if not req.sampled:
+                # Idle: counted in the catalogue, named when the catalogue is read.
+                req.finished = True
+                status = req.status
+                self.catalogue.record_request(req.method, req.route, req.path, (end - req.start_perf) * 1000.0,
+                                              req.outcome != "ok" or (status is not None and status >= 500))
+                return
+            req.end_perf = end
+            with self.sample_lock:
+                req.finished = True
+                if req.loop is None:
+                    if self.threads.get(req.ident) is req:
+                        del self.threads[req.ident]
+                    self._charge_tail(req)
+                else:
+                    ls = self.loops.get(req.loop)
+                    if ls is not None:
+                        ls.requests.discard(req)
             type_ = self.type_of(req)
             error = req.outcome != "ok" or (req.status is not None and req.status >= 500)
             self.catalogue.record(type_, (end - req.start_perf) * 1000.0, error)
-            if req.sampled:
-                self._deliver(req, type_)
+            self._deliver(req, type_)
         except Exception as exc:
             error_once("finish", "could not finish a request", exc)
 
@@ -193,16 +216,14 @@ class Agent:
             req.add(req.last_stack, wall_us, (ns[0] - req.last_cpu[0]) / 1000.0, (ns[1] - req.last_cpu[1]) / 1000.0, count=0)
 
     def _deliver(self, req, type_):
-        record = None
+        """Hands a finished request to the sessions of its type. Its tree and JSON are made by the link
+        thread when it sends them (tree.py), not here on the request's thread."""
+        # What the sampler needed and the record does not: a task or loop must not outlive the request here.
+        req.task = req.loop = req.cpu = req.walk = None
         ended = []
         with self.lock:
             for s in self.sessions:
-                if s.request != type_:
-                    continue
-                if record is None:
-                    from .tree import build_record
-                    record = build_record(req, type_, self.table)
-                if s.take(req, type_, record):
+                if s.request == type_ and s.take(req, type_):
                     ended.append(s)
             if ended:
                 self._drop_ended()

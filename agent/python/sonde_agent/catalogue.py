@@ -39,13 +39,24 @@ def quantile(q, *parts):
     return bucket_value(BUCKETS - 1)
 
 
-class Catalogue:
-    """Counts per request type; bounded. Requests finish on many threads: `record` only appends to a deque
-    (atomic under the GIL, no lock), and the counts are folded in by whoever reads them, or by a recorder
-    once a batch has piled up. A lock taken by every request made threads that lost the GIL while holding
-    it queue up on it: measured about 40 µs of CPU per request under gunicorn gthread with 100 threads."""
+# Pending requests are folded in by a request thread only past this many (an agent without a link
+# thread, which never takes a snapshot); otherwise by the link thread when it sends the catalogue.
+FOLD_AT = 16384
 
-    def __init__(self, window_s=60.0, max_entries=MAX_ENTRIES, clock=time.monotonic):
+
+def _as_is(method, route, path):
+    return route
+
+
+class Catalogue:
+    """Counts per request type; bounded. Requests finish on many threads: a finishing request only
+    appends (method, route, path, ms, error) to a deque (atomic under the GIL, no lock); its type is
+    named, its bucket found and its counts folded in when the catalogue is read (every few seconds, on
+    the link thread). A lock taken by every request made threads that lost the GIL while holding it
+    queue up on it (about 40 µs of CPU per request under gunicorn gthread with 100 threads); naming the
+    type per request cost every request a format and two lookups, where the same few types repeat."""
+
+    def __init__(self, window_s=60.0, max_entries=MAX_ENTRIES, clock=time.monotonic, namer=_as_is):
         self._entries = {}
         self._pending = collections.deque()
         self._lock = threading.Lock()
@@ -54,6 +65,8 @@ class Catalogue:
         self._max = max_entries
         self._window_start = clock()
         self._folded = 0
+        self._namer = namer
+        self._names = {}
 
     @property
     def version(self):
@@ -61,12 +74,44 @@ class Catalogue:
         return self._folded + len(self._pending)
 
     def record(self, type_, duration_ms, error):
-        self._pending.append((type_, duration_ms, error))
-        if len(self._pending) >= 1024 and self._lock.acquire(False):
+        """Counts one request of a known type."""
+        self._pending.append((None, type_, None, duration_ms, error))
+        if len(self._pending) >= FOLD_AT:
+            self.fold_now()
+
+    def record_request(self, method, route, path, duration_ms, error):
+        """Counts one request by what the framework resolved (route template or None, and the path); its
+        type is named when the catalogue is read."""
+        pending = self._pending
+        pending.append((method, route, path, duration_ms, error))
+        if len(pending) >= FOLD_AT:
+            self.fold_now()
+
+    def record_end(self, method, route, path, start_perf, error):
+        """`record_request` for a request that ends now, started at `start_perf` (time.perf_counter)."""
+        pending = self._pending
+        pending.append((method, route, path, (time.perf_counter() - start_perf) * 1000.0, error))
+        if len(pending) >= FOLD_AT:
+            self.fold_now()
+
+    def fold_now(self):
+        """Folds what is pending unless another thread already does (request threads never wait here)."""
+        if self._lock.acquire(False):
             try:
                 self._fold()
             finally:
                 self._lock.release()
+
+    def _name(self, method, route, path):
+        # The same few (method, route or path) come again and again: each is named once (bounded).
+        key = (method, route, path if route is None else None)
+        t = self._names.get(key)
+        if t is None:
+            t = self._namer(method, route, path)
+            if len(self._names) >= 4 * MAX_ENTRIES:
+                self._names.clear()
+            self._names[key] = t
+        return t
 
     def _fold(self):
         pending = self._pending
@@ -75,9 +120,10 @@ class Catalogue:
             self._rotate(now)
         while True:
             try:
-                type_, duration_ms, error = pending.popleft()
+                method, route, path, duration_ms, error = pending.popleft()
             except IndexError:
                 return
+            type_ = route if method is None else self._name(method, route, path)
             e = self._entries.get(type_)
             if e is None:
                 if type_ != OVERFLOW_TYPE and len(self._entries) >= self._max - 1:

@@ -18,7 +18,7 @@ class ConfigError(ValueError):
 class Config:
     """Everything the agent is told from outside."""
 
-    def __init__(self, url, token, token_file, pod, labels, log_level, ca_cert, ca_file):
+    def __init__(self, url, token, token_file, pod, labels, log_level, ca_cert, ca_file, root=None, time_scale=1.0):
         self.url = url
         self.token = token
         self.token_file = token_file
@@ -27,6 +27,12 @@ class Config:
         self.log_level = log_level
         self.ca_cert = ca_cert
         self.ca_file = ca_file
+        # (Sonde 0.4 hello `agent.root`) The directory the application lives in, or None when unknown.
+        self.root = root
+        # SONDE_TIME_SCALE: stretches the link thread's periods (polls, flushes, progress, catalogue), for a
+        # process run under an instruction counter (valgrind) that slows it this many times, so the
+        # thread's wake-ups per request stay what they are natively. 1 otherwise.
+        self.time_scale = time_scale
 
 
 def read_config(env=None):
@@ -53,7 +59,41 @@ def read_config(env=None):
         log_level=level,
         ca_cert=_non_empty(env.get("SONDE_CA_CERT")),
         ca_file=_non_empty(env.get("SONDE_CA_FILE")),
+        root=app_root(env),
+        time_scale=_time_scale(env.get("SONDE_TIME_SCALE")),
     )
+
+
+def _time_scale(raw):
+    if raw is None or not raw.strip():
+        return 1.0
+    try:
+        v = float(raw)
+    except ValueError:
+        v = 0.0
+    if not 1.0 <= v <= 1000.0:
+        raise ConfigError("SONDE_TIME_SCALE must be a number from 1 to 1000, got %r" % raw[:64])
+    return v
+
+
+MAX_ROOT = 4096
+
+
+def app_root(env, getcwd=os.getcwd):
+    """The application's root directory: SONDE_APP_ROOT (an absolute path; anything else is a
+    ConfigError), else the working directory at start (gunicorn's and uvicorn's --chdir land there);
+    None when that one cannot be sent (too long, or unreadable)."""
+    raw = env.get("SONDE_APP_ROOT")
+    if raw is not None and raw.strip():
+        root = raw.strip()
+        if not root.startswith("/") or len(root) > MAX_ROOT or "\0" in root:
+            raise ConfigError("SONDE_APP_ROOT must be an absolute path of at most %d characters, got %r" % (MAX_ROOT, root[:200]))
+        return root
+    try:
+        cwd = getcwd()
+    except OSError:
+        return None
+    return cwd if cwd.startswith("/") and len(cwd) <= MAX_ROOT and "\0" not in cwd else None
 
 
 def parse_labels(text):

@@ -3,6 +3,7 @@ names each request by its resolver route (`GET /orders/:id` for `orders/<int:id>
 Django's handlers instead (autopatch.py) and need no entry."""
 
 from .agent import current_request
+from .autopatch import FOLLOWED
 
 
 def route_of(request):
@@ -23,7 +24,8 @@ class SondeMiddleware:
     def __call__(self, request):
         from . import get_agent
         agent = get_agent()
-        if agent is None or current_request.get() is not None:
+        if agent is None or current_request.get() is not None or "django" in FOLLOWED:
+            # Injected: Django's handlers are patched (autopatch.py), and they follow the request.
             return self.get_response(request)
         req = agent.begin(request.method or "GET", request.path_info or "/")
         if req is None:

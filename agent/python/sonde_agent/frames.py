@@ -13,6 +13,8 @@ KIND_SYNTHETIC = 5
 WAITING = "(waiting: I/O and timers)"
 OTHER_WORK = "(blocked by other work on the thread)"
 TRUNCATED = "(truncated)"
+# co_flags of generators and coroutines (CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR).
+_SUSPENDABLE = 0x20 | 0x80 | 0x100 | 0x200
 
 
 # Codes where a request's own stack starts: frames from there down (server, middleware) are cut.
@@ -28,7 +30,8 @@ def register_boundary(fn):
 
 
 class FrameTable:
-    """Interned frames: id -> (name, file, line, kind). Ids are never reused, so stacks stay valid."""
+    """Interned frames: id -> (name, file, line, kind, first line of the function or 0). Ids are never
+    reused, so stacks stay valid."""
 
     def __init__(self):
         self.frames = []
@@ -41,22 +44,48 @@ class FrameTable:
         self.boundaries = BOUNDARIES
 
     def _synthetic(self, name):
-        self.frames.append((name, "", 0, KIND_SYNTHETIC))
+        self.frames.append((name, "", 0, KIND_SYNTHETIC, 0))
         return len(self.frames) - 1
 
     def capture(self, frame):
         """The stack of `frame` from the request's entry (just above a boundary) to the leaf, as ids; None
         when no boundary is on the stack (the server has the request, not the app)."""
+        return self.capture_from(frame, None)[0]
+
+    def capture_from(self, frame, prev):
+        """`capture`, starting from the same thread's previous walk `prev` (this method's second result,
+        or None): the walk stops at the first frame that is the same frame object, at the same bytecode
+        offset, as in that walk, and takes the path above it from there (a function frame that has not
+        moved has the same callers). Returns (stack, walk). The walk holds the frame objects it saw until
+        the next one, so an id is never reused meanwhile."""
         ids = []
+        seen = []
         by_code = self._by_code
         boundaries = self.boundaries
+        known = prev[0] if prev is not None else None
         f = frame
         depth = 0
         while f is not None:
+            lasti = f.f_lasti
+            if known is not None:
+                hit = known.get(id(f))
+                # A generator's frame can be resumed under other callers: only plain functions are trusted.
+                if hit is not None and hit[0] is f and hit[1] == lasti and not f.f_code.co_flags & _SUSPENDABLE:
+                    ids.reverse()
+                    base = prev[1][:hit[2] + 1]
+                    stack = base + tuple(ids)
+                    if len(known) > 4 * len(stack) + 16:
+                        return stack, None  # stale entries pile up: the next walk starts afresh
+                    n = len(base)
+                    for j, (g, gl) in enumerate(reversed(seen)):
+                        known[id(g)] = (g, gl, n + j)
+                    return stack, (known, stack)
             code = f.f_code
             if code in boundaries:
                 ids.reverse()
-                return tuple(ids)
+                stack = tuple(ids)
+                seen.reverse()
+                return stack, ({id(g): (g, gl, j) for j, (g, gl) in enumerate(seen)}, stack)
             if depth >= MAX_DEPTH:
                 ids.append(self.truncated)
                 break
@@ -65,17 +94,17 @@ class FrameTable:
             offsets = by_code.get(code)
             if offsets is None:
                 offsets = by_code[code] = {}
-            lasti = f.f_lasti
             i = offsets.get(lasti)
             if i is None:
                 i = offsets[lasti] = self._line_id(code, f.f_lineno or 0)
             ids.append(i)
+            seen.append((f, lasti))
             f = f.f_back
             depth += 1
         if depth >= MAX_DEPTH:
             ids.reverse()
-            return tuple(ids)
-        return None
+            return tuple(ids), None
+        return None, None
 
     def _line_id(self, code, line):
         with self._lock:
@@ -88,6 +117,7 @@ class FrameTable:
             if len(self.frames) >= MAX_FRAMES:
                 return self.truncated
             name = getattr(code, "co_qualname", None) or code.co_name
-            self.frames.append((name, code.co_filename, line, KIND_CODE))
+            # (Sonde 0.4 `starts`) The function's own first line: its `def` (after any decorators).
+            self.frames.append((name, code.co_filename, line, KIND_CODE, code.co_firstlineno or 0))
             i = lines[line] = len(self.frames) - 1
             return i

@@ -23,7 +23,8 @@ class RequestState:
 
     __slots__ = ("id", "method", "path", "route", "start_wall", "start_perf", "end_perf", "status", "outcome",
                  "sampled", "ident", "cpu", "task", "loop", "stacks", "waiting_samples", "waiting_us",
-                 "blocked_samples", "blocked_us", "last_perf", "last_cpu", "last_stack", "finished")
+                 "blocked_samples", "blocked_us", "last_perf", "last_cpu", "last_stack", "finished", "interval_us",
+                 "walk")
 
     def __init__(self, method, path):
         # Only what every request needs: most are never followed, and this runs on each one.
@@ -36,8 +37,8 @@ class RequestState:
         self.sampled = False
         self.finished = False
 
-    def follow(self):
-        """The rest of the state, for a request a session may take."""
+    def follow(self, interval_us=0.0):
+        """The rest of the state, for a request a session may take, sampled every `interval_us` (0: every tick)."""
         self.sampled = True
         self.id = "%d-%d" % (_pid[0], next(_ids))
         self.start_wall = time.time() - (time.perf_counter() - self.start_perf)
@@ -55,6 +56,17 @@ class RequestState:
         self.last_perf = self.start_perf
         self.last_cpu = (-1, -1)
         self.last_stack = None
+        # The interval this request's samples stand for (its sessions'), µs.
+        self.interval_us = interval_us
+        # The sampler's last walk of this request's stack, to stop the next walk where it joins (frames.py).
+        self.walk = None
+
+    def sample_count(self):
+        """Samples in this request's tree."""
+        n = self.waiting_samples + self.blocked_samples
+        for e in self.stacks.values():
+            n += e[0] + e[3] + e[5]
+        return n
 
     def add(self, stack, wall_us, cpu_us, runq_us=0.0, count=1):
         """One tick on the request's own thread: CPU time on `stack`; time runnable but without a CPU as

@@ -50,16 +50,20 @@ class Sampler:
             frames = sys._current_frames()
             now = time.perf_counter()
             self.ticks += 1
+            now_us = now * 1e6
+            tick_us = self.interval_s * 1e6
             for req in list(agent.threads.values()):
                 f = frames.get(req.ident)
                 if f is None or req.finished:
                     continue
+                if req.interval_us > tick_us and not on_grid(now_us, tick_us, req.interval_us):
+                    continue  # the sampler runs finer for another session: not one of this request's ticks
                 wall_us = (now - req.last_perf) * 1e6
                 ns = req.cpu.read_ns() if req.cpu is not None else (-1, -1)
                 cpu_us, runq_us = _delta(ns, req.last_cpu)
                 req.last_perf = now
                 req.last_cpu = ns
-                stack = table.capture(f)
+                stack, req.walk = table.capture_from(f, req.walk)
                 if stack is None:
                     req.add_server(wall_us)
                 else:
@@ -78,6 +82,8 @@ class Sampler:
                 for req in list(ls.requests):
                     if req.finished or req.ident is not None:
                         continue  # finished, or lent to a worker thread and followed there
+                    if req.interval_us > tick_us and not on_grid(now_us, tick_us, req.interval_us):
+                        continue
                     wall_us = (now - req.last_perf) * 1e6
                     req.last_perf = now
                     if req is owner and f is not None:
@@ -92,6 +98,15 @@ class Sampler:
                     else:
                         req.blocked_samples += 1
                         req.blocked_us += wall_us
+
+
+def on_grid(t_us, tick_us, interval_us):
+    """Whether the tick at `t_us` is the first of its slot on a grid `interval_us` long (the Node agent's
+    agent/profiling/interval-grid.ts): a request of a coarser session than the sampler's keeps one tick
+    per slot, so its samples come at its own interval and each stands for about that much time."""
+    if interval_us <= tick_us:
+        return True
+    return t_us // interval_us != (t_us - tick_us) // interval_us
 
 
 def _delta(ns, last):

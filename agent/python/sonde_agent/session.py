@@ -2,7 +2,6 @@
 it, the first N to finish), what it has sent, and how it ended. State as data: `running` -> `ended`, by
 `take` (the N-th request) or `end` (deadline, stop, error); nothing else changes the state."""
 
-import json
 import time
 
 from .routes import TypeFilter
@@ -13,7 +12,7 @@ END_REASONS = ("requests", "deadline", "stopped", "error")
 
 
 class Session:
-    """A session's counters and its finished requests waiting to be sent (each already JSON)."""
+    """A session's counters and its finished requests waiting to be sent ((request, type) pairs)."""
 
     def __init__(self, id_, request, limit, deadline_ms, interval_ms, clock=time.time):
         self.id = id_
@@ -37,13 +36,15 @@ class Session:
         """Whether a request just beginning may end up in this session (cheap: method and path prefix)."""
         return self.state == RUNNING and req.start_perf >= self.started_perf and self.filter.might_match(req.method, req.path)
 
-    def take(self, req, type_, record):
-        """Takes a finished request if it is of this session's type; returns True when that ended the session."""
+    def take(self, req, type_):
+        """Takes a finished request if it is of this session's type; returns True when that ended the session.
+        The request waits in `pending` as it is (finished: nothing changes it any more) until the link
+        thread encodes and sends it."""
         if self.state != RUNNING or type_ != self.request or not req.sampled or req.start_perf < self.started_perf:
             return False
         self.taken += 1
-        self.samples += record["samples"]
-        self.pending.append(json.dumps(record, separators=(",", ":")))
+        self.samples += req.sample_count()
+        self.pending.append((req, type_))
         if self.taken >= self.limit:
             self.end("requests")
             return True

@@ -1,5 +1,9 @@
 """A finished request as the protocol's RequestRecord (src/protocol/messages.ts), its call tree in the
-wire form of src/model/serialized.ts: a string table, 5 numbers per frame, 5 per node."""
+wire form of src/model/serialized.ts: a string table, 5 numbers per frame, 5 per node, and (Sonde 0.4)
+`starts`, pairs of a frame index and the line its function starts on. Made on the link thread, when the
+request is sent, not on the request's own thread."""
+
+import json
 
 MAX_TREE_NODES = 5000
 MAX_STRING = 4096
@@ -14,6 +18,7 @@ def build_record(req, type_, table):
     frame_index = {}
     nodes = []
     child_of = {}
+    starts = []
 
     def intern(s):
         if len(s) > MAX_STRING:
@@ -27,9 +32,11 @@ def build_record(req, type_, table):
     def local_frame(fid):
         i = frame_index.get(fid)
         if i is None:
-            name, file, line, kind = table.frames[fid]
+            name, file, line, kind, first = table.frames[fid]
             i = frame_index[fid] = len(frames) // 5
             frames.extend((intern(name), intern(file), line, 0, kind))
+            if first > 0:
+                starts.extend((i, first))
         return i
 
     def add(stack, samples, wall_us, cpu_us):
@@ -89,6 +96,31 @@ def build_record(req, type_, table):
         "blockedUs": int(round(held_total)),
         "tree": {"version": 1, "strings": strings, "frames": frames, "nodes": nodes},
     }
+    if starts:
+        record["tree"]["starts"] = starts
     if req.status is not None and 100 <= req.status <= 999:
         record["status"] = req.status
     return record
+
+
+_EMPTY_RECORD = ('{"id":%s,"type":%s,"startedAt":%d,"durationMs":%s,"outcome":"%s","samples":0,"cpuUs":0,"waitingUs":0,'
+                 '"blockedUs":0,"tree":{"version":1,"strings":[""],"frames":[],"nodes":[]}%s}')
+_OUTCOMES = ("ok", "error", "aborted")
+_type_json = {}
+
+
+def record_json(req, type_, table):
+    """The record of `req` as JSON text. Most requests at 10 ms hold no sample at all (they are shorter
+    than the interval): theirs is one string format, without building a tree."""
+    if not req.stacks and not req.waiting_samples and not req.blocked_samples and req.outcome in _OUTCOMES:
+        end = req.end_perf if req.end_perf is not None else req.start_perf
+        status = ',"status":%d' % req.status if req.status is not None and 100 <= req.status <= 999 else ""
+        t = _type_json.get(type_)
+        if t is None:
+            if len(_type_json) >= 1000:
+                _type_json.clear()
+            t = _type_json[type_] = json.dumps(type_)
+        # The id is "<pid>-<n>" (request_state.py), a finite float's repr is its JSON.
+        return _EMPTY_RECORD % ('"%s"' % req.id, t, int(req.start_wall * 1000),
+                                repr(round((end - req.start_perf) * 1000, 2)), req.outcome, status)
+    return json.dumps(build_record(req, type_, table), separators=(",", ":"))

@@ -1,6 +1,6 @@
 """The Python agent benchmark's Django app: one view doing realistic ORM-free work (build a few dozen
 orders, JSON out and back, some arithmetic and sorting, a 1 ms wait as for a cache call). Served by
-gunicorn gthread. BENCH_CPROFILE=1 wraps every request in cProfile (the anchor: a deterministic profiler)."""
+gunicorn gthread. `/bench/mark/zero` and `/bench/mark/dump` bracket instructions.mjs's callgrind window. BENCH_CPROFILE=1 wraps every request in cProfile (the anchor: a deterministic profiler)."""
 
 import json
 import os
@@ -32,7 +32,14 @@ def work(request, id):
     return HttpResponse(json.dumps({"total": round(total, 2), "top": [o["sku"] for o in top]}), content_type="application/json")
 
 
-urlpatterns = [path("work/<int:id>", work)]
+def mark(request, what):
+    # The instruction-count bench (instructions.mjs) runs the worker under callgrind with
+    # --zero-before=getsid --dump-before=getpgid: these two calls bracket its measured window.
+    (os.getsid if what == "zero" else os.getpgid)(0)
+    return HttpResponse("ok")
+
+
+urlpatterns = [path("work/<int:id>", work), path("bench/mark/<str:what>", mark)]
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 

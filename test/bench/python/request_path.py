@@ -1,6 +1,6 @@
 """What the agent costs one request, without HTTP or threads: SondeWsgiMiddleware around a trivial WSGI
 app, idle and with a 10 ms session taking every request; and one sampler tick over 100 idle and 8 busy
-threads 31 frames deep. Run: /usr/bin/python3 test/bench/python/request_path.py (after npm run build)."""
+threads 31 frames deep (each walk stops where the thread's previous one joins). Run: /usr/bin/python3 test/bench/python/request_path.py (after npm run build)."""
 
 import os
 import sys
@@ -8,10 +8,11 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "../../../dist/agent-bundle/python"))
+sys.path.insert(0, os.environ.get("SONDE_BUNDLE") or os.path.join(HERE, "../../../dist/agent-bundle/python"))
 
 from sonde_agent import cpu  # noqa: E402
 from sonde_agent.agent import Agent  # noqa: E402
+from sonde_agent.frames import register_boundary  # noqa: E402
 from sonde_agent.request_state import RequestState  # noqa: E402
 from sonde_agent.sampler import Sampler  # noqa: E402
 from sonde_agent.wsgi import SondeWsgiMiddleware  # noqa: E402
@@ -46,7 +47,7 @@ mw = SondeWsgiMiddleware(app, agent=agent)
 bare = per_call(app, env)
 print("request path, idle:      %.2f µs (the bare app: %.2f µs)" % (per_call(mw, env) - bare, bare))
 s = agent.start_session("s", "GET /work/:id", 10 ** 9, time.time() * 1000 + 1e7, 10)
-print("request path, profiled:  %.2f µs (record built and serialised)" % (per_call(mw, env) - bare))
+print("request path, profiled:  %.2f µs (its record is made later, on the link thread)" % (per_call(mw, env) - bare))
 agent.close()
 
 stop = threading.Event()
@@ -60,6 +61,8 @@ def deep(n):
         deep(n - 1)
 
 
+# The busy threads' stacks start at Thread.run as a request's start at the agent's middleware.
+register_boundary(threading.Thread.run)
 idle = [threading.Thread(target=stop.wait) for _ in range(100)]
 busy = [threading.Thread(target=deep, args=(30,)) for _ in range(8)]
 for t in idle + busy:

@@ -7,18 +7,13 @@
 // (the anchor). Measured: the worker's CPU time (utime+stime of every thread, /proc/PID/stat) per
 // request over a closed-loop window, as a ratio to the same round's "no agent". Prints medians and the
 // spread (min–max of the per-round ratios), ready for docs/BENCHMARKS.md.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BUNDLE, drive, hasTaskset, median, pythonVersion, sleep, startOperator, startServer, startSession, stopServer } from './bench-common.mjs';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const HERE = fileURLToPath(new URL('.', import.meta.url));
-const PYTHON = '/usr/bin/python3';
-const BUNDLE = join(ROOT, 'dist/agent-bundle/python');
 const { values: opt } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
@@ -29,13 +24,7 @@ const { values: opt } = parseArgs({
     modes: { type: 'string', default: 'none,none2,idle,sample10,sample1,cprofile' },
   },
 });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const TICK_S = 1 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
-const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
 
 function cpuSeconds(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -43,80 +32,15 @@ function cpuSeconds(pid) {
   return (Number(f[11]) + Number(f[12])) * TICK_S;
 }
 
-async function until(fn, ms, what) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch {}
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-async function json(url, init) {
-  const res = await fetch(url, init);
-  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
-  return res.json();
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-function get(port, path) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
-    });
-    req.on('error', reject);
-  });
-}
-
-async function drive(port, total, concurrency) {
-  let next = 0;
-  const loop = async () => {
-    while (next < total) await get(port, `/work/${next++ % 1000}`);
-  };
-  await Promise.all(Array.from({ length: concurrency }, loop));
-}
-
-async function startOperator(dir) {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/operator/cli.js'), 'operator', '--standalone', '--port', '0', '--host', '127.0.0.1', '--data', join(dir, 'data'), '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const port = await until(() => /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1], 20_000, 'operator port');
-  const url = `http://127.0.0.1:${port}`;
-  await until(async () => (await fetch(`${url}/healthz`)).ok, 20_000, 'operator health');
-  return { child, url, agentUrl: `ws://127.0.0.1:${port}/v1/agents` };
-}
-
-async function startServer(mode, label, op) {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PYTHONDONTWRITEBYTECODE: '1' };
-  if (mode !== 'none' && mode !== 'none2' && mode !== 'cprofile') Object.assign(env, { PYTHONPATH: BUNDLE, SONDE_URL: op.agentUrl, SONDE_LABELS: `bench=${label}`, POD_NAME: label, SONDE_LOG_LEVEL: 'warn' });
-  if (mode === 'cprofile') env.BENCH_CPROFILE = '1';
-  const args = ['-m', 'gunicorn', '-w', '1', '-k', 'gthread', '--threads', '100', '-b', '127.0.0.1:0', '--chdir', HERE, 'bench_app:application'];
-  const child = hasTaskset ? spawn('taskset', ['-c', '1', PYTHON, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(PYTHON, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const port = Number(await until(() => /Listening at: http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1], 30_000, `${label} listening`));
-  const worker = Number(await until(() => /Booting worker with pid: (\d+)/.exec(out)?.[1], 30_000, `${label} worker`));
-  return { child, port, worker, out: () => out };
-}
-
 async function round(modes, op, r) {
   const result = {};
   for (const mode of modes) {
     const label = `${mode}-${r}`;
-    const s = await startServer(mode, label, op);
+    const s = await startServer(mode, label, op, hasTaskset ? ['taskset', '-c', '1'] : []);
     try {
       await drive(s.port, Number(opt.warm), Number(opt.concurrency));
       if (mode.startsWith('sample')) {
-        const interval = mode === 'sample10' ? '10ms' : '1ms';
-        await until(async () => (await json(`${op.url}/api/v1/agents`)).items.some((a) => a.pod.name === label), 20_000, `${label} connected`);
-        const session = await json(`${op.url}/api/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: label, spec: { selector: { matchLabels: { bench: label } }, request: 'GET /work/:id', requests: 10000, duration: '10m', sampleInterval: interval } }) });
-        await until(async () => (await json(`${op.url}/api/v1/sessions/${session.id}`)).status.pods?.some((p) => p.state === 'Sampling'), 20_000, `${label} sampling`);
+        await startSession(op, label, mode === 'sample10' ? 10 : 1);
         await sleep(300);
       }
       const before = cpuSeconds(s.worker);
@@ -126,8 +50,7 @@ async function round(modes, op, r) {
       const cpu = cpuSeconds(s.worker) - before;
       result[mode] = { cpuUsPerRequest: (cpu * 1e6) / Number(opt.requests), rps: Number(opt.requests) / wall };
     } finally {
-      s.child.kill('SIGTERM');
-      await new Promise((r) => (s.child.exitCode !== null ? r() : s.child.once('exit', r)));
+      await stopServer(s);
     }
   }
   return result;
@@ -150,7 +73,7 @@ async function main() {
     op.child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`\nPython agent overhead: ${opt.rounds} rounds × ${opt.requests} requests, concurrency ${opt.concurrency}, gunicorn gthread 1 worker × 100 threads${hasTaskset ? ', pinned to CPU 1' : ''}, CPython ${spawnSync(PYTHON, ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).stdout.trim()}\n`);
+  console.log(`\nPython agent overhead: ${opt.rounds} rounds × ${opt.requests} requests, concurrency ${opt.concurrency}, gunicorn gthread 1 worker × 100 threads${hasTaskset ? ', pinned to CPU 1' : ''}, CPython ${pythonVersion()}\n`);
   console.log('| mode | CPU µs/request (median) | ratio to no agent (median) | spread (min–max) |');
   console.log('| --- | --- | --- | --- |');
   for (const m of modes) {

@@ -121,6 +121,11 @@ class RequestPath(unittest.TestCase):
     def tearDown(self):
         self.agent.close()
 
+    def records(self, session):
+        """The session's taken requests as the link thread would send them."""
+        from sonde_agent.tree import record_json
+        return [json.loads(record_json(req, type_, self.agent.table)) for req, type_ in session.pending]
+
     def call(self, app, path, method="GET"):
         status = []
         body = app({"REQUEST_METHOD": method, "PATH_INFO": path}, lambda s, h, e=None: status.append(s))
@@ -153,7 +158,7 @@ class RequestPath(unittest.TestCase):
         self.assertEqual([x.id for x in ended], ["s1"])
         self.assertEqual(s.reason, "requests")
         self.assertIsNone(self.agent.sampler)
-        records = [json.loads(p) for p in s.pending]
+        records = self.records(s)
         self.assertEqual(len(records), 3)
         self.assertTrue(all(r["status"] == 200 and r["outcome"] == "ok" for r in records))
         self.assertGreater(sum(r["samples"] for r in records), 3)
@@ -178,7 +183,7 @@ class RequestPath(unittest.TestCase):
         s = self.agent.start_session("s3", "GET /boom", 1, time.time() * 1000 + 60000, 5)
         with self.assertRaises(Boom):
             self.call(app, "/boom")
-        self.assertEqual(json.loads(s.pending[0])["outcome"], "error")
+        self.assertEqual(self.records(s)[0]["outcome"], "error")
         self.assertEqual(self.agent.catalogue.snapshot()[0]["errors"], 1)
 
     def test_a_client_that_goes_away_mid_body_is_aborted(self):
@@ -194,7 +199,7 @@ class RequestPath(unittest.TestCase):
         it = iter(result)
         next(it)
         result.close()  # the server stops writing: the client went away
-        self.assertEqual(json.loads(s.pending[0])["outcome"], "aborted")
+        self.assertEqual(self.records(s)[0]["outcome"], "aborted")
 
     def test_an_internal_error_never_reaches_the_request(self):
         app = SondeWsgiMiddleware(lambda e, sr: (sr("200 OK", []), [b"ok"])[1], agent=self.agent)

@@ -1,0 +1,112 @@
+// What the Python agent's benchmarks share (run.mjs: CPU time; instructions.mjs: instruction counts): the
+// real standalone operator, a gunicorn gthread server of bench_app.py with or without the injected agent,
+// a closed-loop HTTP driver, and a real session started through the REST API.
+import { spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const HERE = fileURLToPath(new URL('.', import.meta.url));
+export const PYTHON = '/usr/bin/python3';
+export const BUNDLE = join(ROOT, 'dist/agent-bundle/python');
+export const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The median of a list of numbers. */
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Polls `fn` every 100 ms until it returns something truthy, or throws after `ms`. */
+export async function until(fn, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch {}
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** A JSON request to the operator's REST API; throws on a non-2xx answer. */
+export async function json(url, init) {
+  const res = await fetch(url, init);
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** One GET on a kept-alive connection; rejects unless the answer is 200. */
+export function get(port, path) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: keepAlive }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** `total` requests of the benchmark's view from `concurrency` closed-loop clients. */
+export async function drive(port, total, concurrency) {
+  let next = 0;
+  const loop = async () => {
+    while (next < total) await get(port, `/work/${next++ % 1000}`);
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+}
+
+/** The real operator, standalone, on a loopback port. */
+export async function startOperator(dir) {
+  const child = spawn(process.execPath, [join(ROOT, 'dist/operator/cli.js'), 'operator', '--standalone', '--port', '0', '--host', '127.0.0.1', '--data', join(dir, 'data'), '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const port = await until(() => /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1], 20_000, 'operator port');
+  const url = `http://127.0.0.1:${port}`;
+  await until(async () => (await fetch(`${url}/healthz`)).ok, 20_000, 'operator health');
+  return { child, url, agentUrl: `ws://127.0.0.1:${port}/v1/agents` };
+}
+
+/** The environment of a server in `mode` (none/none2: no agent; cprofile: the anchor; else the injected agent). */
+export function serverEnv(mode, label, op) {
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PYTHONDONTWRITEBYTECODE: '1' };
+  if (mode !== 'none' && mode !== 'none2' && mode !== 'cprofile') Object.assign(env, { PYTHONPATH: BUNDLE, SONDE_URL: op.agentUrl, SONDE_LABELS: `bench=${label}`, POD_NAME: label, SONDE_LOG_LEVEL: 'warn' });
+  if (mode === 'cprofile') env.BENCH_CPROFILE = '1';
+  return env;
+}
+
+/** gunicorn gthread, one worker × 100 threads, serving bench_app.py; `wrap` is a command prefix (taskset, valgrind); `extraEnv` adds to the environment. */
+export async function startServer(mode, label, op, wrap = [], timeoutMs = 30_000, extraEnv = {}) {
+  const args = [...wrap, PYTHON, '-m', 'gunicorn', '-w', '1', '-k', 'gthread', '--threads', '100', '-b', '127.0.0.1:0', '--timeout', '600', '--chdir', HERE, 'bench_app:application'];
+  const child = spawn(args[0], args.slice(1), { env: { ...serverEnv(mode, label, op), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const port = Number(await until(() => /Listening at: http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1], timeoutMs, `${label} listening`));
+  const worker = Number(await until(() => /Booting worker with pid: (\d+)/.exec(out)?.[1], timeoutMs, `${label} worker`));
+  return { child, port, worker, out: () => out };
+}
+
+/** Stops a server started by `startServer` and waits for it to exit. */
+export async function stopServer(s) {
+  s.child.kill('SIGTERM');
+  await new Promise((r) => (s.child.exitCode !== null ? r() : s.child.once('exit', r)));
+}
+
+/** Starts a real session on the server's pod (labelled `bench=<label>`) for `request` and waits until its agent samples. */
+export async function startSession(op, label, intervalMs, request = 'GET /work/:id') {
+  await until(async () => (await json(`${op.url}/api/v1/agents`)).items.some((a) => a.pod.name === label), 60_000, `${label} connected`);
+  const session = await json(`${op.url}/api/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: label, spec: { selector: { matchLabels: { bench: label } }, request, requests: 10000, duration: '10m', sampleInterval: `${intervalMs}ms` } }) });
+  await until(async () => (await json(`${op.url}/api/v1/sessions/${session.id}`)).status.pods?.some((p) => p.state === 'Sampling'), 60_000, `${label} sampling`);
+  return session;
+}
+
+/** The CPython version the benchmarks run. */
+export const pythonVersion = () => spawnSync(PYTHON, ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).stdout.trim();

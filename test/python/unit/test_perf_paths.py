@@ -1,0 +1,293 @@
+"""Unit tests of what makes the Python agent cheap (the idle Django path, the walk that stops where the
+previous one joined, records made on the link thread) and of issue 14's Python part (each session's own
+interval, functions' start lines, the app root). Run by /usr/bin/python3 against the built bundle
+(SONDE_BUNDLE); test/python/unit.test.ts launches this file."""
+
+import io
+import json
+import os
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.environ.get("SONDE_BUNDLE", os.path.join(os.path.dirname(__file__), "../../../dist/agent-bundle/python")))
+
+import sonde_agent  # noqa: E402
+from sonde_agent.agent import Agent  # noqa: E402
+from sonde_agent.config import ConfigError, app_root, read_config  # noqa: E402
+from sonde_agent.frames import FrameTable  # noqa: E402
+from sonde_agent.sampler import on_grid  # noqa: E402
+from sonde_agent.tree import record_json  # noqa: E402
+from sonde_agent.wsgi import SondeWsgiMiddleware  # noqa: E402
+
+
+def spin(ms):
+    end = time.thread_time() + ms / 1000.0
+    while time.thread_time() < end:
+        pass
+
+
+def records(agent, session):
+    return [json.loads(record_json(req, type_, agent.table)) for req, type_ in session.pending]
+
+
+class Walks(unittest.TestCase):
+    def test_a_walk_from_the_previous_one_gives_the_full_walk(self):
+        # The thread parks at each step (so both walks see the same stack: a walk of a running thread
+        # can be cut by a GIL switch), through plain calls and a generator resumed from two callers.
+        parked, go, stop = threading.Event(), threading.Event(), threading.Event()
+
+        def park():
+            parked.set()
+            go.wait()
+            go.clear()
+
+        def gen():
+            while True:
+                park()
+                yield 1
+
+        def leaf(g):
+            park()
+            next(g)
+            park()
+
+        def middle(g, n):
+            for _ in range(n):
+                next(g)
+                leaf(g)
+
+        def top():
+            g = gen()
+            while not stop.is_set():
+                middle(g, 2)
+                leaf(g)
+
+        t = threading.Thread(target=top, daemon=True)
+        t.start()
+        table = FrameTable()
+        table.boundaries = {threading.Thread.run.__code__}
+        walk = None
+        joined = 0
+        try:
+            for _ in range(300):
+                self.assertTrue(parked.wait(10))
+                parked.clear()
+                f = sys._current_frames()[t.ident]
+                had = walk
+                stack, walk = table.capture_from(f, walk)
+                self.assertEqual(stack, table.capture(f))
+                joined += had is not None
+                go.set()
+        finally:
+            stop.set()
+            go.set()
+        self.assertGreater(joined, 250)
+
+
+class Records(unittest.TestCase):
+    def test_an_empty_record_is_the_same_json_as_a_built_one(self):
+        from sonde_agent.request_state import RequestState
+        from sonde_agent.tree import build_record
+        table = FrameTable()
+        for d, status, outcome in ((0.0, None, "ok"), (0.0123, 201, "error"), (12.345678, 503, "aborted"), (1000.5, 200, "ok")):
+            r = RequestState("GET", "/a")
+            r.follow()
+            r.end_perf = r.start_perf + d
+            r.status = status
+            r.outcome = outcome
+            fast = json.loads(record_json(r, 'GET /a/"q"', table))
+            self.assertEqual(fast, json.loads(json.dumps(build_record(r, 'GET /a/"q"', table))))
+
+
+class IdleDjango(unittest.TestCase):
+    """The injected Django path with no session: no request object, no wrapper, types named late."""
+
+    @classmethod
+    def setUpClass(cls):
+        import django
+        from django.conf import settings
+        if not settings.configured:
+            settings.configure(DEBUG=False, SECRET_KEY="t", ALLOWED_HOSTS=["*"], ROOT_URLCONF=__name__, MIDDLEWARE=[], INSTALLED_APPS=[], LOGGING_CONFIG=None)
+        from sonde_agent.autopatch import install
+        install()
+        django.setup()
+        from django.core.handlers.wsgi import WSGIHandler
+        cls.handler = WSGIHandler()
+
+    def setUp(self):
+        self.agent = Agent()
+        self.agent._link_started = True
+        sonde_agent._agent = self.agent
+
+    def tearDown(self):
+        sonde_agent._agent = None
+        self.agent.close()
+
+    def get(self, path):
+        env = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "SERVER_NAME": "x", "SERVER_PORT": "80", "wsgi.input": io.BytesIO(b""), "wsgi.url_scheme": "http"}
+        status = []
+        body = self.handler(env, lambda s, h, e=None: status.append(s))
+        out = b"".join(body)
+        body.close()
+        return status[0], out, body
+
+    def test_types_come_from_the_route_and_5xx_are_errors(self):
+        for i in range(3):
+            self.get("/orders/%d" % i)
+        self.get("/fail/7")
+        _, out, body = self.get("/stream/1")
+        self.assertEqual(out, b"abc")
+        # A plain HttpResponse reaches the server as Django made it: nothing wraps it.
+        from django.http import HttpResponse
+        _, _, plain = self.get("/orders/9")
+        self.assertIs(type(plain), HttpResponse)
+        got = {e["type"]: e for e in self.agent.catalogue.snapshot()}
+        self.assertEqual(got["GET /orders/:id"]["count"], 4)
+        self.assertEqual(got["GET /orders/:id"]["errors"], 0)
+        self.assertEqual(got["GET /fail/:n"]["errors"], 1)
+        self.assertEqual(got["GET /stream/:n"]["count"], 1)
+
+    def test_a_session_for_another_type_leaves_other_requests_on_the_flat_path(self):
+        from django.http import HttpResponse
+        s = self.agent.start_session("d2", "GET /fail/:n", 5, time.time() * 1000 + 60000, 10)
+        _, _, plain = self.get("/orders/3")
+        self.assertIs(type(plain), HttpResponse)
+        _, _, followed = self.get("/fail/3")
+        self.assertIsNot(type(followed), HttpResponse)
+        self.assertEqual(s.taken, 1)
+        got = {e["type"]: e["count"] for e in self.agent.catalogue.snapshot()}
+        self.assertEqual((got["GET /orders/:id"], got["GET /fail/:n"]), (1, 1))
+
+    def test_with_a_session_the_request_is_followed_and_recorded(self):
+        s = self.agent.start_session("d1", "GET /orders/:id", 2, time.time() * 1000 + 60000, 2)
+        self.get("/orders/1")
+        self.get("/orders/2")
+        self.assertEqual(s.taken, 2)
+        r = records(self.agent, s)
+        self.assertEqual([x["type"] for x in r], ["GET /orders/:id"] * 2)
+
+
+def _orders(request, id):
+    from django.http import HttpResponse
+    return HttpResponse("ok")
+
+
+def _fail(request, n):
+    from django.http import HttpResponse
+    return HttpResponse("no", status=503)
+
+
+def _stream(request, n):
+    from django.http import StreamingHttpResponse
+    return StreamingHttpResponse(iter([b"a", b"b", b"c"]))
+
+
+try:
+    from django.urls import path as _path
+    urlpatterns = [_path("orders/<int:id>", _orders), _path("fail/<int:n>", _fail), _path("stream/<int:n>", _stream)]
+except ImportError:  # pragma: no cover
+    urlpatterns = []
+
+
+class SessionIntervals(unittest.TestCase):
+    def test_the_grid_keeps_one_tick_per_slot(self):
+        kept = [t for t in range(0, 100000, 2000) if on_grid(t, 2000, 10000)]
+        self.assertEqual(len(kept), 10)
+        self.assertTrue(all(on_grid(t, 10000, 10000) for t in range(0, 100000, 10000)))
+
+    def test_each_session_gets_the_samples_its_own_interval_calls_for(self):
+        agent = Agent()
+        agent._link_started = True
+        try:
+            def view(environ, sr):
+                spin(200)
+                sr("200 OK", [])
+                return [b"ok"]
+            app = SondeWsgiMiddleware(view, agent=agent)
+            # The fine session stays running (it wants 5) while the coarse one's request is served.
+            fine = agent.start_session("fine", "GET /fine", 5, time.time() * 1000 + 60000, 2)
+            coarse = agent.start_session("coarse", "GET /coarse", 1, time.time() * 1000 + 60000, 20)
+            self.assertAlmostEqual(agent.sampler.interval_s, 0.002)
+            for p in ("/fine", "/coarse"):
+                self.assertAlmostEqual(agent.sampler.interval_s, 0.002)
+                r = app({"REQUEST_METHOD": "GET", "PATH_INFO": p}, lambda *a: None)
+                list(r)
+                r.close()
+            f, c = records(agent, fine)[0], records(agent, coarse)[0]
+            per_sample_ms = lambda r: (r["cpuUs"] + r["waitingUs"] + r["blockedUs"]) / 1000.0 / r["samples"]
+            # Each sample stands for its own session's interval (a busy machine delays ticks: not below it).
+            # The spin is 200 ms of CPU: longer on a busy machine, so counts are held against each wall time.
+            self.assertLessEqual(c["samples"], c["durationMs"] / 20 + 1)
+            self.assertGreaterEqual(c["samples"], c["durationMs"] / 20 / 3)
+            self.assertGreater(f["samples"], f["durationMs"] / 20 * 2)
+            self.assertGreater(per_sample_ms(c), 15)
+            self.assertLess(per_sample_ms(f), 8)
+        finally:
+            agent.close()
+
+
+class StartLines(unittest.TestCase):
+    def test_frames_carry_their_functions_first_line(self):
+        agent = Agent()
+        agent._link_started = True
+        try:
+            def view(environ, sr):
+                spin(30)
+                sr("200 OK", [])
+                return [b"ok"]
+            app = SondeWsgiMiddleware(view, agent=agent)
+            s = agent.start_session("l", "GET /l", 1, time.time() * 1000 + 60000, 2)
+            r = app({"REQUEST_METHOD": "GET", "PATH_INFO": "/l"}, lambda *a: None)
+            list(r)
+            r.close()
+            tree = records(agent, s)[0]["tree"]
+            starts = dict(zip(tree["starts"][0::2], tree["starts"][1::2]))
+            names = [tree["strings"][tree["frames"][i * 5]] for i in range(len(tree["frames"]) // 5)]
+            i = next(i for i, n in enumerate(names) if n.endswith("<locals>.view"))
+            self.assertEqual(starts[i], view.__code__.co_firstlineno)
+            j = names.index("spin")
+            self.assertEqual(starts[j], spin.__code__.co_firstlineno)
+            self.assertEqual(len(starts), len(tree["starts"]) // 2)  # each frame at most once
+        finally:
+            agent.close()
+
+
+class AppRoot(unittest.TestCase):
+    def test_sonde_app_root_or_the_working_directory(self):
+        self.assertEqual(read_config({"SONDE_APP_ROOT": "/srv/shop"}).root, "/srv/shop")
+        self.assertEqual(read_config({}).root, os.getcwd())
+        self.assertIsNone(app_root({}, getcwd=lambda: "/" + "x" * 5000))
+
+    def test_a_bad_root_is_refused_naming_the_variable(self):
+        for bad in ("relative/dir", "/" + "a" * 4096, "/x\0y"):
+            with self.assertRaises(ConfigError) as e:
+                read_config({"SONDE_APP_ROOT": bad})
+            self.assertIn("SONDE_APP_ROOT", str(e.exception))
+
+    def test_a_time_scale_stretches_the_link_threads_periods_and_is_bounded(self):
+        from sonde_agent.link import POLL_S, Link
+        config = read_config({"SONDE_URL": "ws://127.0.0.1:1/v1/agents", "SONDE_TIME_SCALE": "30"})
+        link = Link(Agent(), config)
+        self.assertAlmostEqual(link.poll_s, POLL_S * 30)
+        self.assertAlmostEqual(link.catalogue_every_s, 150.0)
+        for bad in ("0.5", "nan", "inf", "2000", "x"):
+            with self.assertRaises(ConfigError):
+                read_config({"SONDE_TIME_SCALE": bad})
+
+    def test_the_hello_says_it(self):
+        from sonde_agent.link import Link
+        agent = Agent()
+        link = Link(agent, read_config({"SONDE_URL": "ws://127.0.0.1:1/v1/agents", "SONDE_APP_ROOT": "/srv/shop"}))
+        sent = []
+
+        class Socket:
+            def send(self, text):
+                sent.append(text)
+        link._send_hello(Socket())
+        self.assertEqual(json.loads(sent[0])["agent"]["root"], "/srv/shop")
+
+
+if __name__ == "__main__":
+    unittest.main()
