@@ -3,6 +3,7 @@
 // `node --require DIR/preload.cjs app.js`:
 //   preload.cjs          the --require entry (agent/preload.cjs): checks the runtime, main thread only
 //   agent.cjs            the agent, esbuild-bundled with ws, pino and everything else it imports inlined
+//   function-starts-worker.cjs  the worker thread that parses files for function starts, acorn inlined
 //   native/<platform>/abi<N>/  the interrupt sampler's addon per Node ABI (agent/native/out/, scripts/build-native.mjs),
 //                        under the platform it was built on (linux-x64-glibc here); elsewhere the agent uses V8's sampler
 //   node_modules/        @datadog/pprof (V8's sampler, the fallback) with node-gyp-build and only the
@@ -62,6 +63,25 @@ const result = await build({
 const inputs = Object.keys(result.metafile.inputs);
 const strays = inputs.filter((f) => /node_modules\/(bufferutil|utf-8-validate)\//.test(f));
 if (strays.length > 0) throw new Error(`build-agent-bundle: optional native modules got bundled: ${strays.join(', ')}`);
+
+// acorn belongs to the function-start worker alone: the app's thread never parses (agent/sampler/function-starts.ts).
+if (inputs.some((f) => /node_modules\/acorn\//.test(f))) throw new Error('build-agent-bundle: acorn got into agent.cjs; it belongs to the function-start worker');
+
+// The worker that parses files for function starts, with acorn inlined: it must never load the app's
+// acorn (or fail on the app's broken one). The agent finds it beside agent.cjs.
+const workerBuild = await build({
+  entryPoints: [join(root, 'agent', 'sampler', 'function-starts-worker.ts')],
+  outfile: join(out, 'function-starts-worker.cjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  minify: false,
+  legalComments: 'eof',
+  metafile: true,
+  logLevel: 'warning',
+});
+if (!Object.keys(workerBuild.metafile.inputs).some((f) => /node_modules\/acorn\//.test(f))) throw new Error('build-agent-bundle: acorn is missing from function-starts-worker.cjs');
 
 copyFileSync(join(root, 'agent', 'preload.cjs'), join(out, 'preload.cjs'));
 

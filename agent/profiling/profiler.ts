@@ -1,3 +1,4 @@
+import type { Frame } from '../../src/model/frame.js';
 import { SondeError } from '../../src/errors.js';
 import type { RequestOutcome, RequestRecord, SessionEndReason } from '../../src/protocol/messages.js';
 import type { Clock, TimerHandle } from '../clock.js';
@@ -31,6 +32,13 @@ export interface ProfilerOptions {
   warmupMs?: number;
 }
 
+/** A finished request waits at most this long for its frames' function starts (Profiler.held). */
+export const HOLD_MS = 2000;
+/** Nor while more than this many finished requests queue behind it. */
+export const HOLD_MAX = 500;
+/** How often a held queue looks again. */
+const HOLD_POLL_MS = 10;
+
 /**
  * Runs sessions on this process. Dormant until a session starts: no sampler, no hooks, and
  * `begin()` returns undefined so the request path does nothing. While sessions run it starts the
@@ -52,11 +60,16 @@ export class Profiler {
   private readonly warmupMs: number;
   /** Epoch µs from which new requests are profiled (the end of the sampler's warm-up). */
   private eligibleFromUs = 0;
+  /** Frames sampled before their function's start was known get it at report time where known by then. */
+  private readonly settle = (f: Frame): Frame => this.sampler.settle?.(f) ?? f;
   private readonly endListeners: ((s: Session) => void)[] = [];
   /** Completed requests waiting to be reported, oldest first, from `reportHead`. */
   private readonly toReport: RequestState[] = [];
   private reportHead = 0;
   private reporting = false;
+  /** Since when the head of `toReport` has been held for function starts (undefined: not held). */
+  private holdSince: number | undefined;
+  private holdTimer: TimerHandle | undefined;
 
   constructor(
     private readonly sampler: Sampler,
@@ -205,6 +218,14 @@ export class Profiler {
     const session = this.sessions.find((s) => s.id === id);
     if (!session) return;
     if (this.sampler.running) this.collect();
+    // A session that has taken all it may (the operator lowered its limit) takes no more requests: its
+    // records may wait for their function starts as others do (held, bounded), then it ends. A stop for
+    // any other reason sends what it has now.
+    const head = this.toReport[this.reportHead];
+    if (reason === 'requests' && session.status === 'finishing' && head !== undefined && this.held(head)) {
+      this.clock.setTimeout(() => this.stop(id, reason), HOLD_POLL_MS);
+      return;
+    }
     this.reportSome(Infinity);
     if (session.status !== 'ended') this.finishSession(session, session.complete ? 'requests' : reason);
   }
@@ -254,22 +275,60 @@ export class Profiler {
     this.reporting = true;
     setImmediate(() => {
       this.reporting = false;
+      let held = false;
       this.guard(() => {
-        this.reportSome(REPORT_SLICE);
+        held = this.reportSome(REPORT_SLICE);
         for (const s of this.sessions) if (s.complete) this.finishSession(s, 'requests');
       });
-      this.scheduleReports();
+      // A held queue is taken up again by its timer, not spun on every turn of the loop.
+      if (!held) this.scheduleReports();
     });
   }
 
-  /** Reports up to `max` queued requests (all of them for Infinity). */
-  private reportSome(max: number): void {
+  /**
+   * Reports up to `max` queued requests (all of them for Infinity: a session's end sends what it has).
+   * Returns true when it stopped at a request held for its function starts (see `held`).
+   */
+  private reportSome(max: number): boolean {
     const n = Math.min(max, this.toReport.length - this.reportHead);
-    for (let i = 0; i < n; i++) this.report(this.toReport[this.reportHead++]!);
+    let held = false;
+    for (let i = 0; i < n; i++) {
+      if (max !== Infinity && this.held(this.toReport[this.reportHead]!)) {
+        held = true;
+        break;
+      }
+      this.report(this.toReport[this.reportHead++]!);
+    }
     if (this.reportHead === this.toReport.length) {
       this.toReport.length = 0;
       this.reportHead = 0;
     }
+    return held;
+  }
+
+  /**
+   * Whether `r`, the oldest request to report, waits for its frames' function starts: the interrupt
+   * sampler's frames of a file whose index the agent's worker is still building (a session's first
+   * ~0.1–1 s) would otherwise go without them. Bounded: the queue waits at most HOLD_MS from when it
+   * started waiting and at most HOLD_MAX requests deep, then flows without the starts (the model joins
+   * such frames to their function by line: src/model/by-function.ts). Order is kept (FIFO).
+   */
+  private held(r: RequestState): boolean {
+    const isPending = this.sampler.isPending?.bind(this.sampler);
+    if (isPending === undefined || !this.sampler.hasPending?.() || !r.own.some((s) => s.stack.some(isPending))) {
+      this.holdSince = undefined;
+      return false;
+    }
+    const now = this.clock.now();
+    this.holdSince ??= now;
+    if (now - this.holdSince >= HOLD_MS || this.toReport.length - this.reportHead > HOLD_MAX) return false;
+    if (this.holdTimer === undefined) {
+      this.holdTimer = this.clock.setTimeout(() => {
+        this.holdTimer = undefined;
+        this.scheduleReports();
+      }, HOLD_POLL_MS);
+    }
+    return true;
   }
 
   private report(r: RequestState): void {
@@ -281,7 +340,7 @@ export class Profiler {
     for (const s of r.claimedBy) {
       let record = byInterval.get(s.sampleIntervalUs);
       if (!record) {
-        record = buildRequestRecord(r, s.sampleIntervalUs);
+        record = buildRequestRecord(r, s.sampleIntervalUs, this.settle);
         byInterval.set(s.sampleIntervalUs, record);
       }
       (s as Session).deliver(record);

@@ -21,9 +21,10 @@ export const MAX_REQUEST_TREE_NODES = 5000;
  * waiting and held-up time as synthetic frames. Built directly rather than through CallTreeBuilder and
  * serializeTree because it runs once per profiled request, on the app's thread; at 10 ms sampling most
  * requests have no sample of their own and this is a handful of array pushes. The output is the same
- * format `deserializeTree` checks.
+ * format `deserializeTree` checks. `settle` (Sampler.settle) gives a frame its function's start when it
+ * was sampled before the start was known and is known now.
  */
-export function serializeRequestTree(own: readonly RawSample[], r: WaitTally): SerializedTree {
+export function serializeRequestTree(own: readonly RawSample[], r: WaitTally, settle?: (f: Frame) => Frame): SerializedTree {
   if (own.length === 0) return syntheticOnly(r);
   const table = new FrameTableWriter();
   const frameIndex = new Map<Frame, number>();
@@ -39,7 +40,7 @@ export function serializeRequestTree(own: readonly RawSample[], r: WaitTally): S
     const key = frameKey(f);
     i = frameByKey.get(key);
     if (i === undefined) {
-      i = table.add(f);
+      i = table.add(settle === undefined ? f : settle(f));
       frameByKey.set(key, i);
     }
     frameIndex.set(f, i);

@@ -1,19 +1,20 @@
-import { type Options, Parser } from 'acorn';
+import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { readBounded } from './read-bounded.js';
+import { fileURLToPath } from 'node:url';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { type Clock, systemClock, type TimerHandle } from '../clock.js';
+import type { Logger } from '../log.js';
+import { bytesOf, type FileIndex, type FunctionStart, functionAt } from './function-index.js';
+import type { ParseReply, ParseRequest } from './function-starts-worker.js';
 
-/** Where a function begins: 1-based line and column. */
-export interface FunctionStart {
-  line: number;
-  column: number;
-}
+export type { FunctionStart } from './function-index.js';
 
-/** How much a locator may read and keep: it runs inside users' processes, on their thread. */
+/** How much a locator may read and keep: it runs inside users' processes. */
 export interface FunctionStartLimits {
   /**
-   * A file larger than this is not parsed: parsing holds the app's thread once per file (about 1.8k
-   * instructions per byte once acorn is warm, 4k cold) and its syntax tree takes ~20× the file's size
-   * while it lasts (docs/BENCHMARKS.md). App files are far smaller; big bundles go without starts.
+   * A file larger than this is not parsed: a parse costs about 1.8k instructions per byte once acorn is
+   * warm, 4k cold (on the worker's thread, a core the app may want) and its syntax tree takes ~20× the
+   * file's size in the worker while it lasts (docs/BENCHMARKS.md). Big bundles go without starts.
    */
   maxFileBytes: number;
   /** Files whose answer (an index or "none") is kept. */
@@ -31,45 +32,110 @@ export const DEFAULT_FUNCTION_START_LIMITS: FunctionStartLimits = Object.freeze(
   maxParseBytes: 64 * 1024 * 1024,
 });
 
-const SCRIPT = /\.(?:c|m)?js$/;
-/** Per function: start offset, end offset (exclusive), parent function (-1: none), the line and column it is said to begin at. */
-const W = 5;
-
-/** One file's functions, by the offsets of the source text, and where its lines start. */
-export interface FileIndex {
-  /** W numbers per function, in order of start (a parent before its children). */
-  fns: Int32Array;
-  count: number;
-  /** Offset of each line's first character (line 1 at index 0). */
-  lineStarts: Int32Array;
+/** What a FunctionStarts is made with; everything has a default. */
+export interface FunctionStartOptions {
+  limits?: FunctionStartLimits;
+  log?: Logger;
+  /** Times the worker's idle end and a parse's deadline. */
+  clock?: Clock;
+  /** The worker's script; null: no worker (every file answers null). Default: beside this module (workerScript()). */
+  workerFile?: string | null;
+  /** The worker ends after this long with nothing to parse (a session's files are usually all seen within seconds). */
+  idleMs?: number;
+  /** Files waiting for or in the worker at once; more answer "pending" without being queued, and are asked again later. */
+  maxQueued?: number;
+  /** A parse taking longer than this (a pathological file, a stuck worker) ends the worker: counts as a crash. */
+  parseTimeoutMs?: number;
+  /** The worker's heap and stack: a 1 MiB file's syntax tree needs ~20 MiB; more than this kills the worker, not the app. */
+  resourceLimits?: ResourceLimits;
 }
 
-const bytesOf = (index: FileIndex): number => index.fns.byteLength + index.lineStarts.byteLength;
+/** The answer while a file's index is being built: the frame goes without a start for now and is asked again. */
+export const PENDING = 'pending' as const;
+
+/** After this many worker deaths the locator gives up: every file not yet indexed answers null. */
+const MAX_CRASHES = 3;
+const SCRIPT = /\.(?:c|m)?js$/;
+
+/** Workers this process has started (tests: no session, no worker). */
+let workersStarted = 0;
+export const functionStartWorkersStarted = (): number => workersStarted;
+
+/**
+ * The worker's script: `function-starts-worker.cjs` beside the agent bundle's `agent.cjs` (esbuild,
+ * scripts/build-agent-bundle.mjs; acorn inlined, never the app's copy), or `function-starts-worker.js`
+ * beside this module in `dist/`. From source (vitest: Node 20 cannot run TypeScript in a Worker) the
+ * compiled one in `dist/`. Null when none exists: then no starts.
+ */
+export function workerScript(): string | null {
+  const here = import.meta.url;
+  const candidates = [new URL('./function-starts-worker.cjs', here), new URL('./function-starts-worker.js', here)];
+  if (here.endsWith('.ts')) candidates.push(new URL('../../dist/agent/sampler/function-starts-worker.js', here));
+  for (const u of candidates) {
+    const p = fileURLToPath(u);
+    if (existsSync(p)) return p;
+  }
+  return null;
+}
+
+/**
+ * The worker's lifecycle: `none` (not started, or ended when idle: started on the next file),
+ * `running`, `failed` (died MAX_CRASHES times, or cannot be started: no more parsing).
+ */
+type WorkerState = 'none' | 'running' | 'failed';
 
 /**
  * Finds where the function containing a source position begins. The interrupt sampler's frames come
- * from V8's `StackTrace` (a position only; V8 gives an addon no function start), so the agent reads
- * the file once with acorn and keeps, per file, its functions' ranges and its line starts in flat
- * arrays; a lookup is a binary search and a walk up the enclosing functions. Each file is parsed once
- * and its answer kept (least recently used first out, within `limits`); a file that is not JavaScript
- * on disk, too big, unreadable or that does not parse answers null every time after. Never throws.
+ * from V8's `StackTrace` (a position only; V8 gives an addon no function start), so each file is read
+ * once with acorn and kept as a function index (function-index.ts): a lookup on the app's thread is a
+ * binary search and a walk up the enclosing functions (µs). The parse runs in a worker thread started
+ * on the first file and ended when idle: until a file's index arrives its positions answer PENDING.
+ * Answers are kept (least recently used first out, within `limits`); a file that is not JavaScript on
+ * disk, too big, unreadable, that does not parse, or that was being parsed when the worker died,
+ * answers null every time after. Never throws.
  */
 export class FunctionStarts {
   private readonly files = new Map<string, FileIndex | null>();
+  /** Files sent to the worker, by request id. */
+  private readonly inFlight = new Map<number, { file: string; sentAt: number }>();
+  private readonly queued = new Set<string>();
   private bytes = 0;
   private parsed = 0;
+  private nextId = 1;
+  private worker: Worker | undefined;
+  private state: WorkerState = 'none';
+  private crashes = 0;
+  private idleTimer: TimerHandle | undefined;
+  private deadline: TimerHandle | undefined;
+  private failureLogged = false;
+  private waiters: (() => void)[] = [];
+  private readonly limits: FunctionStartLimits;
+  private readonly clock: Clock;
+  private readonly idleMs: number;
+  private readonly maxQueued: number;
+  private readonly parseTimeoutMs: number;
+  private readonly workerFile: string | null;
 
-  constructor(private readonly limits: FunctionStartLimits = DEFAULT_FUNCTION_START_LIMITS) {}
+  constructor(private readonly options: FunctionStartOptions = {}) {
+    this.limits = options.limits ?? DEFAULT_FUNCTION_START_LIMITS;
+    this.clock = options.clock ?? systemClock;
+    this.idleMs = options.idleMs ?? 30_000;
+    this.maxQueued = options.maxQueued ?? 256;
+    this.parseTimeoutMs = options.parseTimeoutMs ?? 20_000;
+    this.workerFile = options.workerFile === undefined ? workerScript() : options.workerFile;
+  }
 
   /**
    * The start of the innermost function whose source contains `line:column` (1-based; column 0:
    * unknown, taken as the line's first character) in `file`; null when none does (top-level code) or
-   * the file cannot be read. A method's start is its name's line (`get() {`), as a `def` would be.
+   * the file cannot be read; PENDING while its index is being built. A method's start is its name's
+   * line (`get() {`), as a `def` would be.
    */
-  startOf(file: string, line: number, column: number): FunctionStart | null {
+  startOf(file: string, line: number, column: number): FunctionStart | null | typeof PENDING {
     if (line <= 0 || !isAbsolute(file) || !SCRIPT.test(file)) return null;
     const index = this.lookup(file);
-    return index === null ? null : functionAt(index, line, column);
+    if (index === PENDING || index === null) return index;
+    return functionAt(index, line, column);
   }
 
   /** How many files have an answer kept (tests and logs). */
@@ -77,23 +143,107 @@ export class FunctionStarts {
     return this.files.size;
   }
 
-  private lookup(file: string): FileIndex | null {
+  /** Whether the worker thread exists now. */
+  get workerRunning(): boolean {
+    return this.worker !== undefined;
+  }
+
+  /** Resolves once no file is waiting for the worker (tests, benchmarks). */
+  settled(): Promise<void> {
+    if (this.queued.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Ends the worker now (the sampler is gone); kept answers stay. */
+  close(): void {
+    this.endWorker();
+    this.dropInFlight();
+  }
+
+  private lookup(file: string): FileIndex | null | typeof PENDING {
     const hit = this.files.get(file);
     if (hit !== undefined) {
       this.files.delete(file);
       this.files.set(file, hit);
       return hit;
     }
-    if (this.parsed >= this.limits.maxParseBytes) return null;
-    let index: FileIndex | null;
-    try {
-      const bytes = readBounded(file, Math.min(this.limits.maxFileBytes, this.limits.maxParseBytes - this.parsed));
-      if (bytes !== null) this.parsed += bytes.length;
-      index = bytes === null ? null : indexFunctions(bytes.toString('utf8'));
-    } catch {
-      index = null;
+    if (this.queued.has(file)) return PENDING;
+    if (this.parsed >= this.limits.maxParseBytes || this.state === 'failed' || this.workerFile === null) {
+      if (this.workerFile === null) this.logFailure('no worker script for function starts: frames go without them');
+      return null;
     }
+    if (this.queued.size >= this.maxQueued) return PENDING;
+    const worker = this.ensureWorker();
+    if (worker === undefined) return null;
+    const id = this.nextId++;
+    const request: ParseRequest = { id, file, max: Math.min(this.limits.maxFileBytes, this.limits.maxParseBytes - this.parsed) };
+    this.inFlight.set(id, { file, sentAt: this.clock.now() });
+    this.queued.add(file);
+    worker.postMessage(request);
+    this.armDeadline();
+    return PENDING;
+  }
+
+  private ensureWorker(): Worker | undefined {
+    if (this.idleTimer !== undefined) {
+      this.clock.clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
+    if (this.worker !== undefined) return this.worker;
+    let worker: Worker;
+    try {
+      worker = new Worker(this.workerFile!, {
+        resourceLimits: this.options.resourceLimits ?? { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
+        // None of the app's flags: `-e`/`--input-type`, `--import` and the like are the app's, not the
+        // parser's (an inherited `-e` would run the app's script in the worker and fail it).
+        execArgv: [],
+      });
+    } catch (err) {
+      this.state = 'failed';
+      this.logFailure('could not start the function-start worker: frames go without starts', err);
+      return undefined;
+    }
+    workersStarted++;
+    worker.on('message', (m: ParseReply) => this.onReply(worker, m));
+    worker.on('error', (err) => this.onDeath(worker, err));
+    worker.on('exit', (code) => this.onDeath(worker, new Error(`worker exited with code ${code}`)));
+    // After the listeners (a 'message' listener refs the worker's port): the agent must never hold the
+    // app's process open.
+    worker.unref();
+    this.worker = worker;
+    this.state = 'running';
+    return worker;
+  }
+
+  private onReply(worker: Worker, m: ParseReply): void {
+    if (worker !== this.worker) return;
+    const sent = this.inFlight.get(m.id);
+    if (sent === undefined) return;
+    this.inFlight.delete(m.id);
+    this.queued.delete(sent.file);
+    this.parsed += m.read;
+    if (m.error !== undefined) this.logFailure('the function-start worker failed on a file: its frames go without starts', new Error(m.error), sent.file);
+    let index: FileIndex | null = m.index;
     if (index !== null && bytesOf(index) > this.limits.maxIndexBytes) index = null;
+    this.keep(sent.file, index);
+    this.armDeadline();
+    this.afterWork();
+  }
+
+  /** The worker died (a crash, out of its heap, killed) or was stuck: what it was parsing goes without starts. */
+  private onDeath(worker: Worker, err: unknown): void {
+    if (worker !== this.worker) return; // ended on purpose, or an 'exit' after its 'error'
+    this.worker = undefined;
+    this.crashes++;
+    if (this.crashes >= MAX_CRASHES) this.state = 'failed';
+    else this.state = 'none';
+    this.logFailure('the function-start worker died: the files it was parsing go without starts', err);
+    for (const { file } of this.inFlight.values()) this.keep(file, null);
+    this.dropInFlight();
+    void worker.terminate();
+  }
+
+  private keep(file: string, index: FileIndex | null): void {
     this.files.set(file, index);
     if (index !== null) this.bytes += bytesOf(index);
     for (const [k, v] of this.files) {
@@ -101,130 +251,61 @@ export class FunctionStarts {
       this.files.delete(k);
       if (v !== null) this.bytes -= bytesOf(v);
     }
-    return index;
   }
-}
 
-/** The innermost function of `index` around 1-based `line:column`, or null. */
-export function functionAt(index: FileIndex, line: number, column: number): FunctionStart | null {
-  const { fns, count, lineStarts } = index;
-  if (line > lineStarts.length) return null;
-  const pos = lineStarts[line - 1]! + (column > 0 ? column - 1 : 0);
-  // The last function that starts at or before the position; the innermost one containing it is that
-  // one or one of its ancestors (functions nest, so any function starting between the container and
-  // the position lies inside the container).
-  let lo = 0;
-  let hi = count - 1;
-  let at = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (fns[mid * W]! <= pos) {
-      at = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
+  private dropInFlight(): void {
+    this.inFlight.clear();
+    this.queued.clear();
+    this.afterWork();
   }
-  for (let f = at; f >= 0; f = fns[f * W + 2]!) {
-    if (fns[f * W + 1]! > pos) return { line: fns[f * W + 3]!, column: fns[f * W + 4]! };
-  }
-  return null;
-}
 
-const OPTIONS: Options = { ecmaVersion: 'latest', allowHashBang: true, allowReturnOutsideFunction: true, allowAwaitOutsideFunction: true, allowImportExportEverywhere: true, allowReserved: true };
-
-/** What the collecting parser records while one parse runs (parses are synchronous: one at a time). */
-let sink: { starts: number[]; ends: number[]; named: number[] } | null = null;
-
-type Finishing = { finishNode(node: unknown, type: string): unknown };
-type Ranged = { start: number; end: number; value?: Ranged; method?: boolean; kind?: string };
-
-/**
- * acorn's parser, recording each function as it is finished: no walk over the syntax tree afterwards
- * (which cost more than the parse itself). A method's function is finished just before its method
- * node, so the method's start (its name) replaces the function's (its parameters) as the line it is said to begin at.
- */
-const CollectingParser = Parser.extend(
-  (Base) =>
-    class extends (Base as unknown as new (...a: unknown[]) => Finishing) {
-      override finishNode(node: Ranged, type: string): unknown {
-        const out = super.finishNode(node, type);
-        const s = sink;
-        if (s === null) return out;
-        if (type === 'FunctionDeclaration' || type === 'FunctionExpression' || type === 'ArrowFunctionExpression') {
-          s.starts.push(node.start);
-          s.ends.push(node.end);
-          s.named.push(node.start);
-        } else if ((type === 'MethodDefinition' || (type === 'Property' && (node.method === true || node.kind === 'get' || node.kind === 'set'))) && node.value) {
-          const last = s.starts.length - 1;
-          if (last >= 0 && s.starts[last] === node.value.start) s.named[last] = node.start;
-        }
-        return out;
-      }
-    } as unknown as typeof Parser,
-);
-
-/** The functions of one JavaScript source as a flat index; null when it parses neither as a script nor as a module. */
-export function indexFunctions(code: string): FileIndex | null {
-  const collected = { starts: [] as number[], ends: [] as number[], named: [] as number[] };
-  const parseAs = (sourceType: 'script' | 'module'): boolean => {
-    collected.starts.length = collected.ends.length = collected.named.length = 0;
-    sink = collected;
-    try {
-      CollectingParser.parse(code, { ...OPTIONS, sourceType });
-      return true;
-    } catch {
-      return false;
-    } finally {
-      sink = null;
+  /** Nothing left to parse: wake waiters, end the worker after `idleMs`. */
+  private afterWork(): void {
+    if (this.queued.size > 0) return;
+    if (this.deadline !== undefined) {
+      this.clock.clearTimeout(this.deadline);
+      this.deadline = undefined;
     }
-  };
-  // As a script first, which with `allowImportExportEverywhere` reads ES modules too: acorn checks a
-  // module's top-level names for redeclaration by a linear search each (30,000 top-level functions:
-  // 1.6 s as a module, 0.4 s as a script), and CommonJS may use what a module may not (`with`, octal).
-  if (!parseAs('script') && !parseAs('module')) return null;
-  const lineStarts = lineStartsOf(code);
-  const { starts, ends, named } = collected;
-  const count = starts.length;
-  // Finished children come before their parents: order by start (a parent first on a tie, being longer).
-  const order = Array.from({ length: count }, (_, i) => i).sort((a, b) => starts[a]! - starts[b]! || ends[b]! - ends[a]!);
-  const fns = new Int32Array(count * W);
-  const open: number[] = [];
-  order.forEach((f, i) => {
-    const start = starts[f]!;
-    while (open.length > 0 && fns[open[open.length - 1]! * W + 1]! <= start) open.pop();
-    const line = lineOf(lineStarts, named[f]!);
-    const o = i * W;
-    fns[o] = start;
-    fns[o + 1] = ends[f]!;
-    fns[o + 2] = open.length > 0 ? open[open.length - 1]! : -1;
-    fns[o + 3] = line;
-    fns[o + 4] = named[f]! - lineStarts[line - 1]! + 1;
-    open.push(i);
-  });
-  return { fns, count, lineStarts };
-}
-
-/** Offsets of line starts, with the line terminators JavaScript (and so V8 and acorn) counts: \n, \r\n, \r, U+2028, U+2029. */
-function lineStartsOf(code: string): Int32Array {
-  const out: number[] = [0];
-  for (let i = 0; i < code.length; i++) {
-    const c = code.charCodeAt(i);
-    if (c === 10 || c === 0x2028 || c === 0x2029) out.push(i + 1);
-    else if (c === 13) {
-      if (code.charCodeAt(i + 1) === 10) i++;
-      out.push(i + 1);
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+    if (this.worker !== undefined && this.idleTimer === undefined) {
+      this.idleTimer = this.clock.setTimeout(() => {
+        this.idleTimer = undefined;
+        if (this.queued.size === 0) this.endWorker();
+      }, this.idleMs);
+      this.idleTimer.unref?.();
     }
   }
-  return Int32Array.from(out);
-}
 
-/** The 1-based line of an offset. */
-function lineOf(lineStarts: Int32Array, offset: number): number {
-  let lo = 0;
-  let hi = lineStarts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (lineStarts[mid]! <= offset) lo = mid;
-    else hi = mid - 1;
+  /** A deadline on the oldest parse in flight: past it, the worker is taken for stuck and ended. */
+  private armDeadline(): void {
+    if (this.deadline !== undefined) this.clock.clearTimeout(this.deadline);
+    this.deadline = undefined;
+    const oldest = this.inFlight.values().next();
+    if (oldest.done) return;
+    const worker = this.worker;
+    const wait = Math.max(0, oldest.value.sentAt + this.parseTimeoutMs - this.clock.now());
+    this.deadline = this.clock.setTimeout(() => {
+      this.deadline = undefined;
+      if (worker !== undefined && worker === this.worker) this.onDeath(worker, new Error(`a parse took over ${this.parseTimeoutMs} ms`));
+    }, wait);
+    this.deadline.unref?.();
   }
-  return lo + 1;
+
+  private endWorker(): void {
+    const worker = this.worker;
+    this.worker = undefined;
+    if (this.state === 'running') this.state = 'none';
+    if (this.idleTimer !== undefined) this.clock.clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (worker !== undefined) void worker.terminate();
+  }
+
+  /** Once per locator: a sampler that loses its starts says so once, not per file or per collect. */
+  private logFailure(msg: string, err?: unknown, file?: string): void {
+    if (this.failureLogged) return;
+    this.failureLogged = true;
+    this.options.log?.warn({ err, file }, msg);
+  }
 }

@@ -60,6 +60,8 @@ export class InterruptSampler implements Sampler {
   private readonly hook: ContextHook;
   private readonly log: Logger;
   private readonly cache: FrameCache;
+  /** Where the function around each sampled position begins (exposed for tests: its worker). */
+  readonly functionStarts: FunctionStarts;
   private frames: NativeFrameTable | undefined;
   private intervalUs = 0;
   private lastCollectUs = 0;
@@ -73,7 +75,10 @@ export class InterruptSampler implements Sampler {
     hideFile: (file: string) => boolean = () => false,
   ) {
     this.log = log.child({ module: 'sampler' });
-    this.cache = new FrameCache(hideFile, undefined, new SourceMapResolver(), new FunctionStarts());
+    // Function starts are parsed in a worker, started on the first file a collect brings (so never
+    // without a session) and ended when idle.
+    this.functionStarts = new FunctionStarts({ log: this.log, clock });
+    this.cache = new FrameCache(hideFile, undefined, new SourceMapResolver(), this.functionStarts);
     this.hook = new ContextHook(clock, (context) => {
       this.slot[0] = context;
     });
@@ -157,6 +162,20 @@ export class InterruptSampler implements Sampler {
     this.intervalUs = intervalUs;
     this.log.debug({ intervalUs }, 'interrupt sampler restarted');
     return last;
+  }
+
+  settle(f: Frame): Frame {
+    return this.cache.settle(f);
+  }
+
+  hasPending(): boolean {
+    return this.cache.pendingCount > 0;
+  }
+
+  isPending(f: Frame): boolean {
+    if (!this.cache.isPending(f)) return false;
+    this.cache.settle(f);
+    return this.cache.isPending(f);
   }
 
   trackContexts(on: boolean): void {

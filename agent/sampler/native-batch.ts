@@ -17,18 +17,30 @@ export const NATIVE_CODE = makeFrame('(native code)', '', 0, 0, 'native');
  */
 export class NativeFrameTable {
   private readonly byId: (Frame | null)[] = [];
+  /** Ids whose frame was made before its file's function index was ready (FrameCache.settle). */
+  private readonly pending = new Set<number>();
   constructor(private readonly cache: FrameCache) {}
 
   /** Adds the frames a batch introduces (four entries each: name, script, line, column). */
   extend(frames: readonly (string | number)[]): void {
     for (let i = 0; i + 3 < frames.length; i += 4) {
       const name = String(frames[i]) || '(anonymous)';
-      this.byId.push(this.cache.get(name, stripFileUrl(String(frames[i + 1])), Number(frames[i + 2]), Number(frames[i + 3])));
+      const f = this.cache.get(name, stripFileUrl(String(frames[i + 1])), Number(frames[i + 2]), Number(frames[i + 3]));
+      if (f !== null && this.cache.isPending(f)) this.pending.add(this.byId.length);
+      this.byId.push(f);
     }
   }
 
+  /** The frame of `id`; one made before its file's function index was ready gets its start once it is. */
   get(id: number): Frame | null {
-    return this.byId[id] ?? null;
+    const f = this.byId[id] ?? null;
+    if (f === null || this.pending.size === 0 || !this.pending.has(id)) return f;
+    const settled = this.cache.settle(f);
+    if (settled !== f || !this.cache.isPending(f)) {
+      this.byId[id] = settled;
+      this.pending.delete(id);
+    }
+    return settled;
   }
 }
 

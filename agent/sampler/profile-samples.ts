@@ -1,5 +1,5 @@
 import { type Frame, frameKey, makeFrame, SYNTHETIC, withFunctionLine } from '../../src/model/frame.js';
-import type { FunctionStart, FunctionStarts } from './function-starts.js';
+import { type FunctionStart, type FunctionStarts, PENDING } from './function-starts.js';
 import type { SourceMapResolver } from './source-maps.js';
 
 /** What the profiler recorded with one sample: the context current at that instant, when, and CPU. */
@@ -64,10 +64,16 @@ export function emptyBatch(atUs: number): SampleBatch {
  * several compiled places that map to one original place share one Frame. Each frame carries its
  * function's start line (Frame.functionLine) where known: given by the sampler (V8's), or found by
  * `functionStarts` from the position (the interrupt sampler's), and for a mapped frame mapped too.
+ * While a file's index is still being built (in the worker), its frames go without a start and are
+ * remembered as pending: `settle` gives the frame with its start once the index is there.
  */
 export class FrameCache {
   private readonly map = new Map<string, Frame | null>();
   private readonly mappedFrames = new Map<string, Frame>();
+  /** Frames made while their file's index was not ready: how to place them again, and their key in `map`. */
+  private readonly pending = new Map<Frame, { key: string; name: string; file: string; line: number; column: number }>();
+  /** Pending frames settled since, to what they became: holders of the old object (a NativeFrameTable, a request's samples) get the new one. */
+  private settled = new WeakMap<Frame, Frame>();
   constructor(
     private readonly hideFile: (file: string) => boolean,
     private readonly max = 50_000,
@@ -85,25 +91,67 @@ export class FrameCache {
     let f = this.map.get(key);
     if (f === undefined) {
       f = toFrame(name, file, line, this.hideFile);
-      if (f !== null && f.kind === 'code') f = this.placed(f, col, start);
+      let pending = false;
+      if (f !== null && f.kind === 'code') {
+        const placed = this.placed(f, col, start);
+        pending = placed === PENDING;
+        f = placed === PENDING ? this.unplaced(f, col) : placed;
+      }
       if (this.map.size >= this.max) {
         this.map.clear();
         this.mappedFrames.clear();
+        this.pending.clear();
+        this.settled = new WeakMap();
       }
       this.map.set(key, f);
+      if (pending && f !== null) this.pending.set(f, { key, name, file, line, column: col });
     }
     return f;
   }
 
+  /** Frames still waiting for their file's index (0: `settle` has nothing to do). */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * `f` with its function's start if it was made while its file's index was being built and the index
+   * (or the answer that there is none) has arrived since; otherwise `f` itself. µs: a map lookup.
+   */
+  settle(f: Frame): Frame {
+    const p = this.pending.get(f);
+    if (p === undefined) return this.settled.get(f) ?? f;
+    const base = toFrame(p.name, p.file, p.line, this.hideFile);
+    if (base === null) return f;
+    const placed = this.placed(base, p.column, undefined);
+    if (placed === PENDING) return f;
+    this.pending.delete(f);
+    this.settled.set(f, placed);
+    this.map.set(p.key, placed);
+    return placed;
+  }
+
+  /** Whether `f` was made before its file's index was ready and has not been settled since. */
+  isPending(f: Frame): boolean {
+    return this.pending.has(f);
+  }
+
+  /** A frame whose start is not known yet: mapped where a map applies, a fresh object (settle tells it apart). */
+  private unplaced(f: Frame, column: number): Frame {
+    const at = this.sourceMaps?.resolve(f.file, f.line, column) ?? null;
+    return at === null ? makeFrame(f.name, f.file, f.line, 0, 'code') : makeFrame(f.name, at.file, at.line, 0, 'code', f.file);
+  }
+
   /** A code frame with its function's start line, through the source map where one applies. */
-  private placed(f: Frame, column: number, known: FunctionStart | undefined): Frame {
-    let start: FunctionStart | null | undefined = known;
+  private placed(f: Frame, column: number, known: FunctionStart | undefined): Frame | typeof PENDING {
+    let start: FunctionStart | null | undefined | typeof PENDING = known;
     if (start === undefined && this.functionStarts !== undefined) {
       try {
         start = this.functionStarts.startOf(f.file, f.line, column);
       } catch {
         start = null; // never into the app: the frame goes without its start
       }
+      if (start === PENDING) return PENDING;
     }
     const at = this.sourceMaps?.resolve(f.file, f.line, column) ?? null;
     if (at === null) return start ? withFunctionLine(f, start.line) : f;

@@ -1,3 +1,4 @@
+import type { Frame } from '../../src/model/frame.js';
 import type { SampleBatch } from './profile-samples.js';
 
 /**
@@ -39,4 +40,13 @@ export interface Sampler {
   collect(): SampleBatch;
   /** The last samples; the sampler and its context tracking are gone afterwards. */
   stop(): SampleBatch;
+  /**
+   * Where frames may be made before their function's start is known (the interrupt sampler's, while
+   * the file's index is built off-thread): the frame with its start if known by now, else `f`.
+   */
+  settle?(f: Frame): Frame;
+  /** Whether any frame waits for its function's start (cheap: checked before `isPending`). */
+  hasPending?(): boolean;
+  /** Whether `f` still waits for its function's start (its file's index is being built). */
+  isPending?(f: Frame): boolean;
 }

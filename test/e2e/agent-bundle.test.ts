@@ -41,7 +41,7 @@ let scratch = '';
 let volume = '';
 /** An app directory with no node_modules anywhere above it. */
 let cleanApp = '';
-/** An app directory whose node_modules holds another ws, and a broken pino and @datadog/pprof. */
+/** An app directory whose node_modules holds another ws, and a broken pino, @datadog/pprof, node-gyp-build and acorn. */
 let dirtyApp = '';
 const apps: Proc[] = [];
 
@@ -77,6 +77,8 @@ beforeAll(async () => {
     'out/src/async-context-frame.js': "throw new Error('the app\\'s broken @datadog/pprof was loaded');",
   });
   writeModule(dirtyApp, 'node-gyp-build', '1.0.0', { 'index.js': "throw new Error('the app\\'s broken node-gyp-build was loaded');" });
+  // The function-start worker parses with the bundle's own acorn (function-starts-worker.cjs), never the app's.
+  writeModule(dirtyApp, 'acorn', '1.0.0', { 'index.js': "throw new Error('the app\\'s broken acorn was loaded');", 'dist/acorn.js': "throw new Error('the app\\'s broken acorn was loaded');" });
   writeFileSync(join(dirtyApp, 'main.mjs'), "import ws from 'ws';\nconsole.error('app ws ' + ws.appsOwnWs);\nawait import('./app.mjs');\n");
 }, 60_000);
 
