@@ -134,7 +134,10 @@ describe('the interrupt sampler', () => {
     const all = own + batch.idle.length + batch.busy.length;
     const detail = JSON.stringify({ own, idle: batch.idle.length, busy: batch.busy.length });
     expect(all, detail).toBeGreaterThan(50);
-    expect(batch.idle.length, detail).toBeGreaterThan(all * 0.8);
+    // Without the kernel check no tick is idle (0 of 108). With it, a quiet machine gives ~95% idle; a
+    // loaded one less (93 of 124 in a CI run with test files in parallel: a thread woken by its timer
+    // waits for a CPU in state R, which reads as running), so the bound is a majority, far from 0.
+    expect(batch.idle.length, detail).toBeGreaterThan(all * 0.6);
   });
 
   // A thread asleep in a system call other than the event loop's wait (a synchronous read, here opening
