@@ -29,10 +29,11 @@ const { values: opt } = parseArgs({
 const ORDERS = ordersOption(opt.orders);
 const TICK_S = 1 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
+/** The worker's user and system CPU seconds so far (all its threads): apart, to tell the agent's own work from the kernel's. */
 function cpuSeconds(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * TICK_S;
+  return { user: Number(f[11]) * TICK_S, sys: Number(f[12]) * TICK_S };
 }
 
 async function round(modes, op, r) {
@@ -50,8 +51,11 @@ async function round(modes, op, r) {
       const t0 = performance.now();
       await drive(s.port, Number(opt.requests), Number(opt.concurrency));
       const wall = (performance.now() - t0) / 1000;
-      const cpu = cpuSeconds(s.worker) - before;
-      result[mode] = { cpuUsPerRequest: (cpu * 1e6) / Number(opt.requests), rps: Number(opt.requests) / wall };
+      const after = cpuSeconds(s.worker);
+      const perRequest = (seconds) => (seconds * 1e6) / Number(opt.requests);
+      const userUs = perRequest(after.user - before.user);
+      const sysUs = perRequest(after.sys - before.sys);
+      result[mode] = { cpuUsPerRequest: userUs + sysUs, userUs, sysUs, rps: Number(opt.requests) / wall };
     } finally {
       await stopServer(s);
     }
@@ -70,7 +74,7 @@ async function main() {
       const order = [...modes].sort(() => Math.random() - 0.5);
       const res = await round(order, op, r);
       rounds.push(res);
-      console.error(`round ${r + 1}: ${modes.map((m) => `${m} ${res[m].cpuUsPerRequest.toFixed(0)} µs`).join(', ')}`);
+      console.error(`round ${r + 1}: ${modes.map((m) => `${m} ${res[m].cpuUsPerRequest.toFixed(0)} µs (user ${res[m].userUs.toFixed(0)}, sys ${res[m].sysUs.toFixed(0)})`).join(', ')}`);
     }
   } finally {
     op.child.kill('SIGTERM');
