@@ -172,19 +172,24 @@ class Agent:
     def type_of(self, req):
         return self._name(req.method, req.route, req.path)
 
+    def count_idle(self, req):
+        """An idle request (one no session follows) ended: counted in the catalogue, named when the
+        catalogue is read. The whole of what an idle request costs at its end; `finish` and the WSGI
+        response's `close` both end here."""
+        req.finished = True
+        status = req.status
+        self.catalogue.record_request(req.method, req.route, req.path, (time.perf_counter() - req.start_perf) * 1000.0,
+                                      req.outcome != "ok" or (status is not None and status >= 500))
+
     def finish(self, req):
         """A request ended (response sent, or raised, or the client went away)."""
         if req is None or req.finished:
             return
         try:
-            end = time.perf_counter()
             if not req.sampled:
-                # Idle: counted in the catalogue, named when the catalogue is read.
-                req.finished = True
-                status = req.status
-                self.catalogue.record_request(req.method, req.route, req.path, (end - req.start_perf) * 1000.0,
-                                              req.outcome != "ok" or (status is not None and status >= 500))
+                self.count_idle(req)
                 return
+            end = time.perf_counter()
             req.end_perf = end
             with self.sample_lock:
                 req.finished = True

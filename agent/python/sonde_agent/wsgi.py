@@ -6,7 +6,6 @@ flat: each Python call on it costs a request about 1,000 instructions, and the a
 was counted at 35,000 instructions a request (callgrind, `npm run bench:python:instructions`) when it
 went through a dozen small functions."""
 
-import time
 
 from .agent import current_request
 from .frames import register_boundary
@@ -115,13 +114,8 @@ class PlainClosing:
                 close()
         finally:
             try:
-                # Agent.finish, idle half, inlined.
-                req = self._req
-                if not req.finished:
-                    req.finished = True
-                    status = req.status
-                    self._agent.catalogue.record_request(req.method, req.route, req.path, (time.perf_counter() - req.start_perf) * 1000.0,
-                                                         req.outcome != "ok" or (status is not None and status >= 500))
+                if not self._req.finished:
+                    self._agent.count_idle(self._req)
             except Exception as exc:
                 error_once("wsgi-close", "could not end a request", exc)
 
