@@ -79,6 +79,24 @@ class Agent:
             error_once("begin", "could not follow a request", exc)
             return None
 
+    def begin_followed(self, method, path):
+        """For a flat request path (the Django patch) while sessions run: a followed RequestState if one of
+        them may take a request with this method and path, else None, the request staying on the idle path.
+        One pass over the sessions, and no RequestState for a request none of them wants."""
+        try:
+            interval_ms = None
+            for s in self.sessions:
+                if s.may_take(method, path) and (interval_ms is None or s.interval_ms < interval_ms):
+                    interval_ms = s.interval_ms
+            if interval_ms is None:
+                return None
+            req = RequestState(method, path)
+            self._follow(req, None, None, interval_ms * 1000.0)
+            return req
+        except Exception as exc:
+            error_once("begin", "could not follow a request", exc)
+            return None
+
     def consider(self, req, loop=None, task=None):
         """While sessions run: follows `req` if one of them may take it, at the finest interval of those
         (the sampler may run finer for another session: the request keeps only the ticks on its own grid)."""
@@ -170,7 +188,7 @@ class Agent:
         return "%s %s" % (method, self._route(template) if template is not None else self.paths.get(path))
 
     def type_of(self, req):
-        return self._name(req.method, req.route, req.path)
+        return self.catalogue.type_name(req.method, req.route, req.path)
 
     def count_idle(self, req):
         """An idle request (one no session follows) ended: counted in the catalogue, named when the
@@ -196,7 +214,8 @@ class Agent:
                 if req.loop is None:
                     if self.threads.get(req.ident) is req:
                         del self.threads[req.ident]
-                    self._charge_tail(req)
+                    if req.last_stack is not None:
+                        self._charge_tail(req)
                 else:
                     ls = self.loops.get(req.loop)
                     if ls is not None:

@@ -37,27 +37,40 @@ def _patch_django_wsgi(module):
     @functools.wraps(original)
     def __call__(self, environ, start_response):
         agent = package._agent
-        if agent is None or not agent._link_started or current_request.get() is not None or (
-                agent.sessions and _may_be_taken(agent.sessions, environ)):
+        if agent is None or not agent._link_started or current_request.get() is not None:
             mw = self.__dict__.get("_sonde_mw")
             if mw is None:
                 mw = self.__dict__["_sonde_mw"] = SondeWsgiMiddleware(functools.partial(original, self))
             return mw(environ, start_response)
-        # Idle, the path of nearly every request, written out flat: each Python call, object and context
-        # variable on it cost a request 1,000-3,000 instructions (callgrind). Django names the request
-        # (resolve_request below leaves its route in the environ) and answers its status. A plain
-        # HttpResponse (its body already in memory) goes to the server as it is, and the request is
-        # counted now: its time ends when Django has answered, not when the server has written the body.
-        start = time.perf_counter()
+        # The path of every request, written out flat: each Python call, object and context variable on
+        # it cost a request 1,000-3,000 instructions (callgrind). Django names the request (resolve_request
+        # below leaves its route in the environ) and answers its status. A plain HttpResponse (its body
+        # already in memory) goes to the server as it is, and the request ends now: its time ends when
+        # Django has answered, not when the server has written the body. A request a running session may
+        # take (its method and path prefix) is followed from here, on the same flat path.
+        req = agent.begin_followed(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO") or "/") if agent.sessions else None
+        start = time.perf_counter() if req is None else req.start_perf
         try:
             response = original(self, environ, start_response)
         except BaseException:
-            agent.catalogue.record_end(environ.get("REQUEST_METHOD", "GET"), environ.get(ROUTE_KEY), environ.get("PATH_INFO") or "/", start, True)
+            if req is None:
+                agent.catalogue.record_end(environ.get("REQUEST_METHOD", "GET"), environ.get(ROUTE_KEY), environ.get("PATH_INFO") or "/", start, True)
+            else:
+                req.outcome = "error"
+                req.route = environ.get(ROUTE_KEY)
+                agent.finish(req)
             raise
         try:
             plain = _plain_bodies.get(type(response))
             if plain is None:
                 plain = is_plain_body(type(response))
+            if req is not None:
+                req.route = environ.get(ROUTE_KEY)
+                req.status = getattr(response, "status_code", None)
+                if plain:
+                    agent.finish(req)
+                    return response
+                return ClosingIterable(response, req, agent)
             if plain:
                 status = getattr(response, "status_code", None)
                 pending = agent.catalogue._pending
@@ -80,17 +93,6 @@ def _patch_django_wsgi(module):
     register_boundary(__call__)
     cls.__call__ = __call__
     FOLLOWED.add("django")
-
-
-def _may_be_taken(sessions, environ):
-    """Whether a running session may take this request (its method and path prefix): only those leave
-    the flat idle path while sessions run, so a session for one type costs the others nothing."""
-    method = environ.get("REQUEST_METHOD", "GET")
-    path = environ.get("PATH_INFO") or "/"
-    for s in sessions:
-        if s.filter.might_match(method, path):
-            return True
-    return False
 
 
 def _wrap_asgi_call(cls):

@@ -102,6 +102,11 @@ class Catalogue:
             finally:
                 self._lock.release()
 
+    def type_name(self, method, route, path):
+        """The type of a request by what the framework resolved, named once per (method, route or path) and
+        kept (bounded); safe from any thread (a lost race names it twice)."""
+        return self._name(method, route, path)
+
     def _name(self, method, route, path):
         # The same few (method, route or path) come again and again: each is named once (bounded).
         key = (method, route, path if route is None else None)

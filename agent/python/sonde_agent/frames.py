@@ -4,6 +4,8 @@ time it is seen ("cache per code object")."""
 
 import threading
 
+from .stack_trie import StackTrie
+
 MAX_DEPTH = 128
 MAX_FRAMES = 200_000
 # Frame kinds as src/model/frame.ts numbers them (FRAME_KINDS).
@@ -42,6 +44,8 @@ class FrameTable:
         self.other_work = self._synthetic(OTHER_WORK)
         self.truncated = self._synthetic(TRUNCATED)
         self.boundaries = BOUNDARIES
+        # The finished requests' stacks as one call tree, for their records (tree.py; the link thread's).
+        self.trie = StackTrie()
 
     def _synthetic(self, name):
         self.frames.append((name, "", 0, KIND_SYNTHETIC, 0))

@@ -36,6 +36,10 @@ class Session:
         """Whether a request just beginning may end up in this session (cheap: method and path prefix)."""
         return self.state == RUNNING and req.start_perf >= self.started_perf and self.filter.might_match(req.method, req.path)
 
+    def may_take(self, method, path):
+        """`wants` for a request beginning now, before there is a RequestState for it."""
+        return self.state == RUNNING and self.filter.might_match(method, path)
+
     def take(self, req, type_):
         """Takes a finished request if it is of this session's type; returns True when that ended the session.
         The request waits in `pending` as it is (finished: nothing changes it any more) until the link

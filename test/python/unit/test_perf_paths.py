@@ -101,6 +101,145 @@ class Records(unittest.TestCase):
             self.assertEqual(fast, json.loads(json.dumps(build_record(r, 'GET /a/"q"', table))))
 
 
+def collapsed(tree):
+    """A wire tree as {(frame, ...) from the root: (samples, wall, cpu)} of the nodes with values, each
+    frame as (name, file, line, start line or 0): what the tree says, however its nodes are numbered."""
+    strings, frames, nodes = tree["strings"], tree["frames"], tree["nodes"]
+    starts = dict(zip(tree.get("starts", [])[::2], tree.get("starts", [])[1::2]))
+    frame = [(strings[frames[i]], strings[frames[i + 1]], frames[i + 2], starts.get(i // 5, 0)) for i in range(0, len(frames), 5)]
+    paths = {0: ()}
+    out = {}
+    for k in range(0, len(nodes), 5):
+        parent, f, samples, wall, cpu = nodes[k:k + 5]
+        self_path = paths[parent] + (frame[f],)
+        paths[k // 5 + 1] = self_path
+        if samples or wall or cpu:
+            out[self_path] = (samples, round(wall, 3), round(cpu, 3))
+    return out
+
+
+class TreeRecords(unittest.TestCase):
+    """Records are built from the link thread's call tree of stacks (stack_trie.py): checked against what
+    the request's samples say, stack by stack."""
+
+    def expected(self, req, table):
+        def named(stack):
+            return tuple((table.frames[i][0], table.frames[i][1], table.frames[i][2], table.frames[i][4]) for i in stack)
+        out = {}
+
+        def put(stack, s, w, c):
+            k = named(stack)
+            o = out.get(k, (0, 0.0, 0.0))
+            out[k] = (o[0] + s, round(o[1] + w, 3), round(o[2] + c, 3))
+        for stack, (cs, cw, cc, ws, ww, hs, hw) in req.stacks.items():
+            if cs or cw:
+                put(stack, cs, cw, cc)
+            if ws or ww:
+                put(stack + (table.waiting,), ws, ww, 0.0)
+            if hs or hw:
+                put(stack + (table.other_work,), hs, hw, 0.0)
+        if req.waiting_samples:
+            put((table.waiting,), req.waiting_samples, req.waiting_us, 0.0)
+        if req.blocked_samples:
+            put((table.other_work,), req.blocked_samples, req.blocked_us, 0.0)
+        return out
+
+    def random_request(self, rnd, table, codes, n_stacks):
+        from sonde_agent.request_state import RequestState
+        r = RequestState("GET", "/a")
+        r.follow()
+        r.end_perf = r.start_perf + 0.01
+        for _ in range(n_stacks):
+            depth = rnd.randrange(1, 40)
+            stack = tuple(table._line_id(codes[rnd.randrange(len(codes))], rnd.randrange(1, 6)) for _ in range(depth))
+            r.add(stack, rnd.uniform(1, 10000), rnd.uniform(-1, 10000), rnd.uniform(0, 3000))
+        r.waiting_samples = rnd.randrange(3)
+        r.waiting_us = r.waiting_samples * 1234.5
+        r.blocked_samples = rnd.randrange(2)
+        r.blocked_us = r.blocked_samples * 99.25
+        return r
+
+    def test_every_stack_and_value_is_where_the_samples_put_it(self):
+        import random
+        from sonde_agent.tree import build_record
+        table = FrameTable()
+        codes = [compile("pass", "/app/m%d.py" % i, "exec") for i in range(12)]
+        rnd = random.Random(7)
+        # Many records through one table: later ones reuse the paths earlier ones left in the trie.
+        for _ in range(300):
+            r = self.random_request(rnd, table, codes, rnd.randrange(0, 12))
+            rec = build_record(r, "GET /a", table)
+            self.assertEqual(collapsed(rec["tree"]), self.expected(r, table))
+            # The JSON the link sends, from the kept skeletons of earlier records: the same record.
+            self.assertEqual(json.loads(record_json(r, "GET /a", table)), rec)
+            # "Samples charged to the request's own code": its stacks', not the server's ticks at the root.
+            self.assertEqual(rec["samples"], r.sample_count() - r.waiting_samples - r.blocked_samples)
+            nodes = rec["tree"]["nodes"]
+            for k in range(0, len(nodes), 5):
+                self.assertLess(nodes[k], k // 5 + 1)  # a parent comes before its children
+
+    def test_records_of_one_shape_share_a_skeleton_and_keep_their_own_values(self):
+        import random
+        table = FrameTable()
+        codes = [compile("pass", "/app/s%d.py" % i, "exec") for i in range(4)]
+        rnd = random.Random(3)
+        stack = tuple(table._line_id(codes[i % 4], i + 1) for i in range(25))
+        seen = set()
+        for k in range(20):
+            from sonde_agent.request_state import RequestState
+            r = RequestState("GET", "/a")
+            r.follow()
+            r.end_perf = r.start_perf + 0.01
+            r.add(stack, 10000.0 + k, rnd.uniform(0, 10000), rnd.uniform(0, 100))
+            got = json.loads(record_json(r, "GET /a", table))
+            self.assertEqual(collapsed(got["tree"]), self.expected(r, table))
+            seen.add(json.dumps(got["tree"]["strings"]))
+        self.assertEqual(len(seen), 1)
+        self.assertLessEqual(len(table.trie.skeletons), 2)  # CPU-only and CPU-plus-waiting leaves
+
+    def test_a_fresh_trie_after_its_bound_gives_the_same_records(self):
+        import random
+        from sonde_agent import stack_trie
+        from sonde_agent.tree import build_record
+        table = FrameTable()
+        codes = [compile("pass", "/app/n%d.py" % i, "exec") for i in range(30)]
+        rnd = random.Random(11)
+        saved = stack_trie.MAX_NODES
+        stack_trie.MAX_NODES = 50
+        try:
+            for _ in range(100):
+                r = self.random_request(rnd, table, codes, rnd.randrange(1, 6))
+                self.assertEqual(collapsed(build_record(r, "GET /a", table)["tree"]), self.expected(r, table))
+                self.assertEqual(collapsed(json.loads(record_json(r, "GET /a", table))["tree"]), self.expected(r, table))
+            self.assertLess(len(table.trie.parent), 50 + 6 * 45)
+        finally:
+            stack_trie.MAX_NODES = saved
+
+    def test_a_tree_past_its_bound_is_cut_and_each_leaf_charged_to_its_deepest_kept_node(self):
+        from sonde_agent import tree as tree_module
+        from sonde_agent.request_state import RequestState
+        from sonde_agent.tree import build_record
+        table = FrameTable()
+        code = compile("pass", "/app/wide.py", "exec")
+        r = RequestState("GET", "/a")
+        r.follow()
+        r.end_perf = r.start_perf + 0.01
+        saved = tree_module.MAX_TREE_NODES
+        tree_module.MAX_TREE_NODES = 10
+        try:
+            a = tuple(table._line_id(code, line) for line in (1, 2, 3, 4, 5, 6))
+            b = a[:4] + tuple(table._line_id(code, line) for line in (20, 21, 22, 23))
+            r.add(a, 100.0, 100.0)
+            r.add(b, 50.0, 50.0)
+            got = collapsed(build_record(r, "GET /a", table)["tree"])
+            self.assertEqual(collapsed(json.loads(record_json(r, "GET /a", table))["tree"]), got)
+            named = lambda s: tuple((table.frames[i][0], table.frames[i][1], table.frames[i][2], table.frames[i][4]) for i in s)
+            # 9 nodes fit: all of a (6), then b's own frames 20-22; b's last frame is charged to 22.
+            self.assertEqual(got, {named(a): (1, 100.0, 100.0), named(b[:7]): (1, 50.0, 50.0)})
+        finally:
+            tree_module.MAX_TREE_NODES = saved
+
+
 class IdleDjango(unittest.TestCase):
     """The injected Django path with no session: no request object, no wrapper, types named late."""
 
@@ -155,8 +294,10 @@ class IdleDjango(unittest.TestCase):
         _, _, plain = self.get("/orders/3")
         self.assertIs(type(plain), HttpResponse)
         _, _, followed = self.get("/fail/3")
-        self.assertIsNot(type(followed), HttpResponse)
+        # Followed on the same flat path: a plain body goes out as it is, the request ended when Django answered.
+        self.assertIs(type(followed), HttpResponse)
         self.assertEqual(s.taken, 1)
+        self.assertEqual([type_ for _, type_ in s.pending], ["GET /fail/:n"])
         got = {e["type"]: e["count"] for e in self.agent.catalogue.snapshot()}
         self.assertEqual((got["GET /orders/:id"], got["GET /fail/:n"]), (1, 1))
 
