@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { CallTree } from '../../src/model/call-tree.js';
-import { byFunction, functionKey } from '../../src/model/by-function.js';
-import type { FrameKind } from '../../src/model/frame.js';
+import { byFunction, functionKey, functionKeyStart, knownStarts } from '../../src/model/by-function.js';
+import { type FrameKind, makeFrame } from '../../src/model/frame.js';
 import { frameWeights } from '../../src/model/hotspots.js';
 import type { HotspotFilter, HotspotGroup, HotspotRow } from './contracts.js';
 
@@ -12,7 +12,8 @@ const UNLISTED: readonly FrameKind[] = ['idle', 'synthetic'];
  * Cluster-wide hotspots across sessions, filtered by namespace, workload and request type.
  *
  * One row per function (src/model/by-function.ts: the lines agents report merged), its line the
- * smallest any session saw. Per-frame self and total weights are additive across trees (a frame's total in a merged tree is the
+ * smallest any session saw; a function stored without its start line (an older agent's session)
+ * joins the one with a start that other sessions report (joinStartsAcrossSessions). Per-frame self and total weights are additive across trees (a frame's total in a merged tree is the
  * sum of its totals in the parts, since merging keeps paths), so the store keeps them per (session,
  * workload), computed once with the model's `frameWeights` and recomputed only when that session got
  * new requests. A query then sums rows in SQL instead of merging every tree of the cluster.
@@ -60,27 +61,29 @@ export function computeHotspots(
     }
   })();
 
+  joinStartsAcrossSessions(db, t);
   const totalUs = (db.prepare(`SELECT COALESCE(SUM(ws.total_us), 0) AS t FROM ${t.workloads} ws JOIN temp.hotspot_sel USING (session, workload)`).get() as { t: number }).t;
   const placeholders = UNLISTED.map(() => '?').join(', ');
   const top = db
     .prepare(
-      `SELECT fkey, name, file, MIN(line) AS line, kind, SUM(self_us) AS self_us, SUM(total_us) AS total_us, SUM(samples) AS samples
-       FROM ${t.frames} JOIN temp.hotspot_sel USING (session, workload)
+      `SELECT COALESCE(a.canon, f.fkey) AS gkey, name, file, MIN(line) AS line, kind, SUM(self_us) AS self_us, SUM(total_us) AS total_us, SUM(samples) AS samples
+       FROM ${t.frames} f JOIN temp.hotspot_sel USING (session, workload) LEFT JOIN temp.hotspot_alias a ON a.fkey = f.fkey
        WHERE kind NOT IN (${placeholders})
-       GROUP BY fkey HAVING ${by} > 0
-       ORDER BY ${by} DESC, name, fkey LIMIT ?`,
+       GROUP BY gkey HAVING ${by} > 0
+       ORDER BY ${by} DESC, name, gkey LIMIT ?`,
     )
-    .all(...UNLISTED, limit) as { fkey: string; name: string; file: string; line: number; kind: FrameKind; self_us: number; total_us: number; samples: number }[];
+    .all(...UNLISTED, limit) as { gkey: string; name: string; file: string; line: number; kind: FrameKind; self_us: number; total_us: number; samples: number }[];
 
   const groupsOf = db.prepare<[string], { namespace: string; workload: string; request: string; session: string; self_us: number }>(
     `SELECT s.namespace, f.workload, s.request, f.session, f.self_us
      FROM ${t.frames} f JOIN temp.hotspot_sel sel ON sel.session = f.session AND sel.workload = f.workload JOIN sessions s ON s.id = f.session
-     WHERE f.fkey = ? ORDER BY s.namespace, f.workload, s.request, s.created_at DESC`,
+     LEFT JOIN temp.hotspot_alias a ON a.fkey = f.fkey
+     WHERE COALESCE(a.canon, f.fkey) = ? ORDER BY s.namespace, f.workload, s.request, s.created_at DESC`,
   );
   const pct = (v: number): number => (totalUs > 0 ? Math.round((v / totalUs) * 10000) / 100 : 0);
   const items = top.map((r): HotspotRow => {
     const groups = new Map<string, HotspotGroup>();
-    for (const g of groupsOf.all(r.fkey)) {
+    for (const g of groupsOf.all(r.gkey)) {
       const key = `${g.namespace}\u0000${g.workload}\u0000${g.request}`;
       let group = groups.get(key);
       if (!group) groups.set(key, (group = { namespace: g.namespace, workload: g.workload, request: g.request, selfUs: 0, sessions: [] }));
@@ -98,6 +101,37 @@ export function computeHotspots(
     };
   });
   return { items, totalUs };
+}
+
+/**
+ * Fills `temp.hotspot_alias` (stored function key → the key it joins) for the selected sessions: a
+ * function stored without a start line (a session recorded by an agent that predates them) joins the
+ * same-named function of the same file whose start a session of the selection knows, by the model's
+ * rule (by-function.ts `knownStarts`: the one that begins last at or before its line). Within one
+ * tree byFunction has done that already; this does it across trees, so one function is one row.
+ * Its line is the smallest line any session sampled in it (its lines were merged when its weights
+ * were stored), so two same-named functions that such a session saw are one row there, at the first.
+ */
+function joinStartsAcrossSessions(db: Database.Database, t: StatsTables): void {
+  db.exec('CREATE TEMP TABLE IF NOT EXISTS hotspot_alias (fkey TEXT PRIMARY KEY, canon TEXT NOT NULL)');
+  db.exec('DELETE FROM temp.hotspot_alias');
+  const rows = db
+    .prepare(
+      `SELECT f.fkey, f.name, f.file, f.kind, MIN(f.line) AS line FROM ${t.frames} f JOIN temp.hotspot_sel USING (session, workload)
+       WHERE f.kind = 'code' AND f.file <> '' GROUP BY f.fkey`,
+    )
+    .all() as { fkey: string; name: string; file: string; kind: FrameKind; line: number }[];
+  const frames = rows.map((r) => {
+    const start = functionKeyStart(r.fkey);
+    return makeFrame(r.name, r.file, start ?? r.line, 0, r.kind, undefined, start);
+  });
+  const join = knownStarts(frames, undefined);
+  const insert = db.prepare('INSERT INTO temp.hotspot_alias (fkey, canon) VALUES (?, ?)');
+  frames.forEach((f, i) => {
+    if (f.functionLine !== undefined) return;
+    const joined = join(f);
+    if (joined.functionLine !== undefined) insert.run(rows[i]!.fkey, functionKey(joined));
+  });
 }
 
 function selectSessions(db: Database.Database, filter: HotspotFilter): { id: string; version: number }[] {

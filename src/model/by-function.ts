@@ -28,6 +28,16 @@ export function functionKey(frame: Frame): string {
   return `${frame.kind}\u0000${frame.name}\u0000${frame.file}\u0000${line}`;
 }
 
+/**
+ * The start line a `functionKey` holds, or undefined for a key without one (a frame whose start is
+ * unknown). For readers that keep keys rather than frames (the store's cluster-wide hotspots).
+ */
+export function functionKeyStart(key: string): number | undefined {
+  const last = key.slice(key.lastIndexOf('\u0000') + 1);
+  if (!/^f[1-9][0-9]*$/.test(last)) return undefined;
+  return Number(last.slice(1));
+}
+
 /** One source line of a function and its weight. */
 export interface LineWeight {
   line: number;
@@ -71,9 +81,10 @@ function functionFrame(frame: Frame): Frame {
  * Frames without a start whose (kind, name, file) has known starts elsewhere in the tree (a merge of
  * trees from an older and a newer agent) join the function that begins last at or before their line:
  * the one they are in, when functions of that name do not nest. Named code frames only: for anonymous
- * functions that guess would merge distinct ones. Returns the frame itself otherwise.
+ * functions that guess would merge distinct ones. Returns the frame itself otherwise. Exported so
+ * that what joins trees across sessions (the store's cluster-wide hotspots) applies the same rule.
  */
-function knownStarts(frames: readonly Frame[], more: readonly Frame[] | undefined): (frame: Frame) => Frame {
+export function knownStarts(frames: readonly Frame[], more: readonly Frame[] | undefined): (frame: Frame) => Frame {
   const starts = new Map<string, number[]>();
   const base = (f: Frame): string => `${f.kind}\u0000${f.name}\u0000${f.file}`;
   for (const list of [frames, more ?? []]) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Profile } from 'pprof-format';
-import { byFunction, functionKey } from '../../src/model/by-function.js';
+import { byFunction, functionKey, functionKeyStart } from '../../src/model/by-function.js';
 import { CallTreeBuilder } from '../../src/model/call-tree-builder.js';
 import { makeFrame, SYNTHETIC } from '../../src/model/frame.js';
 import { statusHotspots, topHotspots } from '../../src/model/hotspots.js';
@@ -161,5 +161,17 @@ describe('aggregation keeps what a frame says about its source map', () => {
     b.addStack([makeFrame('priceOrder', '/app/src/orders.ts', 24, 0, 'code', '/app/dist/orders.js')], w(1));
     const f = byFunction(b.build()).tree.frames[0]!;
     expect(f).toMatchObject({ line: 24, mappedFrom: '/app/dist/orders.js' });
+  });
+});
+
+describe('functionKeyStart', () => {
+  it('reads the start line back from a key that has one, and nothing from keys without', () => {
+    expect(functionKeyStart(functionKey(makeFrame('priceOrder', '/a.js', 24, 3, 'code', undefined, 20)))).toBe(20);
+    expect(functionKeyStart(functionKey(makeFrame('priceOrder', '/a.js', 24, 3)))).toBeUndefined();
+    // Anonymous and non-code keys end in a line and column, never in a start.
+    expect(functionKeyStart(functionKey(makeFrame('', '/a.js', 24, 3)))).toBeUndefined();
+    expect(functionKeyStart(functionKey(makeFrame('stringify', '', 0, 0, 'native')))).toBeUndefined();
+    // A file or name that looks like a start does not fool it: only the last field counts.
+    expect(functionKeyStart(functionKey(makeFrame('f12', 'f7', 3, 1)))).toBeUndefined();
   });
 });
