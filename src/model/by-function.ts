@@ -29,13 +29,49 @@ export function functionKey(frame: Frame): string {
 }
 
 /**
- * The start line a `functionKey` holds, or undefined for a key without one (a frame whose start is
- * unknown). For readers that keep keys rather than frames (the store's cluster-wide hotspots).
+ * The model's cross-tree rule (knownStarts) for readers that keep function keys rather than frames
+ * (the store's cluster-wide hotspots, which sum stored per-function weights): of `keys`, each without a
+ * start whose kind, name and file also have keys with starts joins the one that begins last at or
+ * before `lines[i]`, the line it was sampled at. Returns key index → the key it joins. A key without a
+ * start ends in an empty field only for a named code frame with a file (functionKey), the frames
+ * knownStarts joins; a key with one ends in `f<line>`.
  */
-export function functionKeyStart(key: string): number | undefined {
-  const last = key.slice(key.lastIndexOf('\u0000') + 1);
-  if (!/^f[1-9][0-9]*$/.test(last)) return undefined;
-  return Number(last.slice(1));
+export function joinKeysToStarts(keys: readonly string[], lines: readonly number[]): Map<number, string> {
+  const starts = new Map<string, number[]>();
+  const startless: number[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const cut = key.lastIndexOf('\u0000');
+    if (cut === key.length - 1) {
+      startless.push(i);
+      continue;
+    }
+    const start = START_FIELD.test(key.slice(cut + 1)) ? Number(key.slice(cut + 2)) : 0;
+    if (start === 0) continue;
+    const base = key.slice(0, cut);
+    const known = starts.get(base);
+    if (!known) starts.set(base, [start]);
+    else if (!known.includes(start)) known.push(start);
+  }
+  const out = new Map<number, string>();
+  if (starts.size === 0) return out;
+  for (const i of startless) {
+    const base = keys[i]!.slice(0, -1);
+    const known = starts.get(base);
+    const best = known ? startFor(known, lines[i]!) : 0;
+    if (best > 0) out.set(i, `${base}\u0000f${best}`);
+  }
+  return out;
+}
+
+/** The last field of a functionKey that holds a start line. */
+const START_FIELD = /^f[1-9][0-9]*$/;
+
+/** Of the start lines of same-named functions, the one a line sampled at `line` is in: the last at or before it; 0 if none (or the line is unknown). */
+function startFor(starts: readonly number[], line: number): number {
+  let best = 0;
+  if (line > 0) for (const s of starts) if (s <= line && s > best) best = s;
+  return best;
 }
 
 /** One source line of a function and its weight. */
@@ -81,10 +117,10 @@ function functionFrame(frame: Frame): Frame {
  * Frames without a start whose (kind, name, file) has known starts elsewhere in the tree (a merge of
  * trees from an older and a newer agent) join the function that begins last at or before their line:
  * the one they are in, when functions of that name do not nest. Named code frames only: for anonymous
- * functions that guess would merge distinct ones. Returns the frame itself otherwise. Exported so
- * that what joins trees across sessions (the store's cluster-wide hotspots) applies the same rule.
+ * functions that guess would merge distinct ones. Returns the frame itself otherwise. The store's
+ * cluster-wide hotspots apply the same rule to stored keys (joinKeysToStarts).
  */
-export function knownStarts(frames: readonly Frame[], more: readonly Frame[] | undefined): (frame: Frame) => Frame {
+function knownStarts(frames: readonly Frame[], more: readonly Frame[] | undefined): (frame: Frame) => Frame {
   const starts = new Map<string, number[]>();
   const base = (f: Frame): string => `${f.kind}\u0000${f.name}\u0000${f.file}`;
   for (const list of [frames, more ?? []]) {
@@ -101,8 +137,7 @@ export function knownStarts(frames: readonly Frame[], more: readonly Frame[] | u
     if (f.functionLine !== undefined || f.kind !== 'code' || f.file === '' || f.line === 0 || UNNAMED.has(f.name)) return f;
     const known = starts.get(base(f));
     if (!known) return f;
-    let best = 0;
-    for (const s of known) if (s <= f.line && s > best) best = s;
+    const best = startFor(known, f.line);
     return best > 0 ? withFunctionLine(f, best) : f;
   };
 }
