@@ -49,28 +49,30 @@ export function treeToCpuProfile(tree: CallTree, options: CpuProfileExportOption
   const nodes: CpuProfileNode[] = [
     { id: 1, callFrame: { functionName: '(root)', scriptId: '0', url: '', lineNumber: -1, columnNumber: -1 }, hitCount: 1, children: [] },
   ];
-  // Per exported node (index = id - 1): its self weight, and its self ticks by 1-based line.
+  // Per exported node (index = id - 1): its self weight.
   const selfWeight: number[] = [0];
-  const lineTicks: (Map<number, number> | undefined)[] = [undefined];
   const exported = new Int32Array(tree.size); // tree node → exported index
-  const childOf = new Map<string, number>(); // `${exported parent}:${group}` → exported index
+  // Siblings never share a frame, so only where frames share a group can two tree nodes become one:
+  // then a child is found by (exported parent, group), a number, since string keys cost 3× the export.
+  const merging = groupOf.some((g, f) => g !== f);
+  const groups = tree.frames.length;
+  const childOf = new Map<number, number>();
   const self = tree.self[weight];
   for (let i = 1; i < tree.size; i++) {
     const fi = tree.frameIds[i]!;
     const f = tree.frames[fi]!;
     const parent = exported[tree.parents[i]!]!;
     const group = groupOf[fi]!;
-    const key = `${parent}:${group}`;
-    let v = childOf.get(key);
+    let v = merging ? childOf.get(parent * groups + group) : undefined;
+    const atStart = isFunctionFrame(f);
     if (v === undefined) {
       v = nodes.length;
-      childOf.set(key, v);
+      if (merging) childOf.set(parent * groups + group, v);
       let scriptId = scriptIds.get(f.file);
       if (scriptId === undefined) {
         scriptId = String(scriptIds.size);
         scriptIds.set(f.file, scriptId);
       }
-      const atStart = isFunctionFrame(f);
       const node: CpuProfileNode = {
         id: v + 1,
         callFrame: {
@@ -87,7 +89,6 @@ export function treeToCpuProfile(tree: CallTree, options: CpuProfileExportOption
       if (f.kind !== 'code') node.sondeKind = f.kind;
       nodes.push(node);
       selfWeight.push(0);
-      lineTicks.push(undefined);
       nodes[parent]!.children!.push(v + 1);
     }
     exported[i] = v;
@@ -97,17 +98,15 @@ export function treeToCpuProfile(tree: CallTree, options: CpuProfileExportOption
     if (ticks === 0) continue;
     selfWeight[v]! += w;
     nodes[v]!.hitCount! += ticks;
-    let lines = lineTicks[v];
-    if (!lines) lineTicks[v] = lines = new Map();
-    lines.set(f.line, (lines.get(f.line) ?? 0) + ticks);
-  }
-  for (let v = 1; v < nodes.length; v++) {
-    const node = nodes[v]!;
-    const lines = lineTicks[v];
     // A line V8 could not place (0) has no entry, as in V8's own profiles; its ticks still count in hitCount.
-    if (node.positionTicks && lines) node.positionTicks = [...lines].filter(([line]) => line > 0).sort((a, b) => a[0] - b[0]).map(([line, ticks]) => ({ line, ticks }));
+    const list = nodes[v]!.positionTicks;
+    if (!list || f.line === 0) continue;
+    let k = 0;
+    while (k < list.length && list[k]!.line !== f.line) k++;
+    if (k < list.length) list[k]!.ticks += ticks;
+    else list.push({ line: f.line, ticks });
   }
-
+  for (const n of nodes) if (n.positionTicks && n.positionTicks.length > 1) n.positionTicks.sort((a, b) => a.line - b.line);
   const samples: number[] = [];
   const timeDeltas: number[] = [];
   let elapsed = 0; // exact, in µs since startTime
