@@ -22,9 +22,10 @@ export interface CpuProfileExportOptions {
  * - One node per function (per calling node) where the tree knows the function's start line
  *   (`Frame.functionLine`): its `callFrame.lineNumber` is that start (0-based, V8's rule: a call
  *   frame's position is the function's, not the sampled line's), its column the one its frames have
- *   on that line (-1 if none was sampled there: the start's column is not known), and the lines that were sampled in it go in `positionTicks: [{line, ticks}]`
- *   (1-based, as the protocol's `PositionTickInfo` says; always present on such a node, empty when the
- *   function only called others, which is what tells the reader the line is a start). The lines that
+ *   on that line (-1 if none was sampled there: the start's column is not known), and the lines
+ *   sampled in it go in `positionTicks: [{line, ticks}]` (1-based, as the protocol's
+ *   `PositionTickInfo` says; always present on such a node, empty when the function only called
+ *   others, which is what tells a reader, ours included, that the line is a start). The lines that
  *   called a child are lost, as in V8's own profiles: a child hangs under its caller's function.
  *   Frames without a known start (older agents, native code, synthetic frames) keep one node per
  *   frame, at the sampled line, with no `positionTicks`.
@@ -36,7 +37,8 @@ export interface CpuProfileExportOptions {
  *   within 1 µs of its own time and the whole profile is exact;
  * - one last sample on "(root)" closes the final real sample's duration; it lasts 0 µs.
  * DevTools' tree views (bottom-up, call tree) weigh every hit alike, so they show sample shares; its
- * Sources panel and VS Code's profile viewer put `positionTicks` beside the source lines.
+ * Sources panel and VS Code's profile viewer put `positionTicks` beside the source lines; speedscope
+ * ignores them and keys a frame by name, URL, line and column, so it shows one frame per function.
  * Node ids are 1..n in array order (VS Code's viewer indexes nodes by sample id − 1).
  * Lines and columns become 0-based; URLs get stable synthetic script ids.
  */
