@@ -8,7 +8,7 @@
 // rounds (the export only, not its JSON): median and spread (min–max) per variant, and the nodes and
 // JSON size each writes.
 //
-// Env: NODES (default 100000), FUNCTIONS (3000), ROUNDS (11), BASE (02afecc~1, the commit before the
+// Env: NODES (default 100000), FUNCTIONS (3000), ROUNDS (11), BASE (9829fb6, main before the
 // change).
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +24,7 @@ const { makeFrame } = await import(join(root, 'dist/src/model/frame.js'));
 const NODES = Number(process.env.NODES ?? 100_000);
 const FUNCTIONS = Number(process.env.FUNCTIONS ?? 3000);
 const ROUNDS = Number(process.env.ROUNDS ?? 11);
-const BASE = process.env.BASE ?? '02afecc~1';
+const BASE = process.env.BASE ?? '9829fb6';
 
 const before = join(root, 'dist/src/export/cpuprofile-bench-base.js');
 const source = execFileSync('git', ['-C', root, 'show', `${BASE}:src/export/cpuprofile.ts`], { encoding: 'utf8' });

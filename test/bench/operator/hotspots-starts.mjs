@@ -12,8 +12,8 @@
 // computeHotspots against the one before it (BASE, compiled from git with esbuild beside the build), in
 // interleaved rounds: median and spread (min–max) per variant.
 //
-// Env: SESSIONS (default 100), NODES (2000), FUNCTIONS (4000), ROUNDS (9), BASE (02afecc, the commit
-// before the change).
+// Env: SESSIONS (default 100), NODES (2000), FUNCTIONS (4000), ROUNDS (9), BASE (9829fb6, main before
+// the change).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +33,7 @@ const SESSIONS = Number(process.env.SESSIONS ?? 100);
 const NODES = Number(process.env.NODES ?? 2000);
 const FUNCTIONS = Number(process.env.FUNCTIONS ?? 4000);
 const ROUNDS = Number(process.env.ROUNDS ?? 9);
-const BASE = process.env.BASE ?? '02afecc';
+const BASE = process.env.BASE ?? '9829fb6';
 
 // The query before the change, compiled next to the build so its relative imports resolve.
 const before = join(root, 'dist/operator/store/hotspot-query-bench-base.js');
