@@ -4,6 +4,7 @@ import { byFunction, functionKey } from '../../src/model/by-function.js';
 import type { FrameKind } from '../../src/model/frame.js';
 import { frameWeights } from '../../src/model/hotspots.js';
 import type { HotspotFilter, HotspotGroup, HotspotRow } from './contracts.js';
+import { type FunctionSums, joinFunctionStarts } from './join-function-starts.js';
 
 /** Frame kinds that are not functions: their time counts in the totals, but they are not listed. */
 const UNLISTED: readonly FrameKind[] = ['idle', 'synthetic'];
@@ -12,7 +13,8 @@ const UNLISTED: readonly FrameKind[] = ['idle', 'synthetic'];
  * Cluster-wide hotspots across sessions, filtered by namespace, workload and request type.
  *
  * One row per function (src/model/by-function.ts: the lines agents report merged), its line the
- * smallest any session saw. Per-frame self and total weights are additive across trees (a frame's total in a merged tree is the
+ * smallest any session saw; a function stored without its start line (an older agent's session)
+ * joins the one with a start that other sessions report (join-function-starts.ts). Per-frame self and total weights are additive across trees (a frame's total in a merged tree is the
  * sum of its totals in the parts, since merging keeps paths), so the store keeps them per (session,
  * workload), computed once with the model's `frameWeights` and recomputed only when that session got
  * new requests. A query then sums rows in SQL instead of merging every tree of the cluster.
@@ -62,25 +64,50 @@ export function computeHotspots(
 
   const totalUs = (db.prepare(`SELECT COALESCE(SUM(ws.total_us), 0) AS t FROM ${t.workloads} ws JOIN temp.hotspot_sel USING (session, workload)`).get() as { t: number }).t;
   const placeholders = UNLISTED.map(() => '?').join(', ');
-  const top = db
-    .prepare(
-      `SELECT fkey, name, file, MIN(line) AS line, kind, SUM(self_us) AS self_us, SUM(total_us) AS total_us, SUM(samples) AS samples
-       FROM ${t.frames} JOIN temp.hotspot_sel USING (session, workload)
-       WHERE kind NOT IN (${placeholders})
-       GROUP BY fkey HAVING ${by} > 0
-       ORDER BY ${by} DESC, name, fkey LIMIT ?`,
-    )
-    .all(...UNLISTED, limit) as { fkey: string; name: string; file: string; line: number; kind: FrameKind; self_us: number; total_us: number; samples: number }[];
+  // Every function's sums in one pass, joined across sessions (join-function-starts.ts), then ranked
+  // here: a function stored under two keys can only be ranked once they are added. Numbers and the
+  // key only (as arrays): reading names and files of thousands of functions would cost more than the
+  // query; the listed rows get theirs from their groups below.
+  const sums = (
+    db
+      .prepare(
+        `SELECT fkey, MIN(line), SUM(self_us), SUM(total_us), SUM(samples)
+         FROM ${t.frames} JOIN temp.hotspot_sel USING (session, workload)
+         WHERE kind NOT IN (${placeholders})
+         GROUP BY fkey`,
+      )
+      .raw(true)
+      .all(...UNLISTED) as [string, number, number, number, number][]
+  ).map(([fkey, line, self_us, total_us, samples]): FunctionSums => ({ fkey, line, self_us, total_us, samples }));
+  const rank = by === 'total_us' ? 'total_us' : 'self_us';
+  // Ties in key order: kind, then name, then file (functionKey), stable from one query to the next.
+  const top = joinFunctionStarts(sums)
+    .filter((r) => r[rank] > 0)
+    .sort((a, b) => b[rank] - a[rank] || binary(a.fkey, b.fkey))
+    .slice(0, limit);
 
-  const groupsOf = db.prepare<[string], { namespace: string; workload: string; request: string; session: string; self_us: number }>(
-    `SELECT s.namespace, f.workload, s.request, f.session, f.self_us
-     FROM ${t.frames} f JOIN temp.hotspot_sel sel ON sel.session = f.session AND sel.workload = f.workload JOIN sessions s ON s.id = f.session
-     WHERE f.fkey = ? ORDER BY s.namespace, f.workload, s.request, s.created_at DESC`,
-  );
+  // One statement per number of stored keys a row sums (1, sometimes 2 or 3).
+  type GroupRow = { namespace: string; workload: string; request: string; session: string; self_us: number; name: string; file: string; kind: FrameKind };
+  const groupQueries = new Map<number, Database.Statement<string[], GroupRow>>();
+  const groupsOf = (keys: string[]): GroupRow[] => {
+    let q = groupQueries.get(keys.length);
+    if (!q) {
+      q = db.prepare(
+        `SELECT s.namespace, f.workload, s.request, f.session, f.self_us, f.name, f.file, f.kind
+         FROM ${t.frames} f JOIN temp.hotspot_sel sel ON sel.session = f.session AND sel.workload = f.workload JOIN sessions s ON s.id = f.session
+         WHERE f.fkey IN (${keys.map(() => '?').join(', ')}) ORDER BY s.namespace, f.workload, s.request, s.created_at DESC`,
+      );
+      groupQueries.set(keys.length, q);
+    }
+    return q.all(...keys);
+  };
   const pct = (v: number): number => (totalUs > 0 ? Math.round((v / totalUs) * 10000) / 100 : 0);
   const items = top.map((r): HotspotRow => {
     const groups = new Map<string, HotspotGroup>();
-    for (const g of groupsOf.all(r.fkey)) {
+    const rows = groupsOf(r.keys);
+    // Joined keys share kind, name and file (joinKeysToStarts joins only those), so any row names the function.
+    const { name, file, kind } = rows[0]!;
+    for (const g of rows) {
       const key = `${g.namespace}\u0000${g.workload}\u0000${g.request}`;
       let group = groups.get(key);
       if (!group) groups.set(key, (group = { namespace: g.namespace, workload: g.workload, request: g.request, selfUs: 0, sessions: [] }));
@@ -88,7 +115,7 @@ export function computeHotspots(
       if (!group.sessions.includes(g.session)) group.sessions.push(g.session);
     }
     return {
-      frame: { name: r.name, file: r.file, line: r.line, kind: r.kind },
+      frame: { name, file, line: r.line, kind },
       selfUs: r.self_us,
       totalUs: r.total_us,
       selfPercent: pct(r.self_us),
@@ -98,6 +125,11 @@ export function computeHotspots(
     };
   });
   return { items, totalUs };
+}
+
+/** Orders strings as SQLite's BINARY collation does (by code unit, which agrees with UTF-8 byte order outside surrogates). */
+function binary(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function selectSessions(db: Database.Database, filter: HotspotFilter): { id: string; version: number }[] {

@@ -10,6 +10,13 @@ export interface CpuProfileCallFrame {
   columnNumber: number;
 }
 
+/** The protocol's `Profiler.PositionTickInfo`: samples attributed to one source line. */
+export interface CpuProfilePositionTick {
+  /** 1-based. */
+  line: number;
+  ticks: number;
+}
+
 export interface CpuProfileNode {
   id: number;
   callFrame: CpuProfileCallFrame;
@@ -17,6 +24,11 @@ export interface CpuProfileNode {
   children?: number[];
   /** Older profiles link upwards instead of (or as well as) downwards. */
   parent?: number;
+  /**
+   * Self samples by source line (`line` 1-based, unlike `callFrame`), as V8 writes them: where a node
+   * has them, `callFrame.lineNumber` is the function's start, not a sampled line.
+   */
+  positionTicks?: CpuProfilePositionTick[];
   /** Sonde's own field: the frame kind where it is not plain code. DevTools ignores unknown fields. */
   sondeKind?: string;
 }

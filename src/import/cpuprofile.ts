@@ -11,6 +11,9 @@ import { inferFrameKind } from './frame-kind.js';
  *   their kinds; functions with no script (script id 0, no URL) are native.
  * - Samples: each sample's wall time lasts until the next one (the last: until endTime), as
  *   DevTools reads them. Without a sample list, hit counts spread the duration evenly.
+ * - A node with `positionTicks` (V8 writes them for every node with hits; Sonde's export for functions
+ *   whose start it knows) is a function at its start line: its frame gets that `functionLine`, and its
+ *   self samples go to one frame per sampled line (the model's shape), in the ticks' shares.
  * CPU time is not in the format: cpuUs stays 0.
  */
 export function cpuprofileToTree(input: unknown): CallTree {
@@ -54,12 +57,17 @@ export function cpuprofileToTree(input: unknown): CallTree {
     const n = byId.get(id)!;
     const parent = parentOf.has(id) ? ourNode.get(parentOf.get(id)!)! : 0;
     const isRoot = n.callFrame.functionName === '(root)' && !parentOf.has(id);
-    const node = isRoot ? 0 : builder.child(parent, builder.internFrame(frameOf(n)));
+    const ticks = isRoot ? undefined : lineTicks(n, id);
+    const frame = isRoot ? undefined : frameOf(n, ticks !== undefined);
+    const node = frame ? builder.child(parent, builder.internFrame(frame)) : 0;
     ourNode.set(id, node);
     const h = hits.get(id) ?? 0;
     const w = wallUs.get(id) ?? 0;
     // Time sampled on "(root)" itself has no function to belong to; V8 leaves it empty.
-    if (node !== 0 && (h > 0 || w > 0)) builder.addSelfValues(node, h, w, 0);
+    if (node !== 0 && (h > 0 || w > 0)) {
+      if (ticks && ticks.size > 0 && frame) addByLine(builder, parent, node, frame, ticks, h, w);
+      else builder.addSelfValues(node, h, w, 0);
+    }
     const kids = childrenOf.get(id);
     if (kids) for (let k = kids.length - 1; k >= 0; k--) stack.push(kids[k]!);
   }
@@ -67,7 +75,11 @@ export function cpuprofileToTree(input: unknown): CallTree {
   return builder.build();
 }
 
-function frameOf(n: CpuProfileNode): Frame {
+/**
+ * A node's frame. A node with `positionTicks` is a function at its start line (V8's shape, and Sonde's
+ * export of frames whose start is known), so its line is also its `functionLine`.
+ */
+function frameOf(n: CpuProfileNode, atStart: boolean): Frame {
   const cf = n.callFrame;
   const name = typeof cf.functionName === 'string' ? cf.functionName : '';
   const url = typeof cf.url === 'string' ? cf.url : '';
@@ -75,7 +87,47 @@ function frameOf(n: CpuProfileNode): Frame {
   const column = oneBased(cf.columnNumber);
   const given = n.sondeKind as FrameKind | undefined;
   const kind = given && FRAME_KINDS.includes(given) ? given : inferFrameKind(name, url, String(cf.scriptId) === '0');
-  return makeFrame(name, url, line, column, kind);
+  return makeFrame(name, url, line, column, kind, undefined, atStart && line > 0 && url !== '' ? line : undefined);
+}
+
+/** The node's `positionTicks` as line → ticks (duplicates added), or undefined when it has none; rejects malformed entries. */
+function lineTicks(n: CpuProfileNode, id: number): Map<number, number> | undefined {
+  const list = n.positionTicks as unknown;
+  if (list === undefined) return undefined;
+  if (!Array.isArray(list)) throw new RangeError(`cpuprofile: node ${id} positionTicks is not an array`);
+  const out = new Map<number, number>();
+  for (const [i, t] of list.entries()) {
+    const { line, ticks } = (t ?? {}) as { line?: unknown; ticks?: unknown };
+    if (typeof line !== 'number' || !Number.isInteger(line) || line < 1 || typeof ticks !== 'number' || !Number.isInteger(ticks) || ticks < 0) {
+      throw new RangeError(`cpuprofile: node ${id} positionTicks[${i}] must be {line: whole number >= 1, ticks: whole number >= 0}`);
+    }
+    if (ticks > 0) out.set(line, (out.get(line) ?? 0) + ticks);
+  }
+  return out;
+}
+
+/**
+ * Gives a function node's self samples to its lines, in the shares its `positionTicks` give (which
+ * need not add up to the sample list's count: V8's hitCount can be one apart). Each line is a sibling
+ * frame of the function (the model's shape: one frame per sampled line); the start line is the node
+ * itself. Samples are split by largest remainder so they stay whole; wall time in proportion.
+ */
+function addByLine(builder: CallTreeBuilder, parent: number, node: number, frame: Frame, ticks: Map<number, number>, hits: number, wallUs: number): void {
+  const lines = [...ticks].sort((a, b) => a[0] - b[0]);
+  const total = lines.reduce((s, [, t]) => s + t, 0);
+  const exact = lines.map(([, t]) => (hits * t) / total);
+  const whole = exact.map(Math.floor);
+  let left = hits - whole.reduce((s, x) => s + x, 0);
+  const byRemainder = exact.map((x, i) => [x - whole[i]!, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (const [, i] of byRemainder) {
+    if (left <= 0) break;
+    whole[i]!++;
+    left--;
+  }
+  for (const [i, [line, t]] of lines.entries()) {
+    const at = line === frame.line ? node : builder.child(parent, builder.internFrame(makeFrame(frame.name, frame.file, line, 0, frame.kind, undefined, frame.functionLine)));
+    builder.addSelfValues(at, whole[i]!, (wallUs * t) / total, 0);
+  }
 }
 
 function oneBased(v: unknown): number {

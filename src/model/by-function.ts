@@ -28,6 +28,52 @@ export function functionKey(frame: Frame): string {
   return `${frame.kind}\u0000${frame.name}\u0000${frame.file}\u0000${line}`;
 }
 
+/**
+ * The model's cross-tree rule (knownStarts) for readers that keep function keys rather than frames
+ * (the store's cluster-wide hotspots, which sum stored per-function weights): of `keys`, each without a
+ * start whose kind, name and file also have keys with starts joins the one that begins last at or
+ * before `lines[i]`, the line it was sampled at. Returns key index → the key it joins. A key without a
+ * start ends in an empty field only for a named code frame with a file (functionKey), the frames
+ * knownStarts joins; a key with one ends in `f<line>`.
+ */
+export function joinKeysToStarts(keys: readonly string[], lines: readonly number[]): Map<number, string> {
+  const starts = new Map<string, number[]>();
+  const startless: number[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const cut = key.lastIndexOf('\u0000');
+    if (cut === key.length - 1) {
+      startless.push(i);
+      continue;
+    }
+    const start = START_FIELD.test(key.slice(cut + 1)) ? Number(key.slice(cut + 2)) : 0;
+    if (start === 0) continue;
+    const base = key.slice(0, cut);
+    const known = starts.get(base);
+    if (!known) starts.set(base, [start]);
+    else if (!known.includes(start)) known.push(start);
+  }
+  const out = new Map<number, string>();
+  if (starts.size === 0) return out;
+  for (const i of startless) {
+    const base = keys[i]!.slice(0, -1);
+    const known = starts.get(base);
+    const best = known ? startFor(known, lines[i]!) : 0;
+    if (best > 0) out.set(i, `${base}\u0000f${best}`);
+  }
+  return out;
+}
+
+/** The last field of a functionKey that holds a start line. */
+const START_FIELD = /^f[1-9][0-9]*$/;
+
+/** Of the start lines of same-named functions, the one a line sampled at `line` is in: the last at or before it; 0 if none (or the line is unknown). */
+function startFor(starts: readonly number[], line: number): number {
+  let best = 0;
+  if (line > 0) for (const s of starts) if (s <= line && s > best) best = s;
+  return best;
+}
+
 /** One source line of a function and its weight. */
 export interface LineWeight {
   line: number;
@@ -71,7 +117,8 @@ function functionFrame(frame: Frame): Frame {
  * Frames without a start whose (kind, name, file) has known starts elsewhere in the tree (a merge of
  * trees from an older and a newer agent) join the function that begins last at or before their line:
  * the one they are in, when functions of that name do not nest. Named code frames only: for anonymous
- * functions that guess would merge distinct ones. Returns the frame itself otherwise.
+ * functions that guess would merge distinct ones. Returns the frame itself otherwise. The store's
+ * cluster-wide hotspots apply the same rule to stored keys (joinKeysToStarts).
  */
 function knownStarts(frames: readonly Frame[], more: readonly Frame[] | undefined): (frame: Frame) => Frame {
   const starts = new Map<string, number[]>();
@@ -90,8 +137,7 @@ function knownStarts(frames: readonly Frame[], more: readonly Frame[] | undefine
     if (f.functionLine !== undefined || f.kind !== 'code' || f.file === '' || f.line === 0 || UNNAMED.has(f.name)) return f;
     const known = starts.get(base(f));
     if (!known) return f;
-    let best = 0;
-    for (const s of known) if (s <= f.line && s > best) best = s;
+    const best = startFor(known, f.line);
     return best > 0 ? withFunctionLine(f, best) : f;
   };
 }

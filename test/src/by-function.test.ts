@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Profile } from 'pprof-format';
-import { byFunction, functionKey } from '../../src/model/by-function.js';
+import { byFunction, functionKey, joinKeysToStarts } from '../../src/model/by-function.js';
 import { CallTreeBuilder } from '../../src/model/call-tree-builder.js';
 import { makeFrame, SYNTHETIC } from '../../src/model/frame.js';
 import { statusHotspots, topHotspots } from '../../src/model/hotspots.js';
@@ -161,5 +161,51 @@ describe('aggregation keeps what a frame says about its source map', () => {
     b.addStack([makeFrame('priceOrder', '/app/src/orders.ts', 24, 0, 'code', '/app/dist/orders.js')], w(1));
     const f = byFunction(b.build()).tree.frames[0]!;
     expect(f).toMatchObject({ line: 24, mappedFrom: '/app/dist/orders.js' });
+  });
+});
+
+describe('joinKeysToStarts (the cross-tree rule on stored keys)', () => {
+  const FILE = '/app/orders.js';
+  const started = (name: string, line: number, start: number) => makeFrame(name, FILE, line, 3, 'code', undefined, start);
+  const plain = (name: string, line: number) => makeFrame(name, FILE, line, 3);
+
+  it('joins what byFunction joins within one tree: a named frame without a start to the function that begins last at or before its line', () => {
+    const frames = [
+      started('priceOrder', 24, 20),
+      started('priceOrder', 63, 60), // another priceOrder of the file, later in it
+      plain('priceOrder', 34), // → 20
+      plain('priceOrder', 70), // → 60
+      plain('priceOrder', 12), // above every start: stays
+      plain('applyTax', 40), // no applyTax has a start: stays
+      makeFrame('', FILE, 30, 1), // anonymous: never joined
+      makeFrame('stringify', '', 0, 0, 'native'),
+    ];
+    // byFunction over a tree that holds all of them, each under the root.
+    const b = new CallTreeBuilder();
+    for (const f of frames) b.addStack([f], { samples: 1, wallUs: 1, cpuUs: 0 });
+    const bf = byFunction(b.build());
+    const inTree = frames.map((_, i) => functionKey(bf.tree.frames[bf.functionOf[i]!]!));
+    // The same frames as keys, as the store keeps them per session (each frame its own stored function).
+    const keys = frames.map((f) => functionKey(byFunction((() => {
+      const one = new CallTreeBuilder();
+      one.addStack([f], { samples: 1, wallUs: 1, cpuUs: 0 });
+      return one.build();
+    })()).tree.frames[0]!));
+    const joins = joinKeysToStarts(keys, frames.map((f) => f.line));
+    const across = keys.map((k, i) => joins.get(i) ?? k);
+    expect(across).toEqual(inTree);
+    expect([...joins.keys()].sort()).toEqual([2, 3]);
+    expect(joins.get(2)).toBe(keys[0]);
+    expect(joins.get(3)).toBe(keys[1]);
+  });
+
+  it('joins nothing where no key has a start, or the line is unknown', () => {
+    const k = functionKey(plain('priceOrder', 34));
+    expect(joinKeysToStarts([k], [34]).size).toBe(0);
+    const s = functionKey(started('priceOrder', 24, 20));
+    expect(joinKeysToStarts([s, k], [20, 0]).size).toBe(0);
+    // A name or file that looks like a start field is not one: only the last field counts.
+    const odd = functionKey(makeFrame('f12', 'f7', 3, 1));
+    expect(joinKeysToStarts([odd, functionKey(makeFrame('f12', 'f7', 3, 1, 'code', undefined, 2))], [3, 2]).get(0)).toBe(functionKey(makeFrame('f12', 'f7', 2, 0, 'code', undefined, 2)));
   });
 });

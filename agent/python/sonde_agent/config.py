@@ -7,8 +7,32 @@ import socket
 LOG_LEVELS = ("trace", "debug", "info", "warn", "error", "fatal", "silent")
 MAX_LABELS = 64
 
-_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
+# Kubernetes label syntax, as src/session/labels.ts has it for the operator and the Node agent (the
+# test runs both over the same keys). Used with fullmatch: `$` would also match before a final "\n".
+_LABEL_KEY = re.compile(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+# A key's DNS subdomain prefix is at most 253 characters (the name's 63 are in _LABEL_KEY).
+MAX_LABEL_PREFIX = 253
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?")
+LABEL_KEY_RULE = ('an optional DNS subdomain prefix of at most 253 characters and "/", then a name of at most 63 characters '
+                  'of [A-Za-z0-9_.-] that starts and ends with a letter or digit')
+
+
+# The longest key there can be: a 253-character prefix, "/", a 63-character name. Longer keys are
+# refused before the pattern runs, so its cost stays bounded whatever the environment holds.
+MAX_LABEL_KEY = MAX_LABEL_PREFIX + 1 + 63
+
+
+def is_label_key(key):
+    """Whether `key` is a Kubernetes label key (a qualified name: IsQualifiedName)."""
+    if len(key) > MAX_LABEL_KEY or not _LABEL_KEY.fullmatch(key):
+        return False
+    slash = key.find("/")
+    return slash <= MAX_LABEL_PREFIX
+
+
+def is_label_value(value):
+    """Whether `value` is a Kubernetes label value (at most 63 characters, possibly empty)."""
+    return _LABEL_VALUE.fullmatch(value) is not None
 
 
 class ConfigError(ValueError):
@@ -107,14 +131,19 @@ def parse_labels(text):
         if eq <= 0:
             raise ConfigError('SONDE_LABELS: "%s" is not key=value' % part)
         key, value = part[:eq].strip(), part[eq + 1:].strip()
-        if not _LABEL_KEY.match(key):
-            raise ConfigError('SONDE_LABELS: "%s" is not a valid label key' % key)
-        if not _LABEL_VALUE.match(value):
-            raise ConfigError('SONDE_LABELS: "%s" is not a valid label value for %s' % (value, key))
+        if not is_label_key(key):
+            raise ConfigError('SONDE_LABELS: "%s" is not a valid label key: %s' % (_shown(key), LABEL_KEY_RULE))
+        if not is_label_value(value):
+            raise ConfigError('SONDE_LABELS: "%s" is not a valid label value for %s' % (_shown(value), key))
         labels[key] = value
     if len(labels) > MAX_LABELS:
         raise ConfigError("SONDE_LABELS: at most %d labels" % MAX_LABELS)
     return labels
+
+
+def _shown(text):
+    """A value as an error message quotes it: the first 80 characters of a long one, and its length."""
+    return text if len(text) <= 80 else "%s… (%d characters)" % (text[:80], len(text))
 
 
 def _non_empty(v):
