@@ -220,7 +220,7 @@ class Agent:
                     ls = self.loops.get(req.loop)
                     if ls is not None:
                         ls.requests.discard(req)
-            type_ = self.type_of(req)
+            type_ = self.catalogue.type_name(req.method, req.route, req.path)
             error = req.outcome != "ok" or (req.status is not None and req.status >= 500)
             self.catalogue.record(type_, (end - req.start_perf) * 1000.0, error)
             self._deliver(req, type_)
@@ -258,14 +258,15 @@ class Agent:
         thread when it sends them (tree.py), not here on the request's thread."""
         # What the sampler needed and the record does not: a task or loop must not outlive the request here.
         req.task = req.loop = req.cpu = req.walk = None
-        ended = []
+        ended = None
         with self.lock:
             for s in self.sessions:
                 if s.request == type_ and s.take(req, type_):
-                    ended.append(s)
+                    ended = [s] if ended is None else ended + [s]
             if ended:
                 self._drop_ended()
-        self._notify(ended)
+        if ended:
+            self._notify(ended)
 
     # ───────────── the operator's side: called on the link thread ─────────────
 

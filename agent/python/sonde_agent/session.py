@@ -47,7 +47,8 @@ class Session:
         if self.state != RUNNING or type_ != self.request or not req.sampled or req.start_perf < self.started_perf:
             return False
         self.taken += 1
-        self.samples += req.sample_count()
+        if req.stacks or req.waiting_samples or req.blocked_samples:
+            self.samples += req.sample_count()
         self.pending.append((req, type_))
         if self.taken >= self.limit:
             self.end("requests")

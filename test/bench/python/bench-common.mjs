@@ -2,7 +2,9 @@
 // real standalone operator, a gunicorn gthread server of bench_app.py with or without the injected agent,
 // a closed-loop HTTP driver, and a real session started through the REST API.
 import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -74,10 +76,42 @@ export async function startOperator(dir) {
   return { child, url, agentUrl: `ws://127.0.0.1:${port}/v1/agents` };
 }
 
-/** The environment of a server in `mode` (none/none2: no agent; cprofile: the anchor; else the injected agent). */
+let baselineBundle = null;
+
+/** `--baseline REV` of both benches: the Python agent as it was at git revision REV (its files from `git
+ * archive`, this build's vendored websocket-client), for the modes named `MODE@baseline`, measured in the
+ * same rounds as this build's. Returns the directory to remove at the end. */
+export function prepareBaseline(rev) {
+  if (!/^[\w./~^-]{1,100}$/.test(rev) || rev.startsWith('-')) throw new Error(`--baseline must be a git revision, not ${JSON.stringify(rev.slice(0, 40))}`);
+  const dir = mkdtempSync(join(tmpdir(), 'sonde-bench-py-base-'));
+  const archive = spawnSync('git', ['-C', ROOT, 'archive', rev, 'agent/python'], { maxBuffer: 256 << 20 });
+  if (archive.status !== 0) throw new Error(`git archive ${rev}: ${archive.stderr}`);
+  const untar = spawnSync('tar', ['-x', '-C', dir], { input: archive.stdout });
+  if (untar.status !== 0) throw new Error(`tar: ${untar.stderr}`);
+  baselineBundle = join(dir, 'agent/python');
+  cpSync(join(BUNDLE, 'sonde_agent/_vendor'), join(baselineBundle, 'sonde_agent/_vendor'), { recursive: true });
+  return dir;
+}
+
+/** The modes to run: `list`, and with a baseline, `MODE@baseline` after each mode with an agent. */
+export function withBaseline(list, baseline) {
+  if (!baseline) return list;
+  return list.flatMap((m) => (AGENTLESS.has(m) ? [m] : [m, `${m}@baseline`]));
+}
+
+const AGENTLESS = new Set(['none', 'none2', 'cprofile']);
+
+/** A mode's name in labels (pod names, label values): `@` is not allowed there. */
+export const modeLabel = (mode) => mode.replace('@', '-');
+
+/** The environment of a server in `mode` (none/none2: no agent; cprofile: the anchor; else the injected
+ * agent, this build's or, for `MODE@baseline`, the baseline's). */
 export function serverEnv(mode, label, op) {
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, PYTHONDONTWRITEBYTECODE: '1' };
-  if (mode !== 'none' && mode !== 'none2' && mode !== 'cprofile') Object.assign(env, { PYTHONPATH: BUNDLE, SONDE_URL: op.agentUrl, SONDE_LABELS: `bench=${label}`, POD_NAME: label, SONDE_LOG_LEVEL: 'warn' });
+  const baseline = mode.endsWith('@baseline');
+  if (baseline && !baselineBundle) throw new Error(`${mode}: no --baseline given`);
+  mode = mode.replace(/@baseline$/, '');
+  if (!AGENTLESS.has(mode)) Object.assign(env, { PYTHONPATH: baseline ? baselineBundle : BUNDLE, SONDE_URL: op.agentUrl, SONDE_LABELS: `bench=${label}`, POD_NAME: label, SONDE_LOG_LEVEL: 'warn' });
   if (mode === 'cprofile') env.BENCH_CPROFILE = '1';
   return env;
 }

@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BUNDLE, drive, get, median, pythonVersion, sleep, startOperator, startServer, startSession, stopServer, ordersOption } from './bench-common.mjs';
+import { BUNDLE, drive, get, median, pythonVersion, sleep, startOperator, startServer, startSession, stopServer, ordersOption, prepareBaseline, withBaseline, modeLabel } from './bench-common.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -30,6 +30,8 @@ const { values: opt } = parseArgs({
     warm: { type: 'string', default: '100' },
     concurrency: { type: 'string', default: '8' },
     modes: { type: 'string', default: 'none,idle,sample10,sample1' },
+    // A git revision: each agent mode also runs as MODE@baseline, the agent as it was there, in the same rounds.
+    baseline: { type: 'string' },
     // Keeps the callgrind dumps (one per mode and round) in this directory, for callgrind_annotate.
     keep: { type: 'string' },
   },
@@ -59,7 +61,7 @@ async function measure(mode, label, op, dir, slowdown) {
     await drive(s.port, Number(opt.warm), C);
     let intervalMs = null;
     if (mode.startsWith('sample')) {
-      intervalMs = Math.min(1000, Math.max(1, Math.round((mode === 'sample10' ? 10 : 1) * slowdown)));
+      intervalMs = Math.min(1000, Math.max(1, Math.round((mode.startsWith('sample10') ? 10 : 1) * slowdown)));
       await startSession(op, label, intervalMs);
       await sleep(1000);
     }
@@ -83,7 +85,8 @@ async function main() {
   const dir = opt.keep ?? mkdtempSync(join(tmpdir(), 'sonde-bench-py-ir-'));
   mkdirSync(dir, { recursive: true });
   const op = await startOperator(dir);
-  const modes = opt.modes.split(',');
+  const baseDir = opt.baseline ? prepareBaseline(opt.baseline) : null;
+  const modes = withBaseline(opt.modes.split(','), opt.baseline);
   if (!modes.includes('none')) modes.unshift('none');
   const rounds = [];
   let slowdown = 1;
@@ -95,7 +98,7 @@ async function main() {
       if (r > 0) order.sort(() => Math.random() - 0.5);
       const res = {};
       for (const mode of order) {
-        res[mode] = await measure(mode, `${mode}-${r}`, op, dir, slowdown);
+        res[mode] = await measure(mode, `${modeLabel(mode)}-${r}`, op, dir, slowdown);
         if (r === 0 && mode === 'none') slowdown = res.none.wallMs / native;
         console.error(`round ${r + 1} ${mode}: ${res[mode].instructions.toFixed(0)} instructions/request${res[mode].intervalMs ? ` (interval ${res[mode].intervalMs} ms)` : ''}`);
       }
@@ -113,6 +116,7 @@ async function main() {
   } finally {
     op.child.kill('SIGTERM');
     if (!opt.keep) rmSync(dir, { recursive: true, force: true });
+    if (baseDir) rmSync(baseDir, { recursive: true, force: true });
   }
 }
 

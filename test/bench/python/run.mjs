@@ -1,18 +1,19 @@
 // Python agent overhead benchmark: `npm run bench:python [-- --rounds 5 --requests 2000 --concurrency 8]`.
 //
 // A Django view doing realistic ORM-free work (test/bench/python/bench_app.py) under gunicorn gthread,
-// one worker with 100 threads configured, pinned to CPU 1 when `taskset` exists. Modes, in a fresh random
+// one worker with 100 threads configured, pinned to CPU 1 when `taskset` exists (the clients and the
+// operator then run on CPU 0). Modes, in a fresh random
 // order every round, each a fresh server: no agent / agent idle (injected, connected, no session) /
 // sampling at 10 ms / at 1 ms (a real session from the real operator) / cProfile around each request
 // (the anchor). Measured: the worker's CPU time (utime+stime of every thread, /proc/PID/stat) per
-// request over a closed-loop window, as a ratio to the same round's "no agent". Prints medians and the
-// spread (min–max of the per-round ratios), ready for docs/BENCHMARKS.md.
+// request over a closed-loop window, as a ratio to the same round's "no agent". Prints medians, the
+// middle half and the spread (min–max) of the per-round ratios, ready for docs/BENCHMARKS.md.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BUNDLE, drive, hasTaskset, median, pythonVersion, sleep, startOperator, startServer, startSession, stopServer, ordersOption } from './bench-common.mjs';
+import { BUNDLE, drive, hasTaskset, median, pythonVersion, sleep, startOperator, startServer, startSession, stopServer, ordersOption, prepareBaseline, withBaseline, modeLabel } from './bench-common.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -24,6 +25,8 @@ const { values: opt } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     // none2 is a second server without the agent: an A/A control, the spread two identical servers show.
     modes: { type: 'string', default: 'none,none2,idle,sample10,sample1,cprofile' },
+    // A git revision: each agent mode also runs as MODE@baseline, the agent as it was there, in the same rounds.
+    baseline: { type: 'string' },
   },
 });
 const ORDERS = ordersOption(opt.orders);
@@ -39,12 +42,12 @@ function cpuSeconds(pid) {
 async function round(modes, op, r) {
   const result = {};
   for (const mode of modes) {
-    const label = `${mode}-${r}`;
+    const label = `${modeLabel(mode)}-${r}`;
     const s = await startServer(mode, label, op, hasTaskset ? ['taskset', '-c', '1'] : [], 30_000, { BENCH_ORDERS: String(ORDERS) });
     try {
       await drive(s.port, Number(opt.warm), Number(opt.concurrency));
       if (mode.startsWith('sample')) {
-        await startSession(op, label, mode === 'sample10' ? 10 : 1);
+        await startSession(op, label, mode.startsWith('sample10') ? 10 : 1);
         await sleep(300);
       }
       const before = cpuSeconds(s.worker);
@@ -63,11 +66,26 @@ async function round(modes, op, r) {
   return result;
 }
 
+/** Quartile `q` (0.25, 0.75) of a list, by linear interpolation. */
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const i = (s.length - 1) * q;
+  return s[Math.floor(i)] + (s[Math.ceil(i)] - s[Math.floor(i)]) * (i - Math.floor(i));
+};
+
 async function main() {
+  // The server is pinned to CPU 1; this process (the closed-loop clients) and the operator it starts run
+  // on CPU 0, so that they neither preempt the server nor share its core's caches (a server's CPU time
+  // per request spread ±5% between rounds when they ran anywhere).
+  if (hasTaskset && process.env.SONDE_BENCH_PINNED !== '1') {
+    const r = spawnSync('taskset', ['-c', '0', process.execPath, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, SONDE_BENCH_PINNED: '1' } });
+    process.exit(r.status ?? 1);
+  }
   if (!existsSync(join(BUNDLE, 'sitecustomize.py'))) throw new Error('dist/agent-bundle/python is missing: run `npm run build`');
   const dir = mkdtempSync(join(tmpdir(), 'sonde-bench-py-'));
+  const baseDir = opt.baseline ? prepareBaseline(opt.baseline) : null;
   const op = await startOperator(dir);
-  const modes = opt.modes.split(',');
+  const modes = withBaseline(opt.modes.split(','), opt.baseline);
   const rounds = [];
   try {
     for (let r = 0; r < Number(opt.rounds); r++) {
@@ -79,15 +97,16 @@ async function main() {
   } finally {
     op.child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
+    if (baseDir) rmSync(baseDir, { recursive: true, force: true });
   }
-  console.log(`\nPython agent overhead: ${opt.rounds} rounds × ${opt.requests} requests, concurrency ${opt.concurrency}, view of ${ORDERS} orders, gunicorn gthread 1 worker × 100 threads${hasTaskset ? ', pinned to CPU 1' : ''}, CPython ${pythonVersion()}\n`);
-  console.log('| mode | CPU µs/request (median) | added µs/request (median) | ratio to no agent (median) | spread (min–max) |');
-  console.log('| --- | --- | --- | --- | --- |');
+  console.log(`\nPython agent overhead: ${opt.rounds} rounds × ${opt.requests} requests, concurrency ${opt.concurrency}, view of ${ORDERS} orders, gunicorn gthread 1 worker × 100 threads${hasTaskset ? ', server pinned to CPU 1, clients and operator to CPU 0' : ''}, CPython ${pythonVersion()}${opt.baseline ? `; @baseline: the agent at ${opt.baseline}` : ''}\n`);
+  console.log('| mode | CPU µs/request (median) | added µs/request (median) | ratio to no agent (median) | middle half (q25–q75) | spread (min–max) |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
   for (const m of modes) {
     const ratios = rounds.map((r) => r[m].cpuUsPerRequest / r.none.cpuUsPerRequest);
     // The added µs is about fixed per request; the ratio depends on the view's work (--orders).
     const added = rounds.map((r) => r[m].cpuUsPerRequest - r.none.cpuUsPerRequest);
-    console.log(`| ${m} | ${median(rounds.map((r) => r[m].cpuUsPerRequest)).toFixed(0)} | ${median(added).toFixed(0)} | ${median(ratios).toFixed(3)} | ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)} |`);
+    console.log(`| ${m} | ${median(rounds.map((r) => r[m].cpuUsPerRequest)).toFixed(0)} | ${median(added).toFixed(0)} | ${median(ratios).toFixed(3)} | ${quantile(ratios, 0.25).toFixed(3)}–${quantile(ratios, 0.75).toFixed(3)} | ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)} |`);
   }
 }
 
