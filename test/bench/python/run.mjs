@@ -9,7 +9,7 @@
 // request over a closed-loop window, as a ratio to the same round's "no agent". Prints medians, the
 // middle half and the spread (min–max) of the per-round ratios, ready for docs/BENCHMARKS.md.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -39,6 +39,21 @@ function cpuSeconds(pid) {
   return { user: Number(f[11]) * TICK_S, sys: Number(f[12]) * TICK_S };
 }
 
+/** Context switches so far, summed over the worker's threads (voluntary: a thread blocked, on I/O or the
+ * GIL; involuntary: preempted): each costs CPU time that no instruction count shows. */
+function contextSwitches(pid) {
+  let n = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)/gm)) n += Number(m[1]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return n;
+}
+
 async function round(modes, op, r) {
   const result = {};
   for (const mode of modes) {
@@ -51,14 +66,16 @@ async function round(modes, op, r) {
         await sleep(300);
       }
       const before = cpuSeconds(s.worker);
+      const switchesBefore = contextSwitches(s.worker);
       const t0 = performance.now();
       await drive(s.port, Number(opt.requests), Number(opt.concurrency));
       const wall = (performance.now() - t0) / 1000;
       const after = cpuSeconds(s.worker);
+      const switches = (contextSwitches(s.worker) - switchesBefore) / Number(opt.requests);
       const perRequest = (seconds) => (seconds * 1e6) / Number(opt.requests);
       const userUs = perRequest(after.user - before.user);
       const sysUs = perRequest(after.sys - before.sys);
-      result[mode] = { cpuUsPerRequest: userUs + sysUs, userUs, sysUs, rps: Number(opt.requests) / wall };
+      result[mode] = { cpuUsPerRequest: userUs + sysUs, userUs, sysUs, switches, rps: Number(opt.requests) / wall };
     } finally {
       await stopServer(s);
     }
@@ -92,7 +109,7 @@ async function main() {
       const order = [...modes].sort(() => Math.random() - 0.5);
       const res = await round(order, op, r);
       rounds.push(res);
-      console.error(`round ${r + 1}: ${modes.map((m) => `${m} ${res[m].cpuUsPerRequest.toFixed(0)} µs (user ${res[m].userUs.toFixed(0)}, sys ${res[m].sysUs.toFixed(0)})`).join(', ')}`);
+      console.error(`round ${r + 1}: ${modes.map((m) => `${m} ${res[m].cpuUsPerRequest.toFixed(0)} µs (user ${res[m].userUs.toFixed(0)}, sys ${res[m].sysUs.toFixed(0)}, ${res[m].switches.toFixed(1)} switches)`).join(', ')}`);
     }
   } finally {
     op.child.kill('SIGTERM');
@@ -100,13 +117,13 @@ async function main() {
     if (baseDir) rmSync(baseDir, { recursive: true, force: true });
   }
   console.log(`\nPython agent overhead: ${opt.rounds} rounds × ${opt.requests} requests, concurrency ${opt.concurrency}, view of ${ORDERS} orders, gunicorn gthread 1 worker × 100 threads${hasTaskset ? ', server pinned to CPU 1, clients and operator to CPU 0' : ''}, CPython ${pythonVersion()}${opt.baseline ? `; @baseline: the agent at ${opt.baseline}` : ''}\n`);
-  console.log('| mode | CPU µs/request (median) | added µs/request (median) | ratio to no agent (median) | middle half (q25–q75) | spread (min–max) |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
+  console.log('| mode | CPU µs/request (median) | added µs/request (median) | ratio to no agent (median) | middle half (q25–q75) | spread (min–max) | context switches/request (median) |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const m of modes) {
     const ratios = rounds.map((r) => r[m].cpuUsPerRequest / r.none.cpuUsPerRequest);
     // The added µs is about fixed per request; the ratio depends on the view's work (--orders).
     const added = rounds.map((r) => r[m].cpuUsPerRequest - r.none.cpuUsPerRequest);
-    console.log(`| ${m} | ${median(rounds.map((r) => r[m].cpuUsPerRequest)).toFixed(0)} | ${median(added).toFixed(0)} | ${median(ratios).toFixed(3)} | ${quantile(ratios, 0.25).toFixed(3)}–${quantile(ratios, 0.75).toFixed(3)} | ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)} |`);
+    console.log(`| ${m} | ${median(rounds.map((r) => r[m].cpuUsPerRequest)).toFixed(0)} | ${median(added).toFixed(0)} | ${median(ratios).toFixed(3)} | ${quantile(ratios, 0.25).toFixed(3)}–${quantile(ratios, 0.75).toFixed(3)} | ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)} | ${median(rounds.map((r) => r[m].switches)).toFixed(1)} |`);
   }
 }
 
