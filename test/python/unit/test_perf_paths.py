@@ -308,6 +308,32 @@ class IdleDjango(unittest.TestCase):
         self.assertEqual(s.taken, 2)
         r = records(self.agent, s)
         self.assertEqual([x["type"] for x in r], ["GET /orders/:id"] * 2)
+        self.assertEqual([x["status"] for x in r], [200, 200])
+
+    def test_a_followed_streaming_response_ends_when_the_server_closes_it(self):
+        s = self.agent.start_session("d3", "GET /stream/:n", 5, time.time() * 1000 + 60000, 10)
+        env = {"REQUEST_METHOD": "GET", "PATH_INFO": "/stream/1", "SERVER_NAME": "x", "SERVER_PORT": "80", "wsgi.input": io.BytesIO(b""), "wsgi.url_scheme": "http"}
+        body = self.handler(env, lambda s_, h, e=None: None)
+        self.assertEqual(s.taken, 0)  # not before its body went out
+        self.assertEqual(b"".join(body), b"abc")
+        body.close()
+        self.assertEqual(s.taken, 1)
+        self.assertEqual(records(self.agent, s)[0]["outcome"], "ok")
+
+    def test_a_followed_request_whose_handler_raises_is_recorded_as_an_error_and_the_raise_goes_on(self):
+        from django.test.utils import override_settings
+        s = self.agent.start_session("d4", "GET /raise/:n", 5, time.time() * 1000 + 60000, 10)
+        with override_settings(DEBUG_PROPAGATE_EXCEPTIONS=True):
+            with self.assertRaises(ZeroDivisionError):
+                self.get("/raise/1")
+        self.assertEqual(s.taken, 1)
+        r = records(self.agent, s)[0]
+        self.assertEqual((r["type"], r["outcome"]), ("GET /raise/:n", "error"))
+        self.assertEqual(self.agent.threads, {})  # the sampler no longer follows the thread
+
+
+def _raise(request, n):
+    return 1 // 0
 
 
 def _orders(request, id):
@@ -327,7 +353,7 @@ def _stream(request, n):
 
 try:
     from django.urls import path as _path
-    urlpatterns = [_path("orders/<int:id>", _orders), _path("fail/<int:n>", _fail), _path("stream/<int:n>", _stream)]
+    urlpatterns = [_path("orders/<int:id>", _orders), _path("fail/<int:n>", _fail), _path("stream/<int:n>", _stream), _path("raise/<int:n>", _raise)]
 except ImportError:  # pragma: no cover
     urlpatterns = []
 
