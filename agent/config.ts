@@ -5,7 +5,7 @@ import { credentialRefusal, MAX_CA_BYTES, MAX_URL_LENGTH, parseCaBundle } from '
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import type { PodIdentity } from '../src/protocol/messages.js';
 import { PROTOCOL_LIMITS } from '../src/protocol/messages.js';
-import { isLabelKey, isLabelValue } from '../src/session/labels.js';
+import { isLabelKey, isLabelValue, LABEL_KEY_RULE } from '../src/session/labels.js';
 
 /** Everything the agent is told from outside; `readAgentConfig` fills it from the environment. */
 export interface AgentConfig {
@@ -141,15 +141,20 @@ export function parseLabels(text: string): Record<string, string> {
     const part = raw.trim();
     if (part === '') continue;
     const eq = part.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`SONDE_LABELS: "${part}" is not key=value`);
+    if (eq <= 0) throw new ConfigError(`SONDE_LABELS: "${shown(part)}" is not key=value`);
     const key = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
-    if (!isLabelKey(key)) throw new ConfigError(`SONDE_LABELS: "${key}" is not a valid label key`);
-    if (!isLabelValue(value)) throw new ConfigError(`SONDE_LABELS: "${value}" is not a valid label value for ${key}`);
+    if (!isLabelKey(key)) throw new ConfigError(`SONDE_LABELS: "${shown(key)}" is not a valid label key: ${LABEL_KEY_RULE}`);
+    if (!isLabelValue(value)) throw new ConfigError(`SONDE_LABELS: "${shown(value)}" is not a valid label value for ${key}`);
     labels[key] = value;
   }
   if (Object.keys(labels).length > PROTOCOL_LIMITS.maxLabels) throw new ConfigError(`SONDE_LABELS: at most ${PROTOCOL_LIMITS.maxLabels} labels`);
   return labels;
+}
+
+/** Text as an error message quotes it: a long one by its first 80 characters and its length (as the Python agent's config.py). */
+function shown(text: string): string {
+  return text.length <= 80 ? text : `${text.slice(0, 80)}… (${text.length} characters)`;
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

@@ -58,6 +58,17 @@ describe('agent configuration from the environment', () => {
     const prefix = (n: number): string => `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(n - 192)}`;
     expect(() => parseLabels(`${prefix(254)}/app=x`)).toThrow(/not a valid label key/);
     expect(parseLabels(`${prefix(253)}/app=x`)).toEqual({ [`${prefix(253)}/app`]: 'x' });
+    // The message states the rule, as the operator's and the Python agent's do, and quotes a long key by its start.
+    expect(() => parseLabels('-bad=x')).toThrow(/not a valid label key: an optional DNS subdomain prefix of at most 253 characters/);
+    const long = `${'k'.repeat(10_000)}!=x`;
+    let message = '';
+    try {
+      parseLabels(long);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain(`"${'k'.repeat(80)}… (10001 characters)"`);
+    expect(message.length).toBeLessThan(500);
     expect(() => parseLabels('app=has space')).toThrow(/not a valid label value/);
     expect(parseLabels('a=1,,b=')).toEqual({ a: '1', b: '' });
   });
