@@ -84,18 +84,22 @@ def _tree(leaves, trie, frame_info):
         leaves, included = _cut(leaves)
     tree, local = _skeleton(included, trie, frame_info)
     nodes = tree["nodes"]
+    for leaf, (s, w, c) in _leaf_values(leaves).items():
+        o = (local[leaf] - 1) * 5
+        nodes[o + 2] = s
+        nodes[o + 3] = round(w, 3)
+        nodes[o + 4] = round(c, 3)
+    return tree
+
+
+def _leaf_values(leaves):
+    """{leaf node id: (samples, wall µs, CPU µs)}, summed where two leaves end on one node (a cut path)."""
+    values = {}
     for p, s, w, c in leaves:
         if p:
-            o = (local[p[-1]] - 1) * 5
-            nodes[o + 2] += s
-            nodes[o + 3] += w
-            nodes[o + 4] += c
-    for p, _s, _w, _c in leaves:
-        if p:
-            o = (local[p[-1]] - 1) * 5
-            nodes[o + 3] = round(nodes[o + 3], 3)
-            nodes[o + 4] = round(nodes[o + 4], 3)
-    return tree
+            v = values.get(p[-1])
+            values[p[-1]] = (s, w, c) if v is None else (v[0] + s, v[1] + w, v[2] + c)
+    return values
 
 
 def _skeleton(included, trie, frame_info):
@@ -131,11 +135,7 @@ def _tree_text(leaves, trie, frame_info):
     """`_tree` as JSON text, from the skeleton of the same set of leaves kept as text (trie.skeletons):
     records of one kind of request share their few shapes, so most are one lookup and a join. None for a
     tree of more leaves than SKELETON_LEAVES or one that would be cut (the caller builds those as dicts)."""
-    values = {}
-    for p, s, w, c in leaves:
-        if p:
-            v = values.get(p[-1])
-            values[p[-1]] = (s, w, c) if v is None else (v[0] + s, v[1] + w, v[2] + c)
+    values = _leaf_values(leaves)
     if len(values) > SKELETON_LEAVES:
         return None
     key = tuple(sorted(values))
