@@ -84,10 +84,7 @@ class Agent:
         them may take a request with this method and path, else None, the request staying on the idle path.
         One pass over the sessions, and no RequestState for a request none of them wants."""
         try:
-            interval_ms = None
-            for s in self.sessions:
-                if s.may_take(method, path) and (interval_ms is None or s.interval_ms < interval_ms):
-                    interval_ms = s.interval_ms
+            interval_ms = self._finest_interval_ms(method, path)
             if interval_ms is None:
                 return None
             req = RequestState(method, path)
@@ -100,12 +97,17 @@ class Agent:
     def consider(self, req, loop=None, task=None):
         """While sessions run: follows `req` if one of them may take it, at the finest interval of those
         (the sampler may run finer for another session: the request keeps only the ticks on its own grid)."""
-        interval_ms = None
-        for s in self.sessions:
-            if s.wants(req) and (interval_ms is None or s.interval_ms < interval_ms):
-                interval_ms = s.interval_ms
+        interval_ms = self._finest_interval_ms(req.method, req.path, req.start_perf)
         if interval_ms is not None:
             self._follow(req, loop, task, interval_ms * 1000.0)
+
+    def _finest_interval_ms(self, method, path, started_perf=None):
+        """The finest interval of the running sessions that may take this request (Session.may_take), or None."""
+        interval_ms = None
+        for s in self.sessions:
+            if s.may_take(method, path, started_perf) and (interval_ms is None or s.interval_ms < interval_ms):
+                interval_ms = s.interval_ms
+        return interval_ms
 
     def _follow(self, req, loop, task, interval_us=0.0):
         req.follow(interval_us)
@@ -186,9 +188,6 @@ class Agent:
 
     def _name(self, method, template, path):
         return "%s %s" % (method, self._route(template) if template is not None else self.paths.get(path))
-
-    def type_of(self, req):
-        return self.catalogue.type_name(req.method, req.route, req.path)
 
     def count_idle(self, req):
         """An idle request (one no session follows) ended: counted in the catalogue, named when the

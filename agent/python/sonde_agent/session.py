@@ -32,13 +32,10 @@ class Session:
         self.seq = 0
         self.pending = []
 
-    def wants(self, req):
-        """Whether a request just beginning may end up in this session (cheap: method and path prefix)."""
-        return self.state == RUNNING and req.start_perf >= self.started_perf and self.filter.might_match(req.method, req.path)
-
-    def may_take(self, method, path):
-        """`wants` for a request beginning now, before there is a RequestState for it."""
-        return self.state == RUNNING and self.filter.might_match(method, path)
+    def may_take(self, method, path, started_perf=None):
+        """Whether a request just beginning may end up in this session (cheap: method and path prefix), one
+        that began at `started_perf` (time.perf_counter) or, when None, now."""
+        return self.state == RUNNING and (started_perf is None or started_perf >= self.started_perf) and self.filter.might_match(method, path)
 
     def take(self, req, type_):
         """Takes a finished request if it is of this session's type; returns True when that ended the session.

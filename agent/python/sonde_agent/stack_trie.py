@@ -61,12 +61,9 @@ class StackTrie:
             key = (node, fid)
             n = child.get(key)
             if n is None:
-                if self._budget <= 0:
+                n = self._add(key)
+                if n is None:
                     return tuple(out)
-                self._budget -= 1
-                n = child[key] = len(self.parent)
-                self.parent.append(node)
-                self.frame.append(fid)
             out.append(n)
             node = n
         p = self._paths[stack] = tuple(out)
@@ -78,10 +75,17 @@ class StackTrie:
         key = (node, fid)
         n = self._child.get(key)
         if n is None:
-            if self._budget <= 0:
+            n = self._add(key)
+            if n is None:
                 return path
-            self._budget -= 1
-            n = self._child[key] = len(self.parent)
-            self.parent.append(node)
-            self.frame.append(fid)
         return path + (n,)
+
+    def _add(self, key):
+        """A new node for `key` (parent node, frame id), or None when this record's budget is spent."""
+        if self._budget <= 0:
+            return None
+        self._budget -= 1
+        n = self._child[key] = len(self.parent)
+        self.parent.append(key[0])
+        self.frame.append(key[1])
+        return n

@@ -77,9 +77,7 @@ def _tree(leaves, trie, frame_info):
     """The wire tree of a record's leaves: every node on their paths, numbered in id order (parents first),
     the values on the leaves. A tree that would pass MAX_TREE_NODES keeps the leaves' paths in order while
     they fit; a leaf whose path does not fit is charged to its deepest node that does."""
-    included = set()
-    for p, _s, _w, _c in leaves:
-        included.update(p)
+    included = _nodes_of(leaves)
     if len(included) >= MAX_TREE_NODES:
         leaves, included = _cut(leaves)
     tree, local = _skeleton(included, trie, frame_info)
@@ -90,6 +88,14 @@ def _tree(leaves, trie, frame_info):
         nodes[o + 3] = round(w, 3)
         nodes[o + 4] = round(c, 3)
     return tree
+
+
+def _nodes_of(leaves):
+    """Every node on the leaves' paths."""
+    included = set()
+    for p, _s, _w, _c in leaves:
+        included.update(p)
+    return included
 
 
 def _leaf_values(leaves):
@@ -141,9 +147,7 @@ def _tree_text(leaves, trie, frame_info):
     key = tuple(sorted(values))
     sk = trie.skeletons.get(key)
     if sk is None:
-        included = set()
-        for p, _s, _w, _c in leaves:
-            included.update(p)
+        included = _nodes_of(leaves)
         if len(included) >= MAX_TREE_NODES:
             return None
         tree, local = _skeleton(included, trie, frame_info)
