@@ -15,6 +15,7 @@ import uuid
 
 from .log import error_once, log
 from .operator_messages import BadMessage, parse_operator_message
+from .thread_name import name_this_thread
 
 try:
     from ._vendor import websocket
@@ -119,6 +120,7 @@ class Link:
     # ───────────── the thread ─────────────
 
     def _run(self):
+        name_this_thread("sonde-link")
         attempt = 0
         while not self._closed.is_set():
             self.state = CONNECTING

@@ -8,7 +8,7 @@ import threading
 import time
 
 from .log import error_once, log
-
+from .thread_name import name_this_thread
 
 
 def _current_tasks_map():
@@ -34,6 +34,7 @@ class Sampler:
         self._stop.set()
 
     def _run(self):
+        name_this_thread("sonde-sampler")
         wait = self._stop.wait
         while not wait(self.interval_s):
             try:

@@ -7,7 +7,9 @@
 // sampling at 10 ms / at 1 ms (a real session from the real operator) / cProfile around each request
 // (the anchor). Measured: the worker's CPU time (utime+stime of every thread, /proc/PID/stat) per
 // request over a closed-loop window, as a ratio to the same round's "no agent". Prints medians, the
-// middle half and the spread (min–max) of the per-round ratios, ready for docs/BENCHMARKS.md.
+// middle half and the spread (min–max) of the per-round ratios, ready for docs/BENCHMARKS.md; then where
+// the CPU goes: the agent's own threads (sonde-link, sonde-sampler, named in the kernel by the agent) and
+// the app's, per thread from /proc/PID/task/TID/schedstat.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,6 +56,22 @@ function contextSwitches(pid) {
   return n;
 }
 
+/** CPU ns so far of the agent's own threads (named in the kernel by the agent: thread_name.py) and of all
+ * the others (the app's: gunicorn's main thread and its request threads), from each thread's schedstat. */
+function threadCpuNs(pid) {
+  const ns = { link: 0, sampler: 0, app: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const used = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      ns[comm === 'sonde-link' ? 'link' : comm === 'sonde-sampler' ? 'sampler' : 'app'] += used;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ns;
+}
+
 async function round(modes, op, r) {
   const result = {};
   for (const mode of modes) {
@@ -67,15 +85,18 @@ async function round(modes, op, r) {
       }
       const before = cpuSeconds(s.worker);
       const switchesBefore = contextSwitches(s.worker);
+      const threadsBefore = threadCpuNs(s.worker);
       const t0 = performance.now();
       await drive(s.port, Number(opt.requests), Number(opt.concurrency));
       const wall = (performance.now() - t0) / 1000;
       const after = cpuSeconds(s.worker);
       const switches = (contextSwitches(s.worker) - switchesBefore) / Number(opt.requests);
+      const threadsAfter = threadCpuNs(s.worker);
+      const threadUs = Object.fromEntries(Object.keys(threadsAfter).map((k) => [k, (threadsAfter[k] - threadsBefore[k]) / 1000 / Number(opt.requests)]));
       const perRequest = (seconds) => (seconds * 1e6) / Number(opt.requests);
       const userUs = perRequest(after.user - before.user);
       const sysUs = perRequest(after.sys - before.sys);
-      result[mode] = { cpuUsPerRequest: userUs + sysUs, userUs, sysUs, switches, rps: Number(opt.requests) / wall };
+      result[mode] = { cpuUsPerRequest: userUs + sysUs, userUs, sysUs, switches, threadUs, rps: Number(opt.requests) / wall };
     } finally {
       await stopServer(s);
     }
@@ -124,6 +145,18 @@ async function main() {
     // The added µs is about fixed per request; the ratio depends on the view's work (--orders).
     const added = rounds.map((r) => r[m].cpuUsPerRequest - r.none.cpuUsPerRequest);
     console.log(`| ${m} | ${median(rounds.map((r) => r[m].cpuUsPerRequest)).toFixed(0)} | ${median(added).toFixed(0)} | ${median(ratios).toFixed(3)} | ${quantile(ratios, 0.25).toFixed(3)}–${quantile(ratios, 0.75).toFixed(3)} | ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)} | ${median(rounds.map((r) => r[m].switches)).toFixed(1)} |`);
+  }
+  // Where the added CPU goes. The agent's own threads are measured alone and vary little between rounds;
+  // what the agent adds to the app's threads (its request path, and what its threads do to theirs) is the
+  // difference to the same round's "no agent", as noisy as the whole.
+  console.log('\nWhere the CPU goes, µs/request (medians; in brackets the middle half of the per-round values):\n');
+  console.log('| mode | app threads | added on the app threads (to none, same round) | sonde-link | sonde-sampler |');
+  console.log('| --- | --- | --- | --- | --- |');
+  const spread = (xs, digits) => `${median(xs).toFixed(digits)} [${quantile(xs, 0.25).toFixed(digits)}–${quantile(xs, 0.75).toFixed(digits)}]`;
+  for (const m of modes) {
+    const app = rounds.map((r) => r[m].threadUs.app);
+    const addedOnApp = rounds.map((r) => r[m].threadUs.app - r.none.threadUs.app);
+    console.log(`| ${m} | ${median(app).toFixed(0)} | ${spread(addedOnApp, 1)} | ${spread(rounds.map((r) => r[m].threadUs.link), 2)} | ${spread(rounds.map((r) => r[m].threadUs.sampler), 2)} |`);
   }
 }
 

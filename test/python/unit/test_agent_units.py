@@ -302,5 +302,54 @@ class SessionStates(unittest.TestCase):
         self.assertEqual(s.reason, "stopped")
 
 
+class ThreadNames(unittest.TestCase):
+    """The agent's own threads carry their names in the kernel, where `top -H` and the benchmark read them."""
+
+    @staticmethod
+    def kernel_name(thread):
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if thread.native_id is not None:
+                with open("/proc/self/task/%d/comm" % thread.native_id) as f:
+                    name = f.read().strip()
+                if name.startswith("sonde-"):
+                    return name
+            time.sleep(0.01)
+        return name
+
+    def test_the_sampler_and_the_link_are_named(self):
+        from sonde_agent.link import Link
+        from sonde_agent.sampler import Sampler
+        agent = Agent()
+        sampler = Sampler(agent, 0.01)
+        # A link to a port where nothing listens: its thread runs (and retries) all the same.
+        link = Link(agent, read_config({"SONDE_URL": "ws://127.0.0.1:1/v1/agents"}))
+        sampler.start()
+        link.start()
+        try:
+            self.assertEqual(self.kernel_name(sampler._thread), "sonde-sampler")
+            self.assertEqual(self.kernel_name(link._thread), "sonde-link")
+            # The app's threads keep theirs.
+            with open("/proc/self/task/%d/comm" % threading.get_native_id()) as f:
+                self.assertFalse(f.read().startswith("sonde-"))
+        finally:
+            sampler.stop()
+            link.close()
+
+    def test_a_long_name_is_cut_to_what_the_kernel_keeps(self):
+        from sonde_agent.thread_name import name_this_thread
+        names = []
+
+        def run():
+            name_this_thread("sonde-a-name-longer-than-fifteen")
+            with open("/proc/self/task/%d/comm" % threading.get_native_id()) as f:
+                names.append(f.read().strip())
+
+        t = threading.Thread(target=run)
+        t.start()
+        t.join()
+        self.assertEqual(names, ["sonde-a-name-lo"])
+
+
 if __name__ == "__main__":
     unittest.main()
