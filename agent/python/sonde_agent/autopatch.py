@@ -74,7 +74,9 @@ def _patch_django_wsgi(module):
             if plain:
                 status = getattr(response, "status_code", None)
                 pending = agent.catalogue._pending
-                pending.append((environ.get("REQUEST_METHOD", "GET"), environ.get(ROUTE_KEY), environ.get("PATH_INFO") or "/",
+                route = environ.get(ROUTE_KEY)
+                # The path names the type only when there is no route: otherwise it is not kept until the fold.
+                pending.append((environ.get("REQUEST_METHOD", "GET"), route, environ.get("PATH_INFO") or "/" if route is None else None,
                                 (time.perf_counter() - start) * 1000.0, type(status) is int and status >= 500))
                 if len(pending) >= FOLD_AT:
                     agent.catalogue.fold_now()

@@ -37,6 +37,7 @@ MAX_HELLO_BYTES = 64 * 1024
 # where the request path costs 15,000).
 POLL_S = 0.05
 IDLE_POLL_S = 1.0
+FOLD_EVERY_S = IDLE_POLL_S
 # Close code of SONDE_REPLACED (src/errors.ts): a newer connection of this process (an operator that keeps
 # several per pod) or, with an older operator that keeps one per pod, of another process of the pod.
 REPLACED = 4008
@@ -71,6 +72,7 @@ class Link:
         self.progress_every_s = progress_every_s * scale
         self.catalogue_every_s = catalogue_every_s * scale
         self.flush_every_s = flush_every_s * scale
+        self.fold_every_s = FOLD_EVERY_S * scale
         self.poll_s = POLL_S * scale
         self.idle_poll_s = IDLE_POLL_S * scale
         self.outbox = collections.deque()
@@ -198,7 +200,7 @@ class Link:
         self.state = HELLO_SENT
         welcomed = False
         last_heard = time.monotonic()
-        next_progress = next_catalogue = next_flush = 0.0
+        next_progress = next_catalogue = next_flush = next_fold = 0.0
         while not self._closed.is_set():
             try:
                 opcode, frame = ws.recv_data_frame(control_frame=True)
@@ -237,6 +239,13 @@ class Link:
             if now >= next_progress:
                 next_progress = now + self.progress_every_s
                 self._guard(lambda: self._send_progress(ws))
+            if now >= next_fold:
+                # Finished requests wait in the catalogue's deque until folded in. Kept for the 5 s between
+                # catalogues, a busy worker held ~10,000 of them (over 1 MB of tuples and floats); folded
+                # every time this thread wakes, at most 1 s apart, it holds a fifth of that. The fold's work
+                # is the same either way (docs/BENCHMARKS.md, round 5).
+                next_fold = now + self.fold_every_s
+                self._guard(self.agent.catalogue.fold_now)
             if now >= next_catalogue:
                 next_catalogue = now + self.catalogue_every_s
                 self._guard(lambda: self._send_catalogue(ws))

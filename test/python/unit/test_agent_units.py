@@ -294,6 +294,65 @@ class Hello(unittest.TestCase):
         self.assertEqual(len(sent), 1)
 
 
+class CatalogueFolding(unittest.TestCase):
+    """Finished requests do not pile up in the catalogue's deque between catalogues: the link thread folds
+    them each time it wakes, at most a second apart, with or without a session."""
+
+    def test_the_link_folds_finished_requests_while_it_idles(self):
+        from sonde_agent.config import read_config
+        from sonde_agent.link import FOLD_EVERY_S, IDLE_POLL_S, Link, websocket
+        self.assertLessEqual(FOLD_EVERY_S, IDLE_POLL_S)
+        agent = Agent()
+        link = Link(agent, read_config({"SONDE_URL": "ws://127.0.0.1:1/v1/agents"}))
+        link.fold_every_s = link.idle_poll_s = 0.05  # the same loop, faster
+        welcome = '{"type":"welcome","protocol":1,"agentId":"a","heartbeatMs":60000,"acks":true}'
+
+        class Frame:
+            def __init__(self, data):
+                self.data = data
+
+        class FakeSocket:
+            """Welcomes, then has nothing to say: every receive waits out its timeout."""
+            timeout = 0.05
+            frames = [Frame(welcome.encode())]
+
+            def settimeout(self, t):
+                self.timeout = t
+
+            def send(self, text):
+                pass
+
+            def recv_data_frame(self, control_frame=True):
+                if self.frames:
+                    return websocket.ABNF.OPCODE_TEXT, self.frames.pop(0)
+                time.sleep(self.timeout)
+                raise websocket.WebSocketTimeoutException("quiet")
+
+        serving = threading.Thread(target=link._serve, args=(FakeSocket(),), daemon=True)
+        serving.start()
+        try:
+            # Welcomed, and the first catalogue (which folds too) sent: the next one is 5 s away.
+            deadline = time.monotonic() + 5
+            while link._catalogue_sent != agent.catalogue.version and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.1)
+            for i in range(500):
+                agent.catalogue.record_request("GET", "a/<int:id>", None, 1.0, i % 10 == 0)
+            deadline = time.monotonic() + 1
+            while agent.catalogue._pending and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.assertEqual(len(agent.catalogue._pending), 0)
+            # Folded, not dropped: the counts are all there.
+            for i in range(100):
+                agent.catalogue.record_request("GET", "a/<int:id>", None, 1.0, False)
+            entry = agent.catalogue.snapshot()[0]
+            self.assertEqual((entry["type"], entry["count"], entry["errors"]), ("GET /a/:id", 600, 50))
+            self.assertEqual(link.state, "welcomed")
+        finally:
+            link.close()
+            serving.join(2)
+
+
 class SessionStates(unittest.TestCase):
     def test_end_is_once(self):
         s = Session("s", "GET /a", 1, 0, 10)

@@ -288,6 +288,14 @@ class IdleDjango(unittest.TestCase):
         self.assertEqual(got["GET /fail/:n"]["errors"], 1)
         self.assertEqual(got["GET /stream/:n"]["count"], 1)
 
+    def test_a_routed_request_keeps_no_path_until_the_fold_and_an_unrouted_one_is_named_by_its_path(self):
+        self.get("/orders/5")
+        self.get("/no/such/page/12")  # no route: Django answers 404
+        pending = list(self.agent.catalogue._pending)
+        self.assertEqual([(m, r, p) for m, r, p, _ms, _err in pending], [("GET", "orders/<int:id>", None), ("GET", None, "/no/such/page/12")])
+        got = {e["type"]: e["count"] for e in self.agent.catalogue.snapshot()}
+        self.assertEqual(got, {"GET /orders/:id": 1, "GET /no/such/page/:id": 1})
+
     def test_a_session_for_another_type_leaves_other_requests_on_the_flat_path(self):
         from django.http import HttpResponse
         s = self.agent.start_session("d2", "GET /fail/:n", 5, time.time() * 1000 + 60000, 10)
