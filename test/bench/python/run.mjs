@@ -150,6 +150,8 @@ async function main() {
   // what the agent adds to the app's threads (its request path, and what its threads do to theirs) is the
   // difference to the same round's "no agent", as noisy as the whole.
   console.log('\nWhere the CPU goes, µs/request (medians; in brackets the middle half of the per-round values):\n');
+  // Agents before be59179 leave their threads unnamed: at such a baseline, their threads count as the app's.
+  if (opt.baseline) console.log(`(The agent at ${opt.baseline} may not name its threads: then its link and sampler count among the app threads.)\n`);
   console.log('| mode | app threads | added on the app threads (to none, same round) | sonde-link | sonde-sampler |');
   console.log('| --- | --- | --- | --- | --- |');
   const spread = (xs, digits) => `${median(xs).toFixed(digits)} [${quantile(xs, 0.25).toFixed(digits)}–${quantile(xs, 0.75).toFixed(digits)}]`;
