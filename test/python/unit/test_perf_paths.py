@@ -403,6 +403,52 @@ class SessionIntervals(unittest.TestCase):
             agent.close()
 
 
+class TickGarbage(unittest.TestCase):
+    """A tick must not leave a reference cycle behind: `sys._current_frames()` holds the sampler's own frame,
+    which holds the map. Each such cycle kept every other thread's frame that returned meanwhile (and its
+    locals) for the collector, and made a gunicorn worker collect twice as often."""
+
+    def test_ticks_over_a_followed_request_leave_nothing_for_the_collector(self):
+        import gc
+        from sonde_agent.sampler import Sampler
+        agent = Agent()
+        agent._link_started = True
+        stop = threading.Event()
+        started = threading.Event()
+
+        def view(environ, start_response):
+            started.set()
+            while not stop.is_set():
+                sum(range(100))  # the followed request's thread keeps calling and returning
+            start_response("200 OK", [])
+            return [b"ok"]
+
+        app = SondeWsgiMiddleware(view, agent=agent)
+        # The session's own sampler runs at 1 s: the ticks below are this test's, on this thread.
+        agent.start_session("s", "GET /v", 10, time.time() * 1000 + 60000, 1000)
+        serving = threading.Thread(target=lambda: list(app({"REQUEST_METHOD": "GET", "PATH_INFO": "/v"}, lambda *a: None)))
+        serving.start()
+        started.wait(5)
+        sampler = Sampler(agent, 1.0)  # its ticks are on the session's grid: each one samples
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(200):
+                sampler.tick()
+                time.sleep(0.0005)
+            unreachable = gc.collect()
+            followed = list(agent.threads.values())
+        finally:
+            gc.enable()
+            stop.set()
+            serving.join(5)
+            agent.close()
+        self.assertEqual(unreachable, 0)
+        # The ticks did walk the followed request's thread.
+        self.assertEqual(len(followed), 1)
+        self.assertGreater(followed[0].sample_count(), 100)
+
+
 class OwnThreadCpu(unittest.TestCase):
     """A followed request's start and end read its CPU with one C call (time.thread_time_ns), not from
     /proc: only the sampler reads schedstat, once a tick; CPU, waiting and run-queue time stay true."""
