@@ -87,8 +87,12 @@ describe.skipIf(missing)('TypeScript services profiled through their source maps
         expect({ pod: b.pod, name: f.name, file: f.file, mappedFrom: f.mappedFrom }).toEqual({ pod: b.pod, name: 'priceOrders', file: TS_SERVICE, mappedFrom: b.entry });
         expect(f.line).toBeGreaterThanOrEqual(hot.first);
         expect(f.line).toBeLessThanOrEqual(hot.last);
-        // Its function's start, mapped too: the TypeScript declaration's line (Frame.functionLine).
-        expect({ pod: b.pod, functionLine: f.functionLine }).toEqual({ pod: b.pod, functionLine: hot.first });
+        // Its function's start, mapped too: the TypeScript declaration's line (Frame.functionLine). A record
+        // waits at most 2 s for its starts (the profiler's hold, test/agent/function-starts-worker.test.ts):
+        // on a loaded machine a session's first records can come without them, as a second frame of the
+        // same function. So the check is on the frames that carry a start: there is one, and it is mapped.
+        const starts = new Set(t.frames.filter((x) => x.name === 'priceOrders' && x.file === TS_SERVICE && x.functionLine !== undefined).map((x) => x.functionLine));
+        expect({ pod: b.pod, starts: [...starts] }).toEqual({ pod: b.pod, starts: [hot.first] });
         // No priceOrders frame is left pointing at compiled code.
         expect(t.frames.filter((x) => x.name === 'priceOrders' && x.file !== TS_SERVICE)).toEqual([]);
         expect(done.status.hotspots.some((h) => /^priceOrders .*server\.ts:\d+/.test(h.frame))).toBe(true);
