@@ -75,7 +75,7 @@ def _patch_django_wsgi(module):
                 status = getattr(response, "status_code", None)
                 pending = agent.catalogue._pending
                 route = environ.get(ROUTE_KEY)
-                # The path names the type only when there is no route: otherwise it is not kept until the fold.
+                # Catalogue.record_request, inlined: the path is kept only when there is no route.
                 pending.append((environ.get("REQUEST_METHOD", "GET"), route, environ.get("PATH_INFO") or "/" if route is None else None,
                                 (time.perf_counter() - start) * 1000.0, type(status) is int and status >= 500))
                 if len(pending) >= FOLD_AT:

@@ -81,16 +81,17 @@ class Catalogue:
 
     def record_request(self, method, route, path, duration_ms, error):
         """Counts one request by what the framework resolved (route template or None, and the path); its
-        type is named when the catalogue is read."""
+        type is named when the catalogue is folded. The path names the type only when there is no route:
+        a routed request's path is not kept until then (the Django flat path inlines this append)."""
         pending = self._pending
-        pending.append((method, route, path, duration_ms, error))
+        pending.append((method, route, path if route is None else None, duration_ms, error))
         if len(pending) >= FOLD_AT:
             self.fold_now()
 
     def record_end(self, method, route, path, start_perf, error):
         """`record_request` for a request that ends now, started at `start_perf` (time.perf_counter)."""
         pending = self._pending
-        pending.append((method, route, path, (time.perf_counter() - start_perf) * 1000.0, error))
+        pending.append((method, route, path if route is None else None, (time.perf_counter() - start_perf) * 1000.0, error))
         if len(pending) >= FOLD_AT:
             self.fold_now()
 

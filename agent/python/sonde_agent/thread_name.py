@@ -11,8 +11,7 @@ MAX_NAME_BYTES = 15
 
 def name_this_thread(name):
     try:
-        native_id = threading.get_native_id()
-        with open("/proc/self/task/%d/comm" % native_id, "wb") as f:
+        with open("/proc/self/task/%d/comm" % threading.get_native_id(), "wb") as f:
             f.write(name.encode("ascii", "replace")[:MAX_NAME_BYTES])
-    except (OSError, AttributeError, ValueError):
+    except OSError:
         pass

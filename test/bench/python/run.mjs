@@ -41,35 +41,24 @@ function cpuSeconds(pid) {
   return { user: Number(f[11]) * TICK_S, sys: Number(f[12]) * TICK_S };
 }
 
-/** Context switches so far, summed over the worker's threads (voluntary: a thread blocked, on I/O or the
- * GIL; involuntary: preempted): each costs CPU time that no instruction count shows. */
-function contextSwitches(pid) {
-  let n = 0;
+/** Per-thread counters so far, in one pass over the worker's threads: context switches summed over them
+ * (voluntary: a thread blocked, on I/O or the GIL; involuntary: preempted; each costs CPU time that no
+ * instruction count shows), and CPU ns (schedstat) of the agent's own threads, named in the kernel by the
+ * agent (thread_name.py), and of all the others (the app's: gunicorn's main thread and request threads). */
+function threadCounters(pid) {
+  const counters = { switches: 0, link: 0, sampler: 0, app: 0 };
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-      for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)/gm)) n += Number(m[1]);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return n;
-}
-
-/** CPU ns so far of the agent's own threads (named in the kernel by the agent: thread_name.py) and of all
- * the others (the app's: gunicorn's main thread and its request threads), from each thread's schedstat. */
-function threadCpuNs(pid) {
-  const ns = { link: 0, sampler: 0, app: 0 };
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
       const used = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      ns[comm === 'sonde-link' ? 'link' : comm === 'sonde-sampler' ? 'sampler' : 'app'] += used;
+      for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)/gm)) counters.switches += Number(m[1]);
+      const name = /^Name:\s+(.*)$/m.exec(status)?.[1];
+      counters[name === 'sonde-link' ? 'link' : name === 'sonde-sampler' ? 'sampler' : 'app'] += used;
     } catch {
       // the thread ended meanwhile
     }
   }
-  return ns;
+  return counters;
 }
 
 async function round(modes, op, r) {
@@ -84,15 +73,14 @@ async function round(modes, op, r) {
         await sleep(300);
       }
       const before = cpuSeconds(s.worker);
-      const switchesBefore = contextSwitches(s.worker);
-      const threadsBefore = threadCpuNs(s.worker);
+      const threadsBefore = threadCounters(s.worker);
       const t0 = performance.now();
       await drive(s.port, Number(opt.requests), Number(opt.concurrency));
       const wall = (performance.now() - t0) / 1000;
       const after = cpuSeconds(s.worker);
-      const switches = (contextSwitches(s.worker) - switchesBefore) / Number(opt.requests);
-      const threadsAfter = threadCpuNs(s.worker);
-      const threadUs = Object.fromEntries(Object.keys(threadsAfter).map((k) => [k, (threadsAfter[k] - threadsBefore[k]) / 1000 / Number(opt.requests)]));
+      const threadsAfter = threadCounters(s.worker);
+      const switches = (threadsAfter.switches - threadsBefore.switches) / Number(opt.requests);
+      const threadUs = Object.fromEntries(['link', 'sampler', 'app'].map((k) => [k, (threadsAfter[k] - threadsBefore[k]) / 1000 / Number(opt.requests)]));
       const perRequest = (seconds) => (seconds * 1e6) / Number(opt.requests);
       const userUs = perRequest(after.user - before.user);
       const sysUs = perRequest(after.sys - before.sys);

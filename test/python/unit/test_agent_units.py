@@ -62,6 +62,16 @@ class Catalogues(unittest.TestCase):
         self.assertEqual(len(types), 3)
         self.assertIn("(other types)", types)
 
+    def test_a_routed_request_keeps_no_path_until_the_fold(self):
+        a = Agent()
+        a.catalogue.record_request("GET", "orders/<int:id>", "/orders/5", 1.0, False)
+        a.catalogue.record_end("GET", "orders/<int:id>", "/orders/6", time.perf_counter(), True)
+        a.catalogue.record_request("GET", None, "/no/such/page/12", 1.0, False)
+        self.assertEqual([e[:3] for e in a.catalogue._pending],
+                         [("GET", "orders/<int:id>", None), ("GET", "orders/<int:id>", None), ("GET", None, "/no/such/page/12")])
+        got = {e["type"]: (e["count"], e["errors"]) for e in a.catalogue.snapshot()}
+        self.assertEqual(got, {"GET /orders/:id": (2, 1), "GET /no/such/page/:id": (1, 0)})
+
 
 class Config(unittest.TestCase):
     def test_reads_the_node_agents_variables(self):
