@@ -128,6 +128,9 @@ class Agent:
                 ls.requests.add(req)
                 if task is not None:
                     self.tasks[task] = req
+        sampler = self.sampler
+        if sampler is not None and sampler.resting:
+            sampler.wake()
 
     def lend_thread(self, req):
         """A request served on a loop hands work to a worker thread (a sync endpoint under ASGI): until
@@ -144,6 +147,9 @@ class Agent:
                 req.cpu = reader
                 req.last_cpu = (cpu.own_cpu_ns(), cpu.NO_RUNQ)
                 self.threads[req.ident] = req
+            sampler = self.sampler
+            if sampler is not None and sampler.resting:
+                sampler.wake()
             return req.ident
         except Exception as exc:
             error_once("lend", "could not follow a worker thread", exc)

@@ -304,42 +304,63 @@ class Hello(unittest.TestCase):
         self.assertEqual(len(sent), 1)
 
 
+class quiet_operator:
+    """A WebSocket peer on loopback that welcomes the agent with `welcome` (one unmasked text frame under
+    126 bytes) and then says nothing more, reading and dropping what the agent sends."""
+
+    def __init__(self, welcome):
+        import socket
+        self._srv = socket.socket()
+        self._srv.bind(("127.0.0.1", 0))
+        self._srv.listen(1)
+        self.port = self._srv.getsockname()[1]
+        self._welcome = welcome
+        self._conn = None
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import base64
+        import hashlib
+        import re
+        try:
+            conn, _ = self._srv.accept()
+            self._conn = conn
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += conn.recv(4096)
+            key = re.search(rb"(?i)sec-websocket-key: *(\S+)", head).group(1)
+            accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            conn.sendall(bytes([0x81, len(self._welcome)]) + self._welcome)
+            while conn.recv(65536):
+                pass
+        except OSError:
+            pass
+
+    def close(self):
+        for s in (self._conn, self._srv):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
 class CatalogueFolding(unittest.TestCase):
     """Finished requests do not pile up in the catalogue's deque between catalogues: the link thread folds
     them each time it wakes, at most a second apart, with or without a session."""
 
     def test_the_link_folds_finished_requests_while_it_idles(self):
         from sonde_agent.config import read_config
-        from sonde_agent.link import FOLD_EVERY_S, IDLE_POLL_S, Link, websocket
+        from sonde_agent.link import FOLD_EVERY_S, IDLE_POLL_S, Link
         self.assertLessEqual(FOLD_EVERY_S, IDLE_POLL_S)
         agent = Agent()
-        link = Link(agent, read_config({"SONDE_URL": "ws://127.0.0.1:1/v1/agents"}))
+        welcome = b'{"type":"welcome","protocol":1,"agentId":"a","heartbeatMs":60000,"acks":true}'
+        peer = quiet_operator(welcome)
+        link = Link(agent, read_config({"SONDE_URL": "ws://127.0.0.1:%d/v1/agents" % peer.port}))
         link.fold_every_s = link.idle_poll_s = 0.05  # the same loop, faster
-        welcome = '{"type":"welcome","protocol":1,"agentId":"a","heartbeatMs":60000,"acks":true}'
-
-        class Frame:
-            def __init__(self, data):
-                self.data = data
-
-        class FakeSocket:
-            """Welcomes, then has nothing to say: every receive waits out its timeout."""
-            timeout = 0.05
-            frames = [Frame(welcome.encode())]
-
-            def settimeout(self, t):
-                self.timeout = t
-
-            def send(self, text):
-                pass
-
-            def recv_data_frame(self, control_frame=True):
-                if self.frames:
-                    return websocket.ABNF.OPCODE_TEXT, self.frames.pop(0)
-                time.sleep(self.timeout)
-                raise websocket.WebSocketTimeoutException("quiet")
-
-        serving = threading.Thread(target=link._serve, args=(FakeSocket(),), daemon=True)
-        serving.start()
+        link.start()
         try:
             # Welcomed, and past the first catalogue (which folds too): the next one is 5 s away.
             deadline = time.monotonic() + 5
@@ -358,9 +379,11 @@ class CatalogueFolding(unittest.TestCase):
             entry = agent.catalogue.snapshot()[0]
             self.assertEqual((entry["type"], entry["count"], entry["errors"]), ("GET /a/:id", 600, 50))
             self.assertEqual(link.state, "welcomed")
+            self.assertEqual(link.connects, 1)
         finally:
             link.close()
-            serving.join(2)
+            link._thread.join(2)
+            peer.close()
 
 
 class SessionStates(unittest.TestCase):

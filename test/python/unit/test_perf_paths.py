@@ -574,5 +574,71 @@ class AppRoot(unittest.TestCase):
         self.assertEqual(json.loads(sent[0])["agent"]["root"], "/srv/shop")
 
 
+
+class SamplerRests(unittest.TestCase):
+    """A running session whose requests do not come must not wake the sampler 100 times a second: it rests
+    until a request is followed, ticks while one is in flight, and rests again after."""
+
+    def test_it_ticks_only_while_a_followed_request_is_in_flight(self):
+        agent = Agent()
+        agent._link_started = True
+        release = threading.Event()
+        started = threading.Event()
+
+        def view(environ, start_response):
+            started.set()
+            release.wait(5)
+            start_response("200 OK", [])
+            return [b"ok"]
+
+        app = SondeWsgiMiddleware(view, agent=agent)
+        agent.start_session("s", "GET /v", 10, time.time() * 1000 + 60000, 5)
+        sampler = agent.sampler
+        try:
+            time.sleep(0.2)
+            # Nothing followed: one look, then rest (40 intervals of 5 ms passed).
+            self.assertTrue(sampler.resting)
+            self.assertEqual(sampler.rests, 1)
+            quiet_ticks = sampler.ticks
+            def serve():
+                body = app({"REQUEST_METHOD": "GET", "PATH_INFO": "/v"}, lambda *a: None)
+                list(body)
+                body.close()  # as a WSGI server does: the request ends here
+
+            serving = threading.Thread(target=serve)
+            serving.start()
+            started.wait(5)
+            time.sleep(0.2)
+            busy_ticks = sampler.ticks - quiet_ticks
+            self.assertFalse(sampler.resting)
+            self.assertGreater(busy_ticks, 10)  # ~40 at 5 ms, fewer on a loaded machine
+            followed = list(agent.threads.values())
+            release.set()
+            serving.join(5)
+            time.sleep(0.1)
+            self.assertTrue(sampler.resting)
+            after = sampler.ticks
+            time.sleep(0.2)
+            self.assertEqual(sampler.ticks, after)
+            self.assertEqual(sampler.rests, 2)
+        finally:
+            release.set()
+            agent.close()
+        self.assertEqual(len(followed), 1)
+        self.assertGreater(followed[0].sample_count(), 10)
+
+    def test_a_resting_sampler_stops(self):
+        agent = Agent()
+        agent._link_started = True
+        agent.start_session("s", "GET /v", 10, time.time() * 1000 + 60000, 5)
+        sampler = agent.sampler
+        time.sleep(0.05)
+        self.assertTrue(sampler.resting)
+        agent.stop_session("s", "stopped")
+        sampler._thread.join(2)
+        self.assertFalse(sampler._thread.is_alive())
+        sampler.stop()  # twice: no error
+
+
 if __name__ == "__main__":
     unittest.main()
