@@ -56,7 +56,11 @@ class Sampler:
         name_this_thread("sonde-sampler")
         sleep = self._running.acquire
         interval_s = self.interval_s
-        while not sleep(True, interval_s):
+        # Ticks keep to one grid from the start, rests or not: woken by a request, the sampler waits for the
+        # grid's next tick, not a whole interval, so a request shorter than the interval is still sampled
+        # in about its share of the interval (a whole interval after each wake-up would never reach one).
+        origin = time.perf_counter()
+        while not sleep(True, interval_s - (time.perf_counter() - origin) % interval_s):
             try:
                 if not self._has_work():
                     self._rest()

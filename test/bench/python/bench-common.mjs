@@ -64,6 +64,20 @@ export async function drive(port, total, concurrency) {
   await Promise.all(Array.from({ length: concurrency }, loop));
 }
 
+/** `total` requests of the benchmark's view at `rate` a second, each sent on time whether or not the
+ * ones before have been answered (an open loop: a service with light traffic, where what the agent does
+ * per second, not per request, shows). */
+export async function pace(port, total, rate) {
+  const t0 = performance.now();
+  const sent = [];
+  for (let i = 0; i < total; i++) {
+    const wait = t0 + (i * 1000) / rate - performance.now();
+    if (wait > 0) await sleep(wait);
+    sent.push(get(port, `/work/${i % 1000}`));
+  }
+  await Promise.all(sent);
+}
+
 /** The real operator, standalone, on a loopback port. */
 export async function startOperator(dir) {
   const child = spawn(process.execPath, [join(ROOT, 'dist/operator/cli.js'), 'operator', '--standalone', '--port', '0', '--host', '127.0.0.1', '--data', join(dir, 'data'), '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });

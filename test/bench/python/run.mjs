@@ -1,4 +1,4 @@
-// Python agent overhead benchmark: `npm run bench:python [-- --rounds 5 --requests 2000 --concurrency 8]`.
+// Python agent overhead benchmark: `npm run bench:python [-- --rounds 5 --requests 2000 --concurrency 8 | --rate 50]`.
 //
 // A Django view doing realistic ORM-free work (test/bench/python/bench_app.py) under gunicorn gthread,
 // one worker with 100 threads configured, pinned to CPU 1 when `taskset` exists (the clients and the
@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BUNDLE, drive, hasTaskset, median, pythonVersion, sleep, startOperator, startServer, startSession, stopServer, ordersOption, prepareBaseline, withBaseline, modeLabel } from './bench-common.mjs';
+import { BUNDLE, drive, pace, hasTaskset, median, pythonVersion, sleep, startOperator, startServer, startSession, stopServer, ordersOption, prepareBaseline, withBaseline, modeLabel } from './bench-common.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -25,6 +25,10 @@ const { values: opt } = parseArgs({
     requests: { type: 'string', default: '2000' },
     warm: { type: 'string', default: '300' },
     concurrency: { type: 'string', default: '8' },
+    // Requests a second, sent on time (an open loop) instead of by `concurrency` clients as fast as the
+    // server answers: light traffic, where the agent's cost per second (its threads' wake-ups, messages)
+    // falls on few requests.
+    rate: { type: 'string' },
     // none2 is a second server without the agent: an A/A control, the spread two identical servers show.
     modes: { type: 'string', default: 'none,none2,idle,sample10,sample1,cprofile' },
     // A git revision: each agent mode also runs as MODE@baseline, the agent as it was there, in the same rounds.
@@ -32,6 +36,10 @@ const { values: opt } = parseArgs({
   },
 });
 const ORDERS = ordersOption(opt.orders);
+const RATE = opt.rate === undefined ? null : Number(opt.rate);
+if (RATE !== null && !(RATE > 0 && RATE <= 10_000)) throw new Error(`--rate must be a number of requests a second from 1 to 10000, not ${opt.rate}`);
+/** The measured load: paced at --rate, else closed-loop clients. */
+const load = (port, total) => (RATE !== null ? pace(port, total, RATE) : drive(port, total, Number(opt.concurrency)));
 const TICK_S = 1 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
 /** The worker's user and system CPU seconds so far (all its threads): apart, to tell the agent's own work from the kernel's. */
@@ -75,7 +83,7 @@ async function round(modes, op, r) {
       const before = cpuSeconds(s.worker);
       const threadsBefore = threadCounters(s.worker);
       const t0 = performance.now();
-      await drive(s.port, Number(opt.requests), Number(opt.concurrency));
+      await load(s.port, Number(opt.requests));
       const wall = (performance.now() - t0) / 1000;
       const after = cpuSeconds(s.worker);
       const threadsAfter = threadCounters(s.worker);
@@ -125,7 +133,7 @@ async function main() {
     rmSync(dir, { recursive: true, force: true });
     if (baseDir) rmSync(baseDir, { recursive: true, force: true });
   }
-  console.log(`\nPython agent overhead: ${opt.rounds} rounds × ${opt.requests} requests, concurrency ${opt.concurrency}, view of ${ORDERS} orders, gunicorn gthread 1 worker × 100 threads${hasTaskset ? ', server pinned to CPU 1, clients and operator to CPU 0' : ''}, CPython ${pythonVersion()}${opt.baseline ? `; @baseline: the agent at ${opt.baseline}` : ''}\n`);
+  console.log(`\nPython agent overhead: ${opt.rounds} rounds × ${opt.requests} requests, ${RATE !== null ? `paced at ${RATE} a second` : `concurrency ${opt.concurrency}`}, view of ${ORDERS} orders, gunicorn gthread 1 worker × 100 threads${hasTaskset ? ', server pinned to CPU 1, clients and operator to CPU 0' : ''}, CPython ${pythonVersion()}${opt.baseline ? `; @baseline: the agent at ${opt.baseline}` : ''}\n`);
   console.log('| mode | CPU µs/request (median) | added µs/request (median) | ratio to no agent (median) | middle half (q25–q75) | spread (min–max) | context switches/request (median) |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const m of modes) {

@@ -627,6 +627,36 @@ class SamplerRests(unittest.TestCase):
         self.assertEqual(len(followed), 1)
         self.assertGreater(followed[0].sample_count(), 10)
 
+    def test_short_requests_at_light_traffic_are_still_sampled_in_their_share(self):
+        # Requests of ~8 ms (2 ms of CPU, then a 6 ms wait), one at a time with gaps, at a 20 ms interval:
+        # the sampler rests between them. A tick lands in about a third of them when ticks keep their grid;
+        # in none if each wake-up waited a whole interval (the request is over by then).
+        import random
+        agent = Agent()
+        agent._link_started = True
+
+        def view(environ, start_response):
+            spin(2)
+            time.sleep(0.006)
+            start_response("200 OK", [])
+            return [b"ok"]
+
+        app = SondeWsgiMiddleware(view, agent=agent)
+        agent.start_session("s", "GET /v", 1000, time.time() * 1000 + 60000, 20)
+        rnd = random.Random(7)
+        try:
+            for _ in range(50):
+                time.sleep(0.02 + rnd.random() * 0.02)
+                body = app({"REQUEST_METHOD": "GET", "PATH_INFO": "/v"}, lambda *a: None)
+                list(body)
+                body.close()
+            sampled = sum(1 for req, _ in agent.session("s").pending if req.sample_count() > 0)
+            rests = agent.sampler.rests
+        finally:
+            agent.close()
+        self.assertGreaterEqual(rests, 25)  # it did rest between requests
+        self.assertGreaterEqual(sampled, 5)  # ~15 expected
+
     def test_a_resting_sampler_stops(self):
         agent = Agent()
         agent._link_started = True
