@@ -408,6 +408,8 @@ class Link:
     def _flush_session(self, ws, s):
         with self.agent.lock:
             taken, s.pending = s.pending, []
+            # What the session had taken, every request of it now in this flush or an earlier one.
+            covered = (s.taken, s.samples)
         if not taken:
             return
         from .tree import record_json
@@ -425,6 +427,10 @@ class Link:
             s.seq += 1
             text = '{"type":"requests","session":%s,"seq":%d,"requests":[%s]}' % (json.dumps(s.id), s.seq, ",".join(batch))
             self._send_batch(ws, (s.id, s.seq), text)
+        # The operator counts a batch's records as it counts a progress message (its engine's `onRequests`
+        # adds their requests and samples, and checks N, as `onProgress` does): a progress with the counts
+        # this flush covers would say nothing new. Every other progress while busy was such a one.
+        s._progress_sent = covered
 
     def _send_ended(self, ws, s):
         with self._lock:

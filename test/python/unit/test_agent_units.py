@@ -304,6 +304,55 @@ class Hello(unittest.TestCase):
         self.assertEqual(len(sent), 1)
 
 
+
+class ProgressAfterFlush(unittest.TestCase):
+    """A records batch tells the operator what a progress message with the same counts would: the link
+    sends progress only for requests taken since its last flush."""
+
+    def test_progress_only_for_what_no_batch_carried(self):
+        from sonde_agent.config import read_config
+        from sonde_agent.link import Link
+        agent = Agent()
+        agent._link_started = True
+        link = Link(agent, read_config({"SONDE_URL": "ws://127.0.0.1:1/v1/agents"}))
+        sent = []
+
+        class FakeSocket:
+            def send(self, text):
+                sent.append(json.loads(text))
+
+        def view(environ, start_response):
+            start_response("200 OK", [])
+            return [b"ok"]
+
+        app = SondeWsgiMiddleware(view, agent=agent)
+
+        def serve():
+            body = app({"REQUEST_METHOD": "GET", "PATH_INFO": "/v"}, lambda *a: None)
+            list(body)
+            body.close()
+
+        s = agent.start_session("s", "GET /v", 100, time.time() * 1000 + 60000, 10)
+        link.remote[s.id] = s
+        try:
+            serve()
+            serve()
+            link._flush_session(FakeSocket(), s)
+            link._send_progress(FakeSocket())
+            self.assertEqual([m["type"] for m in sent], ["requests"])
+            self.assertEqual(len(sent[0]["requests"]), 2)
+            serve()  # taken after the flush: only a progress says so until the next one
+            link._send_progress(FakeSocket())
+            link._send_progress(FakeSocket())
+            self.assertEqual([(m["type"], m["requests"]) for m in sent[1:]], [("progress", 3)])
+            link._flush_session(FakeSocket(), s)
+            link._send_progress(FakeSocket())
+            self.assertEqual([m["type"] for m in sent[2:]], ["requests"])
+            self.assertEqual(len(sent[2]["requests"]), 1)
+        finally:
+            agent.close()
+
+
 class quiet_operator:
     """A WebSocket peer on loopback that welcomes the agent with `welcome` (one unmasked text frame under
     126 bytes) and then says nothing more, reading and dropping what the agent sends."""
