@@ -83,6 +83,13 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  for (const p of apps) {
+    try {
+      process.kill(-p.child.pid!, 'SIGKILL'); // the group: the app and any child it runs
+    } catch {
+      // already gone
+    }
+  }
   await Promise.all(apps.splice(0).map((p) => p.stop('SIGKILL', 1000)));
   await stopAll();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
@@ -114,7 +121,9 @@ async function startBundledApp(o: BundledApp): Promise<AppProcess> {
     ...(o.agentUrl ? { SONDE_URL: o.agentUrl } : {}),
     ...o.env,
   };
-  const proc = new Proc(spawn(o.node, [o.script, ...(o.args ?? [])], { cwd: o.dir, env, stdio: ['ignore', 'pipe', 'pipe'] }), o.pod);
+  // Its own process group: an app run by a wrapper (npm start) is the wrapper's child, and a SIGKILL of the
+  // wrapper alone would leave it serving (and dialling a stopped operator) after the suite.
+  const proc = new Proc(spawn(o.node, [o.script, ...(o.args ?? [])], { cwd: o.dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true }), o.pod);
   apps.push(proc);
   const port = await eventually(() => {
     if (!proc.running) throw new Error(`app ${o.pod} exited: ${proc.out.slice(-2000)}`);
