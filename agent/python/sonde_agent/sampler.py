@@ -75,7 +75,8 @@ class Sampler:
         agent = self.agent
         if agent.threads:
             return True
-        return any(ls.requests for ls in list(agent.loops.values()))
+        with agent.sample_lock:  # loops change under it (`Agent._follow`), as `tick` reads them
+            return any(ls.requests for ls in agent.loops.values())
 
     def _rest(self):
         """Sleeps until a request is followed (the agent wakes it) or the sampler stops. `resting` is set
