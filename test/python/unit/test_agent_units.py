@@ -117,6 +117,18 @@ class OperatorMessages(unittest.TestCase):
                 parse_operator_message(text)
 
 
+def call_wsgi(app, path, method="GET"):
+    """One request through a WSGI app as a server makes it: the body read, then closed (the request ends
+    there). Returns (statuses started, body)."""
+    status = []
+    body = app({"REQUEST_METHOD": method, "PATH_INFO": path}, lambda s, h, e=None: status.append(s))
+    try:
+        out = b"".join(body)
+    finally:
+        body.close()
+    return status, out
+
+
 def spin(ms):
     end = time.thread_time() + ms / 1000.0
     while time.thread_time() < end:
@@ -137,13 +149,7 @@ class RequestPath(unittest.TestCase):
         return [json.loads(record_json(req, type_, self.agent.table)) for req, type_ in session.pending]
 
     def call(self, app, path, method="GET"):
-        status = []
-        body = app({"REQUEST_METHOD": method, "PATH_INFO": path}, lambda s, h, e=None: status.append(s))
-        try:
-            out = b"".join(body)
-        finally:
-            body.close()
-        return status, out
+        return call_wsgi(app, path, method)
 
     def test_dormant_until_a_session_starts(self):
         app = SondeWsgiMiddleware(lambda e, sr: (sr("200 OK", []), [b"ok"])[1], agent=self.agent)
@@ -327,21 +333,16 @@ class ProgressAfterFlush(unittest.TestCase):
 
         app = SondeWsgiMiddleware(view, agent=agent)
 
-        def serve():
-            body = app({"REQUEST_METHOD": "GET", "PATH_INFO": "/v"}, lambda *a: None)
-            list(body)
-            body.close()
-
         s = agent.start_session("s", "GET /v", 100, time.time() * 1000 + 60000, 10)
         link.remote[s.id] = s
         try:
-            serve()
-            serve()
+            call_wsgi(app, "/v")
+            call_wsgi(app, "/v")
             link._flush_session(FakeSocket(), s)
             link._send_progress(FakeSocket())
             self.assertEqual([m["type"] for m in sent], ["requests"])
             self.assertEqual(len(sent[0]["requests"]), 2)
-            serve()  # taken after the flush: only a progress says so until the next one
+            call_wsgi(app, "/v")  # taken after the flush: only a progress says so until the next one
             link._send_progress(FakeSocket())
             link._send_progress(FakeSocket())
             self.assertEqual([(m["type"], m["requests"]) for m in sent[1:]], [("progress", 3)])

@@ -22,6 +22,15 @@ from sonde_agent.tree import record_json  # noqa: E402
 from sonde_agent.wsgi import SondeWsgiMiddleware  # noqa: E402
 
 
+def call_wsgi(app, path):
+    """One GET through a WSGI app as a server makes it: the body read, then closed (the request ends there)."""
+    body = app({"REQUEST_METHOD": "GET", "PATH_INFO": path}, lambda *a: None)
+    try:
+        b"".join(body)
+    finally:
+        body.close()
+
+
 def spin(ms):
     end = time.thread_time() + ms / 1000.0
     while time.thread_time() < end:
@@ -600,12 +609,7 @@ class SamplerRests(unittest.TestCase):
             self.assertTrue(sampler.resting)
             self.assertEqual(sampler.rests, 1)
             quiet_ticks = sampler.ticks
-            def serve():
-                body = app({"REQUEST_METHOD": "GET", "PATH_INFO": "/v"}, lambda *a: None)
-                list(body)
-                body.close()  # as a WSGI server does: the request ends here
-
-            serving = threading.Thread(target=serve)
+            serving = threading.Thread(target=call_wsgi, args=(app, "/v"))
             serving.start()
             started.wait(5)
             time.sleep(0.2)
@@ -647,9 +651,7 @@ class SamplerRests(unittest.TestCase):
         try:
             for _ in range(50):
                 time.sleep(0.02 + rnd.random() * 0.02)
-                body = app({"REQUEST_METHOD": "GET", "PATH_INFO": "/v"}, lambda *a: None)
-                list(body)
-                body.close()
+                call_wsgi(app, "/v")
             sampled = sum(1 for req, _ in agent.session("s").pending if req.sample_count() > 0)
             rests = agent.sampler.rests
         finally:
