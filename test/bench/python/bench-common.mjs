@@ -107,13 +107,29 @@ export function prepareBaseline(rev) {
   return dir;
 }
 
-/** The modes to run: `list`, and with a baseline, `MODE@baseline` after each mode with an agent. */
+/** The modes to run: `list`, and with a baseline, `MODE@baseline` after each mode with an agent. A name
+ * that is none of the modes (a typo would otherwise run as an idle agent) is an error. */
 export function withBaseline(list, baseline) {
+  for (const m of list) {
+    if (!AGENTLESS.has(m) && m !== 'idle' && !sessionOf(m)) throw new Error(`unknown mode ${m}: none, none2, cprofile, idle, sampleN or nomatchN (N ms, 1–1000)`);
+  }
   if (!baseline) return list;
   return list.flatMap((m) => (AGENTLESS.has(m) ? [m] : [m, `${m}@baseline`]));
 }
 
 const AGENTLESS = new Set(['none', 'none2', 'cprofile']);
+
+/** The session a mode runs, or null: `sampleN` samples the benchmarked type every N ms; `nomatchN` runs an
+ * N ms session on a type no request has (the agent connected and a session running, nothing followed);
+ * `sample1000` follows and records every request but ticks once a second, so against `sample10` it tells
+ * following a request from the ticks. */
+export function sessionOf(mode) {
+  const m = /^(sample|nomatch)(\d+)(?:@\w+)?$/.exec(mode);
+  if (!m) return null;
+  const intervalMs = Number(m[2]);
+  if (!(intervalMs >= 1 && intervalMs <= 1000)) throw new Error(`${mode}: the interval must be 1 to 1000 ms`);
+  return { intervalMs, request: m[1] === 'sample' ? 'GET /work/:id' : 'GET /nothing/:id' };
+}
 
 /** A mode's name in labels (pod names, label values): `@` is not allowed there. */
 export const modeLabel = (mode) => mode.replace('@', '-');

@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BUNDLE, drive, get, median, pythonVersion, sleep, startOperator, startServer, startSession, stopServer, ordersOption, prepareBaseline, withBaseline, modeLabel } from './bench-common.mjs';
+import { BUNDLE, drive, get, median, pythonVersion, sessionOf, sleep, startOperator, startServer, startSession, stopServer, ordersOption, prepareBaseline, withBaseline, modeLabel } from './bench-common.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -60,9 +60,13 @@ async function measure(mode, label, op, dir, slowdown) {
   try {
     await drive(s.port, Number(opt.warm), C);
     let intervalMs = null;
-    if (mode.startsWith('sample')) {
-      intervalMs = Math.min(1000, Math.max(1, Math.round((mode.startsWith('sample10') ? 10 : 1) * slowdown)));
-      await startSession(op, label, intervalMs);
+    const session = sessionOf(mode);
+    if (session) {
+      intervalMs = Math.min(1000, Math.max(1, Math.round(session.intervalMs * slowdown)));
+      // A session's interval cannot pass 1000 ms: a mode whose scaled interval would (sample1000) ticks more
+      // often per request here than natively, and its figure is an upper bound.
+      if (intervalMs < session.intervalMs * slowdown * 0.99) console.error(`${mode}: interval capped at ${intervalMs} ms (${(session.intervalMs * slowdown).toFixed(0)} ms would match native ticks per request)`);
+      await startSession(op, label, intervalMs, session.request);
       await sleep(1000);
     }
     await get(s.port, '/bench/mark/zero');

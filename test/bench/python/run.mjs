@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BUNDLE, drive, pace, hasTaskset, median, pythonVersion, sleep, startOperator, startServer, startSession, stopServer, ordersOption, prepareBaseline, withBaseline, modeLabel } from './bench-common.mjs';
+import { BUNDLE, drive, pace, hasTaskset, median, pythonVersion, sessionOf, sleep, startOperator, startServer, startSession, stopServer, ordersOption, prepareBaseline, withBaseline, modeLabel } from './bench-common.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -30,6 +30,8 @@ const { values: opt } = parseArgs({
     // falls on few requests.
     rate: { type: 'string' },
     // none2 is a second server without the agent: an A/A control, the spread two identical servers show.
+    // Diagnostic modes (bench-common.mjs `sessionOf`): nomatch10 (a session no request matches) and
+    // sample1000 (every request followed and recorded, one tick a second), to take 10 ms apart.
     modes: { type: 'string', default: 'none,none2,idle,sample10,sample1,cprofile' },
     // A git revision: each agent mode also runs as MODE@baseline, the agent as it was there, in the same rounds.
     baseline: { type: 'string' },
@@ -76,8 +78,9 @@ async function round(modes, op, r) {
     const s = await startServer(mode, label, op, hasTaskset ? ['taskset', '-c', '1'] : [], 30_000, { BENCH_ORDERS: String(ORDERS) });
     try {
       await drive(s.port, Number(opt.warm), Number(opt.concurrency));
-      if (mode.startsWith('sample')) {
-        await startSession(op, label, mode.startsWith('sample10') ? 10 : 1);
+      const session = sessionOf(mode);
+      if (session) {
+        await startSession(op, label, session.intervalMs, session.request);
         await sleep(300);
       }
       const before = cpuSeconds(s.worker);
@@ -148,13 +151,16 @@ async function main() {
   console.log('\nWhere the CPU goes, µs/request (medians; in brackets the middle half of the per-round values):\n');
   // Agents before be59179 leave their threads unnamed: at such a baseline, their threads count as the app's.
   if (opt.baseline) console.log(`(The agent at ${opt.baseline} may not name its threads: then its link and sampler count among the app threads.)\n`);
-  console.log('| mode | app threads | added on the app threads (to none, same round) | sonde-link | sonde-sampler |');
-  console.log('| --- | --- | --- | --- | --- |');
+  // The agent's threads also per second of the run: what they do a second (ticks, polls, flushes) does not
+  // shrink with a heavier view, while their µs a request do.
+  console.log('| mode | app threads | added on the app threads (to none, same round) | sonde-link | sonde-sampler | link + sampler, ms of CPU a second |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
   const spread = (xs, digits) => `${median(xs).toFixed(digits)} [${quantile(xs, 0.25).toFixed(digits)}–${quantile(xs, 0.75).toFixed(digits)}]`;
   for (const m of modes) {
     const app = rounds.map((r) => r[m].threadUs.app);
     const addedOnApp = rounds.map((r) => r[m].threadUs.app - r.none.threadUs.app);
-    console.log(`| ${m} | ${median(app).toFixed(0)} | ${spread(addedOnApp, 1)} | ${spread(rounds.map((r) => r[m].threadUs.link), 2)} | ${spread(rounds.map((r) => r[m].threadUs.sampler), 2)} |`);
+    const perSecond = rounds.map((r) => ((r[m].threadUs.link + r[m].threadUs.sampler) * r[m].rps) / 1000);
+    console.log(`| ${m} | ${median(app).toFixed(0)} | ${spread(addedOnApp, 1)} | ${spread(rounds.map((r) => r[m].threadUs.link), 2)} | ${spread(rounds.map((r) => r[m].threadUs.sampler), 2)} | ${spread(perSecond, 1)} |`);
   }
 }
 
