@@ -67,7 +67,6 @@ def one_round(threads, seconds, orders, interval_s):
         # The sampler's loop (sampler.py `_run`): a timed acquire of a lock held until the end, on one grid.
         running = threading.Lock()
         running.acquire()
-        result["lock"] = running
         wakes = 0
         cpu0 = time.thread_time()
         origin = time.perf_counter()
