@@ -105,11 +105,8 @@ class Catalogue:
 
     def type_name(self, method, route, path):
         """The type of a request by what the framework resolved, named once per (method, route or path) and
-        kept (bounded); safe from any thread (a lost race names it twice)."""
-        return self._name(method, route, path)
-
-    def _name(self, method, route, path):
-        # The same few (method, route or path) come again and again: each is named once (bounded).
+        kept (bounded): the same few come again and again. Safe from any thread (a lost race names it
+        twice). Every followed request's end calls it: one function, not a wrapper around another."""
         key = (method, route, path if route is None else None)
         t = self._names.get(key)
         if t is None:
@@ -129,7 +126,7 @@ class Catalogue:
                 method, route, path, duration_ms, error = pending.popleft()
             except IndexError:
                 return
-            type_ = route if method is None else self._name(method, route, path)
+            type_ = route if method is None else self.type_name(method, route, path)
             e = self._entries.get(type_)
             if e is None:
                 if type_ != OVERFLOW_TYPE and len(self._entries) >= self._max - 1:
