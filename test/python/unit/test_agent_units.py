@@ -17,6 +17,7 @@ from sonde_agent.config import ConfigError, read_config  # noqa: E402
 from sonde_agent.operator_messages import BadMessage, parse_operator_message  # noqa: E402
 from sonde_agent.session import Session  # noqa: E402
 from sonde_agent.wsgi import SondeWsgiMiddleware  # noqa: E402
+from helpers import call_wsgi, spin  # noqa: E402
 
 
 class Routes(unittest.TestCase):
@@ -117,24 +118,6 @@ class OperatorMessages(unittest.TestCase):
                 parse_operator_message(text)
 
 
-def call_wsgi(app, path, method="GET"):
-    """One request through a WSGI app as a server makes it: the body read, then closed (the request ends
-    there). Returns (statuses started, body)."""
-    status = []
-    body = app({"REQUEST_METHOD": method, "PATH_INFO": path}, lambda s, h, e=None: status.append(s))
-    try:
-        out = b"".join(body)
-    finally:
-        body.close()
-    return status, out
-
-
-def spin(ms):
-    end = time.thread_time() + ms / 1000.0
-    while time.thread_time() < end:
-        pass
-
-
 class RequestPath(unittest.TestCase):
     def setUp(self):
         self.agent = Agent()
@@ -148,12 +131,9 @@ class RequestPath(unittest.TestCase):
         from sonde_agent.tree import record_json
         return [json.loads(record_json(req, type_, self.agent.table)) for req, type_ in session.pending]
 
-    def call(self, app, path, method="GET"):
-        return call_wsgi(app, path, method)
-
     def test_dormant_until_a_session_starts(self):
         app = SondeWsgiMiddleware(lambda e, sr: (sr("200 OK", []), [b"ok"])[1], agent=self.agent)
-        self.call(app, "/a/1")
+        call_wsgi(app, "/a/1")
         self.assertIsNone(self.agent.sampler)
         self.assertEqual(self.agent.threads, {})
         self.assertEqual(self.agent.catalogue.snapshot()[0]["type"], "GET /a/:id")
@@ -169,7 +149,7 @@ class RequestPath(unittest.TestCase):
         s = self.agent.start_session("s1", "GET /a/:id", 3, time.time() * 1000 + 60000, 2)
         self.assertIsNotNone(self.agent.sampler)
         for i in range(5):
-            self.call(app, "/a/%d" % i)
+            call_wsgi(app, "/a/%d" % i)
         self.assertEqual(s.taken, 3)
         self.assertEqual([x.id for x in ended], ["s1"])
         self.assertEqual(s.reason, "requests")
@@ -198,7 +178,7 @@ class RequestPath(unittest.TestCase):
         app = SondeWsgiMiddleware(view, agent=self.agent)
         s = self.agent.start_session("s3", "GET /boom", 1, time.time() * 1000 + 60000, 5)
         with self.assertRaises(Boom):
-            self.call(app, "/boom")
+            call_wsgi(app, "/boom")
         self.assertEqual(self.records(s)[0]["outcome"], "error")
         self.assertEqual(self.agent.catalogue.snapshot()[0]["errors"], 1)
 
@@ -223,7 +203,7 @@ class RequestPath(unittest.TestCase):
         original = self.agent.catalogue.record
         self.agent.catalogue.record = lambda *a: 1 / 0
         try:
-            status, out = self.call(app, "/a/1")
+            status, out = call_wsgi(app, "/a/1")
         finally:
             self.agent.catalogue.record = original
         self.assertEqual((status, out), (["200 OK"], b"ok"))
@@ -238,7 +218,7 @@ class RequestPath(unittest.TestCase):
             sr("200 OK", [])
             return [b"ok"]
         app = SondeWsgiMiddleware(view, agent=self.agent)
-        t = threading.Thread(target=self.call, args=(app, "/a/1"))
+        t = threading.Thread(target=call_wsgi, args=(app, "/a/1"))
         t.start()
         started.wait(5)
         s = self.agent.start_session("s6", "GET /a/:id", 5, time.time() * 1000 + 60000, 5)

@@ -20,21 +20,7 @@ from sonde_agent.frames import FrameTable  # noqa: E402
 from sonde_agent.sampler import on_grid  # noqa: E402
 from sonde_agent.tree import record_json  # noqa: E402
 from sonde_agent.wsgi import SondeWsgiMiddleware  # noqa: E402
-
-
-def call_wsgi(app, path):
-    """One GET through a WSGI app as a server makes it: the body read, then closed (the request ends there)."""
-    body = app({"REQUEST_METHOD": "GET", "PATH_INFO": path}, lambda *a: None)
-    try:
-        b"".join(body)
-    finally:
-        body.close()
-
-
-def spin(ms):
-    end = time.thread_time() + ms / 1000.0
-    while time.thread_time() < end:
-        pass
+from helpers import call_wsgi, spin  # noqa: E402
 
 
 def records(agent, session):
